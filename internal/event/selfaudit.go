@@ -1,0 +1,60 @@
+package event
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Self-audit actions: what cdewatch records about itself in its own ledger.
+const (
+	ActionLedgerInit   = "ledger.init"   // 10.2.1.6 a new audit log was initialized
+	ActionServeStart   = "serve.start"   // 10.2.1.6 logging started
+	ActionServeStop    = "serve.stop"    // 10.2.1.6 logging stopped (clean shutdown)
+	ActionAuthFailed   = "auth.failed"   // 10.2.1.4 a request presented no or an invalid credential
+	ActionTokenCreate  = "token.create"  // 10.2.1.5 a credential was created
+	ActionTokenRevoke  = "token.revoke"  // 10.2.1.5 a credential was revoked
+	ActionIngestReject = "ingest.reject" // input that could not be stored, recorded so nothing vanishes silently
+)
+
+// SelfSource is the source name of records cdewatch writes about itself.
+const SelfSource = "cdewatch"
+
+// SelfAudit describes one action of cdewatch itself.
+type SelfAudit struct {
+	Action   string
+	User     string
+	Outcome  Outcome
+	Status   int
+	OriginIP string
+	Agent    string
+	Resource string
+	Class    Class
+	Details  map[string]any // stored as the record's raw JSON
+}
+
+// Record builds the CdewatchAudit record for a self-audit action at time now.
+func (s SelfAudit) Record(now time.Time) (*Record, error) {
+	raw := map[string]any{"action": s.Action}
+	for k, v := range s.Details {
+		raw[k] = v
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return nil, err
+	}
+	now = now.UTC()
+	user := s.User
+	if user == "" {
+		user = "system:cdewatch"
+	}
+	out := s.Outcome
+	if out == "" {
+		out = Success
+	}
+	return &Record{
+		Time: now, Received: now, Source: SelfSource, Table: TableCdewatchAudit,
+		User: user, Action: s.Action, Outcome: out, Status: s.Status,
+		OriginIP: s.OriginIP, UserAgent: s.Agent, Resource: s.Resource,
+		PCI: s.Class, Raw: b,
+	}, nil
+}

@@ -1,0 +1,747 @@
+// Package ledger is cdewatch's source of truth: an append-only log of
+// records in checksummed, compressed segment files, each record a leaf of an
+// RFC 6962 Merkle tree whose checkpoints are signed C2SP notes.
+//
+// Append returns only once the records are fsynced (group commit); the tree
+// hashes and checkpoints follow. FORMAT.md documents every file.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// ErrPushback is returned by Append when more data is waiting to be committed
+// than the ledger accepts; the caller should retry later (HTTP 503 +
+// Retry-After). Nothing of the refused call was stored.
+var ErrPushback = errors.New("ledger: too much data pending, retry later")
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("ledger: closed")
+
+// Options configure a ledger. Zero values take the defaults.
+type Options struct {
+	Dir                string        // ledger directory, created if missing
+	Origin             string        // checkpoint origin (and key name) for a new ledger; random if empty
+	SegmentBytes       int64         // rotate segments at this size; default 128 MiB
+	MaxBatchBytes      int           // group commit: most bytes written per fsync; default 16 MiB
+	MaxBatchDelay      time.Duration // group commit: longest a batch waits to fill; default 0 (commit as soon as the disk is free)
+	MaxPendingBytes    int64         // backpressure: compressed bytes queued before ErrPushback; default 256 MiB
+	CheckpointInterval time.Duration // how often a new checkpoint is signed if the tree grew; default 1s
+	// InitRecord returns the first record of a new ledger (its initialization, PCI 10.2.1.6).
+	InitRecord func() ([]byte, error)
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = 128 << 20
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = 16 << 20
+	}
+	if o.MaxPendingBytes <= 0 {
+		o.MaxPendingBytes = 256 << 20
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Recovery describes what Open found and repaired.
+type Recovery struct {
+	Created        bool   // a new ledger was initialized
+	TruncatedBytes int64  // bytes of an unacknowledged torn tail removed from the last segment
+	RehashedLeaves uint64 // leaves whose tree hashes were recomputed from records
+}
+
+type segmentInfo struct {
+	first uint64
+	path  string
+}
+
+type appendReq struct {
+	block  []byte
+	count  int
+	hashes []tlog.Hash
+	first  uint64
+	done   chan error
+}
+
+// Ledger is an open ledger directory. It is safe for concurrent use.
+type Ledger struct {
+	opts     Options
+	log      *slog.Logger
+	signer   note.Signer
+	verifier note.Verifier
+	lockFile *os.File
+
+	queue   chan *appendReq
+	pending atomic.Int64
+	closing chan struct{}
+	stopped chan struct{}
+	cpDone  chan struct{}
+	closeMu sync.Once
+
+	encoders sync.Pool
+	decoders sync.Pool
+
+	// Owned by the committer goroutine (and Open before it starts).
+	seg     *os.File
+	segSize int64
+	rng     *compact.Range
+	hbuf    []byte
+
+	hashes *hashStore
+	cplog  *checkpointLog
+
+	mu         sync.RWMutex
+	size       uint64 // leaves committed and hashed
+	root       []byte // root at size
+	segments   []segmentInfo
+	checkpoint *Checkpoint // latest signed
+	failed     error       // set when an I/O error stopped the ledger
+	Recovery   Recovery
+}
+
+var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+
+// Open opens or creates the ledger in opts.Dir, recovering from a crash:
+// an unacknowledged torn tail is truncated, missing tree hashes recomputed,
+// and the latest checkpoint checked against the tree. Corruption inside
+// acknowledged data is an error, never repaired silently.
+func Open(opts Options) (*Ledger, error) {
+	opts.setDefaults()
+	l := &Ledger{
+		opts: opts, log: opts.Logger,
+		queue:   make(chan *appendReq, 1024),
+		closing: make(chan struct{}),
+		stopped: make(chan struct{}),
+		cpDone:  make(chan struct{}),
+	}
+	if err := os.MkdirAll(filepath.Join(opts.Dir, dirSegments), 0o755); err != nil {
+		return nil, fmt.Errorf("create ledger directory: %w", err)
+	}
+	lf, err := os.OpenFile(filepath.Join(opts.Dir, fileLock), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lf.Close()
+		return nil, fmt.Errorf("ledger %s is in use by another process (lock %s): %w", opts.Dir, fileLock, err)
+	}
+	l.lockFile = lf
+	if err := l.open(); err != nil {
+		l.closeFiles()
+		return nil, err
+	}
+	go l.commitLoop()
+	go l.checkpointLoop()
+	return l, nil
+}
+
+func (l *Ledger) open() error {
+	segs, err := listSegments(filepath.Join(l.opts.Dir, dirSegments))
+	if err != nil {
+		return err
+	}
+	created := len(segs) == 0
+	l.signer, l.verifier, err = loadOrCreateKeys(l.opts.Dir, l.opts.Origin, created)
+	if err != nil {
+		return err
+	}
+	if l.hashes, err = openHashStore(filepath.Join(l.opts.Dir, fileHashes)); err != nil {
+		return err
+	}
+	if l.cplog, err = openCheckpointLog(l.opts.Dir); err != nil {
+		return err
+	}
+	latest, err := l.loadLatestCheckpoint()
+	if err != nil {
+		return err
+	}
+	if created {
+		if latest != nil || l.hashes.count > 0 {
+			return fmt.Errorf("ledger %s has checkpoints or tree hashes but no segments: segments were removed; restore them from backup", l.opts.Dir)
+		}
+		if err := l.createSegment(0); err != nil {
+			return err
+		}
+		l.rng = rangeFactory.NewEmptyRange(0)
+		l.root = rfc6962.DefaultHasher.EmptyRoot()
+		l.Recovery.Created = true
+		if l.opts.InitRecord != nil {
+			rec, err := l.opts.InitRecord()
+			if err != nil {
+				return fmt.Errorf("build initialization record: %w", err)
+			}
+			req := l.prepare([][]byte{rec})
+			if err := l.commit([]*appendReq{req}); err != nil {
+				return fmt.Errorf("write initialization record: %w", err)
+			}
+		}
+		return l.signNow()
+	}
+	l.segments = segs
+	if err := l.recoverTail(); err != nil {
+		return err
+	}
+	if err := l.reconcileHashes(latest); err != nil {
+		return err
+	}
+	if latest != nil {
+		if latest.Size > l.size {
+			return fmt.Errorf("ledger holds %d records but checkpoint covers %d: acknowledged records are missing; run `cdewatch verify` and restore from backup", l.size, latest.Size)
+		}
+		root, err := tlog.TreeHash(int64(latest.Size), l.hashes)
+		if err != nil {
+			return fmt.Errorf("compute root at checkpoint size %d: %w", latest.Size, err)
+		}
+		if string(root[:]) != string(latest.Root) {
+			return fmt.Errorf("tree at size %d does not match the signed checkpoint: the ledger was altered; run `cdewatch verify`", latest.Size)
+		}
+		l.checkpoint = latest
+	}
+	if latest == nil || latest.Size < l.size {
+		return l.signNow()
+	}
+	return nil
+}
+
+func listSegments(dir string) ([]segmentInfo, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list segments: %w", err)
+	}
+	var out []segmentInfo
+	for _, e := range ents {
+		var first uint64
+		if _, err := fmt.Sscanf(e.Name(), "%020d.seg", &first); err != nil || segmentName(first) != e.Name() {
+			continue
+		}
+		out = append(out, segmentInfo{first: first, path: filepath.Join(dir, e.Name())})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].first < out[j].first })
+	return out, nil
+}
+
+func (l *Ledger) loadLatestCheckpoint() (*Checkpoint, error) {
+	ents, _, err := readCheckpointLog(filepath.Join(l.opts.Dir, fileCheckpoints))
+	if errors.Is(err, errTornCheckpoint) {
+		// A crash while appending: the torn entry was never published.
+		var valid int64
+		if len(ents) > 0 {
+			last := ents[len(ents)-1]
+			valid = last.Offset + 4 + int64(len(last.Note))
+		}
+		if err := l.cplog.f.Truncate(valid); err != nil {
+			return nil, fmt.Errorf("truncate torn checkpoint log entry: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("read checkpoint log: %w", err)
+	}
+	if len(ents) == 0 {
+		return nil, nil
+	}
+	cp, err := ParseCheckpoint(ents[len(ents)-1].Note, l.verifier)
+	if err != nil {
+		return nil, fmt.Errorf("latest checkpoint in %s does not verify with log.pub: %w", fileCheckpoints, err)
+	}
+	return cp, nil
+}
+
+func (l *Ledger) createSegment(first uint64) error {
+	if l.seg != nil {
+		if err := l.seg.Sync(); err != nil {
+			return fmt.Errorf("fsync segment before rotation: %w", err)
+		}
+		if err := l.seg.Close(); err != nil {
+			return err
+		}
+	}
+	dir := filepath.Join(l.opts.Dir, dirSegments)
+	path := filepath.Join(dir, segmentName(first))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create segment: %w", err)
+	}
+	if _, err := f.Write(segmentHeader(first)); err != nil {
+		f.Close()
+		return fmt.Errorf("write segment header: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := syncDir(dir); err != nil {
+		f.Close()
+		return err
+	}
+	l.seg, l.segSize = f, segmentHdrSize
+	l.mu.Lock()
+	l.segments = append(l.segments, segmentInfo{first: first, path: path})
+	l.mu.Unlock()
+	return nil
+}
+
+// recoverTail scans the last segment, truncates a torn tail and sets size.
+func (l *Ledger) recoverTail() error {
+	last := l.segments[len(l.segments)-1]
+	data, err := os.ReadFile(last.path)
+	if err != nil {
+		return fmt.Errorf("read last segment: %w", err)
+	}
+	first, err := parseSegmentHeader(data)
+	if err != nil || first != last.first {
+		if len(data) < segmentHdrSize && len(l.segments) > 1 {
+			// Crash while creating the segment: nothing was acknowledged in it.
+			first = last.first
+			data = nil
+		} else {
+			return fmt.Errorf("segment %s: bad header (first %d, name says %d): %v", last.path, first, last.first, err)
+		}
+	}
+	if len(l.segments) > 1 {
+		if err := l.checkSegmentEnd(l.segments[len(l.segments)-2], first); err != nil {
+			return err
+		}
+	}
+	seq := first
+	off := segmentHdrSize
+	for off < len(data) {
+		h, _, total, err := parseBlock(data[off:])
+		if err == nil && h.first != seq {
+			err = fmt.Errorf("%w: block starts at leaf %d, want %d", errBadBlock, h.first, seq)
+		}
+		if err != nil {
+			if !errors.Is(err, errShortBlock) && total > 0 && off+total < len(data) {
+				if _, _, _, nextErr := parseBlock(data[off+total:]); nextErr == nil {
+					return fmt.Errorf("segment %s offset %d (leaf %d): %v, and valid blocks follow: acknowledged data is damaged, not a torn write; run `cdewatch verify`", last.path, off, seq, err)
+				}
+			}
+			l.Recovery.TruncatedBytes = int64(len(data) - off)
+			l.log.Warn("truncating torn tail of ledger segment", "segment", last.path, "offset", off, "bytes", len(data)-off, "reason", err)
+			break
+		}
+		seq += uint64(h.count)
+		off += total
+	}
+	f, err := os.OpenFile(last.path, os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("open last segment: %w", err)
+	}
+	if data == nil {
+		if err := f.Truncate(0); err == nil {
+			_, err = f.WriteAt(segmentHeader(first), 0)
+		}
+		off = segmentHdrSize
+	} else if off < len(data) {
+		err = f.Truncate(int64(off))
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("truncate torn tail of %s: %w", last.path, err)
+	}
+	l.seg, l.segSize, l.size = f, int64(off), seq
+	return nil
+}
+
+// checkSegmentEnd checks that the segment before the last one ends exactly
+// where the last one begins (its final block).
+func (l *Ledger) checkSegmentEnd(prev segmentInfo, next uint64) error {
+	var end uint64
+	err := l.scanSegment(prev, 0, func(h blockHeader, _ []byte, _ int64) error {
+		end = h.first + uint64(h.count)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if end != next {
+		return fmt.Errorf("segment %s ends at leaf %d but the next segment starts at %d: records are missing; run `cdewatch verify`", prev.path, end, next)
+	}
+	return nil
+}
+
+// reconcileHashes makes the hash store cover exactly l.size leaves and
+// rebuilds the compact range for appending.
+func (l *Ledger) reconcileHashes(latest *Checkpoint) error {
+	have := leavesCovered(l.hashes.count)
+	if have > l.size {
+		if latest != nil && latest.Size > l.size {
+			return fmt.Errorf("tree hashes cover %d leaves, segments only %d, checkpoint %d: acknowledged records are missing; run `cdewatch verify`", have, l.size, latest.Size)
+		}
+		have = l.size
+	}
+	if want := tlog.StoredHashCount(int64(have)); want != l.hashes.count {
+		if err := l.hashes.truncate(want); err != nil {
+			return err
+		}
+	}
+	ids := compact.RangeNodes(0, have, nil)
+	idx := make([]int64, len(ids))
+	for i, id := range ids {
+		idx[i] = tlog.StoredHashIndex(int(id.Level), int64(id.Index))
+	}
+	hs, err := l.hashes.ReadHashes(idx)
+	if err != nil {
+		return err
+	}
+	hb := make([][]byte, len(hs))
+	for i := range hs {
+		hb[i] = hs[i][:]
+	}
+	if l.rng, err = rangeFactory.NewRange(0, have, hb); err != nil {
+		return fmt.Errorf("rebuild tree state: %w", err)
+	}
+	target := l.size
+	l.size = have
+	if have < target {
+		l.log.Info("recomputing tree hashes from records", "from", have, "to", target)
+		err := l.readRange(have, target, func(seq uint64, rec []byte) error {
+			l.appendLeafHash(tlog.RecordHash(rec))
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("recompute tree hashes: %w", err)
+		}
+		if err := l.hashes.append(l.hbuf); err != nil {
+			return err
+		}
+		l.hbuf = l.hbuf[:0]
+		l.Recovery.RehashedLeaves = target - have
+		l.size = target
+	}
+	root, err := l.rng.GetRootHash(nil)
+	if err != nil {
+		return err
+	}
+	l.root = root
+	return l.hashes.f.Sync()
+}
+
+// leavesCovered returns the largest n with StoredHashCount(n) <= count.
+func leavesCovered(count int64) uint64 {
+	lo, hi := int64(0), count
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if tlog.StoredHashCount(mid) <= count {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return uint64(lo)
+}
+
+func (l *Ledger) appendLeafHash(h tlog.Hash) {
+	_ = l.rng.Append(h[:], func(_ compact.NodeID, hash []byte) {
+		l.hbuf = append(l.hbuf, hash...)
+	})
+}
+
+func (l *Ledger) encoder() *zstd.Encoder {
+	if e, ok := l.encoders.Get().(*zstd.Encoder); ok {
+		return e
+	}
+	e, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+	return e
+}
+
+func (l *Ledger) decoder() *zstd.Decoder {
+	if d, ok := l.decoders.Get().(*zstd.Decoder); ok {
+		return d
+	}
+	d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxBlockBody))
+	return d
+}
+
+// prepare compresses and hashes records in the caller's goroutine, so that
+// this work runs in parallel across concurrent appenders.
+func (l *Ledger) prepare(recs [][]byte) *appendReq {
+	enc := l.encoder()
+	req := &appendReq{block: encodeBlockBody(enc, recs), count: len(recs), hashes: make([]tlog.Hash, len(recs)), done: make(chan error, 1)}
+	l.encoders.Put(enc)
+	for i, r := range recs {
+		req.hashes[i] = tlog.RecordHash(r)
+	}
+	return req
+}
+
+// Append stores recs as consecutive leaves and returns the first one's
+// sequence number. When it returns nil every record is durable (fsynced)
+// and will be in every later checkpoint; on error none is acknowledged.
+// recs are not retained after return. ErrPushback means "retry later".
+func (l *Ledger) Append(ctx context.Context, recs [][]byte) (uint64, error) {
+	if len(recs) == 0 {
+		return 0, errors.New("ledger: append of no records")
+	}
+	for i, r := range recs {
+		if len(r) > maxRecordSize {
+			return 0, fmt.Errorf("ledger: record %d is %d bytes, limit %d", i, len(r), maxRecordSize)
+		}
+	}
+	select {
+	case <-l.closing:
+		return 0, ErrClosed
+	default:
+	}
+	req := l.prepare(recs)
+	n := int64(len(req.block))
+	if l.pending.Add(n) > l.opts.MaxPendingBytes && l.pending.Load() != n {
+		l.pending.Add(-n)
+		return 0, ErrPushback
+	}
+	select {
+	case l.queue <- req:
+	case <-ctx.Done():
+		l.pending.Add(-n)
+		return 0, ctx.Err()
+	case <-l.closing:
+		l.pending.Add(-n)
+		return 0, ErrClosed
+	}
+	// Once queued the request will be committed or failed; wait for the
+	// outcome so the caller never mistakes a durable write for a lost one.
+	err := <-req.done
+	return req.first, err
+}
+
+func (l *Ledger) commitLoop() {
+	defer close(l.stopped)
+	var batch []*appendReq
+	for {
+		var req *appendReq
+		select {
+		case req = <-l.queue:
+		case <-l.closing:
+			// Drain what was queued before Close.
+			for {
+				select {
+				case req := <-l.queue:
+					l.finish([]*appendReq{req}, l.commit([]*appendReq{req}))
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], req)
+		bytes := len(req.block)
+		var timer <-chan time.Time
+		if l.opts.MaxBatchDelay > 0 {
+			timer = time.After(l.opts.MaxBatchDelay)
+		}
+	fill:
+		for bytes < l.opts.MaxBatchBytes {
+			select {
+			case r := <-l.queue:
+				batch = append(batch, r)
+				bytes += len(r.block)
+			default:
+				if timer == nil {
+					break fill
+				}
+				select {
+				case r := <-l.queue:
+					batch = append(batch, r)
+					bytes += len(r.block)
+				case <-timer:
+					break fill
+				}
+			}
+		}
+		l.finish(batch, l.commit(batch))
+	}
+}
+
+func (l *Ledger) finish(batch []*appendReq, err error) {
+	for _, r := range batch {
+		l.pending.Add(-int64(len(r.block)))
+		r.done <- err
+	}
+}
+
+// commit writes, fsyncs and hashes a batch. Any I/O failure stops the
+// ledger (fail-stop): later appends fail and the next Open recovers.
+func (l *Ledger) commit(batch []*appendReq) error {
+	if err := l.Err(); err != nil {
+		return err
+	}
+	now := l.opts.Now().UnixNano()
+	seq := l.size
+	for _, r := range batch {
+		if l.segSize > segmentHdrSize && l.segSize+int64(len(r.block)) > l.opts.SegmentBytes {
+			if err := l.createSegment(seq); err != nil {
+				return l.fail(fmt.Errorf("ledger stopped: rotate segment: %w", err))
+			}
+		}
+		r.first = seq
+		sealBlock(r.block, blockHeader{first: seq, count: uint32(r.count), commit: now, codec: codecZstd})
+		if _, err := l.seg.WriteAt(r.block, l.segSize); err != nil {
+			return l.fail(fmt.Errorf("ledger stopped: write segment: %w", err))
+		}
+		l.segSize += int64(len(r.block))
+		seq += uint64(r.count)
+	}
+	if err := l.seg.Sync(); err != nil {
+		return l.fail(fmt.Errorf("ledger stopped: fsync segment: %w", err))
+	}
+	for _, r := range batch {
+		for _, h := range r.hashes {
+			l.appendLeafHash(h)
+		}
+	}
+	if err := l.hashes.append(l.hbuf); err != nil {
+		return l.fail(fmt.Errorf("ledger stopped: %w", err))
+	}
+	l.hbuf = l.hbuf[:0]
+	root, err := l.rng.GetRootHash(nil)
+	if err != nil {
+		return l.fail(fmt.Errorf("ledger stopped: tree root: %w", err))
+	}
+	l.mu.Lock()
+	l.size, l.root = seq, root
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *Ledger) checkpointLoop() {
+	defer close(l.cpDone)
+	t := time.NewTicker(l.opts.CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := l.signNow(); err != nil {
+				l.log.Error("signing checkpoint failed", "err", err)
+			}
+		case <-l.stopped:
+			return
+		}
+	}
+}
+
+// signNow signs a checkpoint for the current tree if it grew since the last.
+func (l *Ledger) signNow() error {
+	l.mu.RLock()
+	size, root, last := l.size, l.root, l.checkpoint
+	l.mu.RUnlock()
+	if last != nil && last.Size >= size {
+		return nil
+	}
+	// Everything the checkpoint commits to must be on disk first.
+	if err := l.hashes.f.Sync(); err != nil {
+		return fmt.Errorf("fsync tree hashes: %w", err)
+	}
+	now := l.opts.Now().UTC()
+	n, err := signCheckpoint(l.signer, size, root, now)
+	if err != nil {
+		return fmt.Errorf("sign checkpoint: %w", err)
+	}
+	if err := l.cplog.append(n); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(l.opts.Dir, fileCheckpoint), n, 0o644); err != nil {
+		return fmt.Errorf("publish checkpoint: %w", err)
+	}
+	l.mu.Lock()
+	l.checkpoint = &Checkpoint{Size: size, Root: root, Time: now.Truncate(time.Second), Note: n}
+	l.mu.Unlock()
+	return nil
+}
+
+// Close stops accepting appends, commits what is queued, signs a final
+// checkpoint and closes the files.
+func (l *Ledger) Close() error {
+	var err error
+	l.closeMu.Do(func() {
+		close(l.closing)
+		<-l.stopped
+		<-l.cpDone
+		if l.Err() == nil {
+			err = l.signNow()
+		}
+		if cerr := l.closeFiles(); err == nil {
+			err = cerr
+		}
+	})
+	return err
+}
+
+func (l *Ledger) closeFiles() error {
+	var errs []error
+	if l.seg != nil {
+		errs = append(errs, l.seg.Sync(), l.seg.Close())
+	}
+	if l.hashes != nil {
+		errs = append(errs, l.hashes.f.Sync(), l.hashes.close())
+	}
+	if l.cplog != nil {
+		errs = append(errs, l.cplog.f.Close())
+	}
+	if l.lockFile != nil {
+		errs = append(errs, l.lockFile.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Size returns the number of durable, hashed leaves.
+func (l *Ledger) Size() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.size
+}
+
+// fail stops the ledger after an I/O error and returns the error.
+func (l *Ledger) fail(err error) error {
+	l.mu.Lock()
+	l.failed = err
+	l.mu.Unlock()
+	l.log.Error("ledger stopped after an I/O error; restart to recover", "err", err)
+	return err
+}
+
+// Err returns the error that stopped the ledger, or nil while it is healthy.
+func (l *Ledger) Err() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.failed
+}
+
+// LatestCheckpoint returns the latest signed checkpoint.
+func (l *Ledger) LatestCheckpoint() *Checkpoint {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.checkpoint
+}
+
+// Verifier returns the checkpoint verifier key in note text form.
+func (l *Ledger) Verifier() note.Verifier { return l.verifier }
+
+// Origin returns the checkpoint origin line.
+func (l *Ledger) Origin() string { return l.signer.Name() }

@@ -1,0 +1,189 @@
+package ledger
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+)
+
+// errStop ends a scan early without error.
+var errStop = errors.New("stop scan")
+
+// scanSegment calls fn for every block of seg, in order, with the block's
+// header, compressed payload (valid only during the call) and byte offset.
+// Blocks whose records all precede from are skipped cheaply. It stops at the
+// end of the file; a torn or damaged block is an error.
+func (l *Ledger) scanSegment(seg segmentInfo, from uint64, fn func(h blockHeader, payload []byte, off int64) error) error {
+	f, err := os.Open(seg.path)
+	if err != nil {
+		return fmt.Errorf("open segment: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	hdr := make([]byte, segmentHdrSize)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return fmt.Errorf("segment %s: read header: %w", seg.path, err)
+	}
+	if first, err := parseSegmentHeader(hdr); err != nil || first != seg.first {
+		return fmt.Errorf("segment %s: bad header (first %d): %v", seg.path, first, err)
+	}
+	off := int64(segmentHdrSize)
+	var buf []byte
+	for {
+		var pre [blockPrefixSize]byte
+		if _, err := io.ReadFull(r, pre[:]); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("segment %s offset %d: %w", seg.path, off, errShortBlock)
+		}
+		n := binary.BigEndian.Uint32(pre[:4])
+		if n < blockHdrSize || n > maxBlockBody {
+			return fmt.Errorf("segment %s offset %d: %w: length %d", seg.path, off, errBadBlock, n)
+		}
+		if cap(buf) < blockPrefixSize+int(n) {
+			buf = make([]byte, blockPrefixSize+int(n))
+		}
+		buf = buf[:blockPrefixSize+int(n)]
+		copy(buf, pre[:])
+		if _, err := io.ReadFull(r, buf[blockPrefixSize:]); err != nil {
+			return fmt.Errorf("segment %s offset %d: %w", seg.path, off, errShortBlock)
+		}
+		h, payload, total, err := parseBlock(buf)
+		if err != nil {
+			return fmt.Errorf("segment %s offset %d: %w", seg.path, off, err)
+		}
+		if h.first+uint64(h.count) > from {
+			if err := fn(h, payload, off); err != nil {
+				return err
+			}
+		}
+		off += int64(total)
+	}
+}
+
+// segmentsFrom returns the segments holding leaves at or after seq.
+func (l *Ledger) segmentsFrom(seq uint64) []segmentInfo {
+	l.mu.RLock()
+	segs := append([]segmentInfo(nil), l.segments...)
+	l.mu.RUnlock()
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].first > seq })
+	if i > 0 {
+		i--
+	}
+	return segs[i:]
+}
+
+// readRange calls fn for each record with from <= seq < to.
+func (l *Ledger) readRange(from, to uint64, fn func(seq uint64, rec []byte) error) error {
+	if from >= to {
+		return nil
+	}
+	dec := l.decoder()
+	defer l.decoders.Put(dec)
+	var plain []byte
+	for _, seg := range l.segmentsFrom(from) {
+		err := l.scanSegment(seg, from, func(h blockHeader, payload []byte, off int64) error {
+			if h.first >= to {
+				return errStop
+			}
+			recs, p, err := decodeRecords(dec, payload, h.count, plain)
+			plain = p
+			if err != nil {
+				return fmt.Errorf("segment %s offset %d (leaf %d): %w", seg.path, off, h.first, err)
+			}
+			for i, rec := range recs {
+				seq := h.first + uint64(i)
+				if seq < from || seq >= to {
+					continue
+				}
+				if err := fn(seq, rec); err != nil {
+					return err
+				}
+			}
+			if h.first+uint64(h.count) >= to {
+				return errStop // later blocks may still be being written
+			}
+			return nil
+		})
+		if errors.Is(err, errStop) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadRange calls fn, in order, for each durable record with
+// from <= seq < to (to is capped at Size). rec is valid only during the call.
+func (l *Ledger) ReadRange(from, to uint64, fn func(seq uint64, rec []byte) error) error {
+	if size := l.Size(); to > size {
+		to = size
+	}
+	return l.readRange(from, to, fn)
+}
+
+// ScanSince calls fn for every durable record committed at or after t, in
+// order. Blocks committed earlier are skipped without decompression.
+func (l *Ledger) ScanSince(t time.Time, fn func(seq uint64, rec []byte) error) error {
+	l.mu.RLock()
+	segs := append([]segmentInfo(nil), l.segments...)
+	size := l.size
+	l.mu.RUnlock()
+	// Find the newest segment whose first block was committed before t.
+	start := 0
+	for i := len(segs) - 1; i >= 0; i-- {
+		var first int64
+		err := l.scanSegment(segs[i], 0, func(h blockHeader, _ []byte, _ int64) error {
+			first = h.commit
+			return errStop
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return err
+		}
+		if first != 0 && first < t.UnixNano() {
+			start = i
+			break
+		}
+	}
+	dec := l.decoder()
+	defer l.decoders.Put(dec)
+	var plain []byte
+	for _, seg := range segs[start:] {
+		err := l.scanSegment(seg, 0, func(h blockHeader, payload []byte, off int64) error {
+			if h.first >= size {
+				return errStop
+			}
+			if h.commit < t.UnixNano() {
+				return nil
+			}
+			recs, p, err := decodeRecords(dec, payload, h.count, plain)
+			plain = p
+			if err != nil {
+				return fmt.Errorf("segment %s offset %d (leaf %d): %w", seg.path, off, h.first, err)
+			}
+			for i, rec := range recs {
+				if err := fn(h.first+uint64(i), rec); err != nil {
+					return err
+				}
+			}
+			if h.first+uint64(h.count) >= size {
+				return errStop // later blocks may still be being written
+			}
+			return nil
+		})
+		if errors.Is(err, errStop) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
