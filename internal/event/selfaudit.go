@@ -11,6 +11,7 @@ const (
 	ActionServeStart   = "serve.start"   // 10.2.1.6 logging started
 	ActionServeStop    = "serve.stop"    // 10.2.1.6 logging stopped (clean shutdown)
 	ActionAuthFailed   = "auth.failed"   // 10.2.1.4 a request presented no or an invalid credential
+	ActionAuthDenied   = "auth.denied"   // 10.2.1.4 a valid credential was used beyond its role
 	ActionTokenCreate  = "token.create"  // 10.2.1.5 a credential was created
 	ActionTokenRevoke  = "token.revoke"  // 10.2.1.5 a credential was revoked
 	ActionIngestReject = "ingest.reject" // input that could not be stored, recorded so nothing vanishes silently

@@ -1,0 +1,314 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cdewatch/cdewatch/internal/auth"
+	"github.com/cdewatch/cdewatch/internal/config"
+	"github.com/cdewatch/cdewatch/internal/demo"
+)
+
+// benchConfig is the load generator's configuration.
+type benchConfig struct {
+	server      string
+	token       string
+	rate        int // events/s in total; 0 = as fast as acknowledged
+	duration    time.Duration
+	batch       int
+	concurrency int
+	acked       string // file to append acknowledged audit IDs to
+}
+
+func runBench(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	self := fs.Bool("self", false, "start a server in this process on a fresh temporary data directory and load it")
+	server := fs.String("server", "http://127.0.0.1:8470", "cdewatch API URL")
+	tokenFile := fs.String("token-file", "", "file holding an ingest token (with --server)")
+	var c benchConfig
+	fs.IntVar(&c.rate, "rate", 0, "target events per second in total (0: as fast as the server acknowledges)")
+	fs.DurationVar(&c.duration, "duration", 20*time.Second, "how long to send")
+	fs.IntVar(&c.batch, "batch", 400, "events per request (kube-apiserver's default --audit-webhook-batch-max-size is 400)")
+	fs.IntVar(&c.concurrency, "concurrency", 8, "concurrent senders (clusters)")
+	fs.StringVar(&c.acked, "acked", "", "append every acknowledged auditID to this file (for crash tests)")
+	keep := fs.Bool("keep", false, "with --self: keep the temporary data directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if c.batch <= 0 || c.concurrency <= 0 || c.duration <= 0 {
+		return fmt.Errorf("%w: --batch, --concurrency and --duration must be positive", errUsage)
+	}
+	c.server = *server
+	if !*self {
+		if *tokenFile == "" {
+			return fmt.Errorf("%w: give --token-file with an ingest token (cdewatch token create --source bench), or use --self", errUsage)
+		}
+		tok, err := readSecret(*tokenFile)
+		if err != nil {
+			return err
+		}
+		c.token = tok
+		res, err := benchLoad(ctx, c)
+		if err != nil {
+			return err
+		}
+		fmt.Println(res)
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "cdewatch-bench-")
+	if err != nil {
+		return err
+	}
+	if !*keep {
+		defer os.RemoveAll(dir)
+	}
+	store, _, err := auth.Open(dir)
+	if err != nil {
+		return err
+	}
+	if c.token, _, err = store.Create(auth.RoleIngest, "bench"); err != nil {
+		return err
+	}
+	cfg := config.Default()
+	cfg.Data = dir
+	cfg.Listen = "127.0.0.1:0"
+	srvCtx, stop := context.WithCancel(ctx)
+	ready := make(chan string, 1)
+	srvErr := make(chan error, 1)
+	go func() {
+		srvErr <- serve(srvCtx, cfg, false, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), ready)
+	}()
+	select {
+	case addr := <-ready:
+		c.server = "http://" + addr
+	case err := <-srvErr:
+		stop()
+		return err
+	}
+	res, err := benchLoad(ctx, c)
+	stop()
+	if serr := <-srvErr; err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	disk, _ := dirSize(filepath.Join(dir, "ledger"))
+	fmt.Println(res)
+	fmt.Printf("ledger on disk: %d bytes = %.1f%% of %d bytes of raw audit JSON acknowledged\n", disk, 100*float64(disk)/float64(res.rawBytes), res.rawBytes)
+	if *keep {
+		fmt.Println("data directory kept:", dir)
+	}
+	return nil
+}
+
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += info.Size()
+		}
+		return nil
+	})
+	return n, err
+}
+
+// benchResult is what a load run measured.
+type benchResult struct {
+	events, requests int64
+	rawBytes         int64
+	elapsed          time.Duration
+	latencies        []time.Duration // per request, from its intended send time to the acknowledgement
+	failures         map[string]int
+}
+
+func (r *benchResult) String() string {
+	slices.Sort(r.latencies)
+	q := func(p float64) time.Duration {
+		if len(r.latencies) == 0 {
+			return 0
+		}
+		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+	}
+	s := fmt.Sprintf("acknowledged %d events in %d requests over %v: %.0f events/s; ack latency p50 %v p90 %v p99 %v max %v",
+		r.events, r.requests, r.elapsed.Round(time.Millisecond), float64(r.events)/r.elapsed.Seconds(),
+		q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), q(1).Round(10*time.Microsecond))
+	if len(r.failures) > 0 {
+		s += fmt.Sprintf("; failed requests: %v", r.failures)
+	}
+	return s
+}
+
+// eventPool holds realistic events whose auditID is rewritten per send.
+type eventPool struct {
+	events [][]byte
+	idAt   []int // offset of the 36-character auditID value in each event
+	run    uint32
+}
+
+func newEventPool(n int) (*eventPool, error) {
+	p := &eventPool{}
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	p.run = binary.BigEndian.Uint32(b[:])
+	g := demo.NewGenerator(uint64(p.run))
+	key := []byte(`"auditID":"`)
+	for range n {
+		ev := g.Next()
+		i := bytes.Index(ev, key)
+		if i < 0 || len(ev) < i+len(key)+36 {
+			return nil, errors.New("generated event has no auditID")
+		}
+		p.events = append(p.events, ev)
+		p.idAt = append(p.idAt, i+len(key))
+	}
+	return p, nil
+}
+
+// appendEvent appends event number seq (unique within the run) to b and
+// returns its auditID.
+func (p *eventPool) appendEvent(b []byte, seq uint64) ([]byte, string) {
+	k := int(seq % uint64(len(p.events)))
+	start := len(b)
+	b = append(b, p.events[k]...)
+	id := fmt.Sprintf("%08x-0000-4000-8000-%012x", p.run, seq)
+	copy(b[start+p.idAt[k]:], id)
+	return b, id
+}
+
+func benchLoad(ctx context.Context, c benchConfig) (*benchResult, error) {
+	pool, err := newEventPool(2000)
+	if err != nil {
+		return nil, err
+	}
+	var ackedW *bufio.Writer
+	var ackedMu sync.Mutex
+	if c.acked != "" {
+		f, err := os.OpenFile(c.acked, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		ackedW = bufio.NewWriter(f)
+		defer ackedW.Flush()
+	}
+	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.concurrency}}
+	res := &benchResult{failures: map[string]int{}}
+	var mu sync.Mutex
+	var seq atomic.Uint64
+	start := time.Now()
+	deadline := start.Add(c.duration)
+	var interval time.Duration
+	if c.rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(c.batch*c.concurrency) / float64(c.rate))
+	}
+	var wg sync.WaitGroup
+	for w := range c.concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := make([]byte, 0, c.batch*2200)
+			ids := make([]string, 0, c.batch)
+			next := start.Add(time.Duration(w) * interval / time.Duration(c.concurrency))
+			for ctx.Err() == nil {
+				if interval > 0 {
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d)
+					}
+				} else {
+					next = time.Now()
+				}
+				if !next.Before(deadline) {
+					return
+				}
+				body = append(body[:0], `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[`...)
+				ids = ids[:0]
+				first := seq.Add(uint64(c.batch)) - uint64(c.batch)
+				rawStart := len(body)
+				for i := range c.batch {
+					if i > 0 {
+						body = append(body, ',')
+					}
+					var id string
+					body, id = pool.appendEvent(body, first+uint64(i))
+					ids = append(ids, id)
+				}
+				raw := int64(len(body) - rawStart - (c.batch - 1))
+				body = append(body, "]}"...)
+				status, err := post(ctx, hc, c, body)
+				lat := time.Since(next)
+				mu.Lock()
+				if err != nil || status != http.StatusOK {
+					key := fmt.Sprint(status)
+					if err != nil {
+						key = err.Error()
+					}
+					res.failures[key]++
+				} else {
+					res.events += int64(c.batch)
+					res.requests++
+					res.rawBytes += raw
+					res.latencies = append(res.latencies, lat)
+				}
+				mu.Unlock()
+				if err == nil && status == http.StatusOK && ackedW != nil {
+					ackedMu.Lock()
+					for _, id := range ids {
+						ackedW.WriteString(id)
+						ackedW.WriteByte('\n')
+					}
+					ackedW.Flush()
+					ackedMu.Unlock()
+				}
+				if err != nil && ctx.Err() == nil {
+					time.Sleep(50 * time.Millisecond) // server gone: do not spin
+				}
+				next = next.Add(interval)
+			}
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	return res, nil
+}
+
+func post(ctx context.Context, hc *http.Client, c benchConfig, body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.server+"/v1/ingest/k8s-audit", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}

@@ -1,0 +1,97 @@
+// Command cdewatch is a continuous security monitoring system for Kubernetes
+// clusters in PCI DSS scope: it collects audit events into a tamper-evident
+// ledger and proves the logs untouched.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `cdewatch — PCI DSS Requirement 10 monitoring for Kubernetes
+
+Usage:
+  cdewatch serve   [--config FILE] [--listen ADDR] [--data DIR] [--demo]   run the server
+  cdewatch verify  --data DIR [--key VERIFIER]                             check the ledger end to end
+  cdewatch token   create|list|revoke ...                                  manage API tokens
+  cdewatch bench   [--self | --server URL --token-file F] [...]            load generator
+  cdewatch version [--verifier --data DIR]                                 print version or the checkpoint verifier key
+
+Run "cdewatch <command> -h" for the flags of a command.
+`
+
+// errUsage marks command-line mistakes (exit status 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:]))
+}
+
+func run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	cmds := map[string]func(context.Context, []string) error{
+		"serve":   runServe,
+		"verify":  runVerify,
+		"token":   runToken,
+		"bench":   runBench,
+		"version": runVersion,
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+			fmt.Print(usage)
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "cdewatch: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	err := cmd(ctx, args[1:])
+	var ve *verifyFailed
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(os.Stderr, "cdewatch %s: %v\n", args[0], err)
+		return 2
+	case errors.As(err, &ve):
+		fmt.Fprintf(os.Stderr, "cdewatch verify: FAILED: %v\n", ve.err)
+		return 1
+	default:
+		fmt.Fprintf(os.Stderr, "cdewatch %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func runVersion(_ context.Context, args []string) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	verifier := fs.Bool("verifier", false, "print the ledger's checkpoint verifier key (keep a copy outside the data directory)")
+	data := fs.String("data", "./cdewatch-data", "data directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *verifier {
+		k, err := ledgerVerifierKey(*data)
+		if err != nil {
+			return err
+		}
+		fmt.Println(k)
+		return nil
+	}
+	fmt.Println("cdewatch", version)
+	return nil
+}

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cdewatch/cdewatch/internal/api"
+	"github.com/cdewatch/cdewatch/internal/auth"
+	"github.com/cdewatch/cdewatch/internal/config"
+	"github.com/cdewatch/cdewatch/internal/demo"
+	"github.com/cdewatch/cdewatch/internal/event"
+	"github.com/cdewatch/cdewatch/internal/ingest"
+	"github.com/cdewatch/cdewatch/internal/ingest/filetail"
+	"github.com/cdewatch/cdewatch/internal/k8saudit"
+	"github.com/cdewatch/cdewatch/internal/ledger"
+)
+
+// demoSource is the source name of the bundled demo day.
+const demoSource = "demo-aks-pci-prod"
+
+func runServe(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "YAML configuration file (docs/cdewatch.example.yaml)")
+	listen := fs.String("listen", "", "API address (default 127.0.0.1:8470)")
+	data := fs.String("data", "", "data directory (default ./cdewatch-data; with --demo ./cdewatch-demo-data)")
+	demoMode := fs.Bool("demo", false, "load a synthetic day of cluster activity into a fresh ledger, to look around")
+	logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		var err error
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			return err
+		}
+	}
+	if *demoMode && *data == "" && *cfgPath == "" {
+		cfg.Data = "./cdewatch-demo-data"
+		cfg.PCI.CDENamespaces = append(cfg.PCI.CDENamespaces, "payments")
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if *data != "" {
+		cfg.Data = *data
+	}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+	if *logJSON {
+		h = slog.NewJSONHandler(os.Stderr, nil)
+	}
+	return serve(ctx, cfg, *demoMode, slog.New(h), nil)
+}
+
+// serve runs the server until ctx ends. ready, when set, receives the
+// listening address once requests are accepted.
+func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Logger, ready chan<- string) error {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	tokens, adminTok, err := auth.Open(cfg.Data)
+	if err != nil {
+		return err
+	}
+	led, err := ledger.Open(ledger.Options{
+		Dir:                ledgerDir(cfg.Data),
+		Origin:             cfg.Ledger.Origin,
+		SegmentBytes:       int64(cfg.Ledger.SegmentBytes),
+		MaxBatchBytes:      int(cfg.Ledger.MaxBatchBytes),
+		MaxBatchDelay:      time.Duration(cfg.Ledger.MaxBatchDelay),
+		MaxPendingBytes:    int64(cfg.Ledger.MaxPendingBytes),
+		CheckpointInterval: time.Duration(cfg.Ledger.CheckpointInterval),
+		Logger:             log.With("component", "ledger"),
+		InitRecord: func() ([]byte, error) {
+			r, err := event.SelfAudit{Action: event.ActionLedgerInit, Class: event.LogInitStop,
+				Details: map[string]any{"version": version}}.Record(time.Now())
+			if err != nil {
+				return nil, err
+			}
+			return r.MarshalBinary()
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("open ledger: %w", err)
+	}
+	defer func() {
+		if err := led.Close(); err != nil {
+			log.Error("closing ledger", "err", err)
+		}
+	}()
+	audit := func(ctx context.Context, a event.SelfAudit) error {
+		return ingest.Audit(context.WithoutCancel(ctx), led, time.Now(), a)
+	}
+
+	window := time.Duration(cfg.Ingest.DedupWindow)
+	dedup := ingest.NewDedup(window, nil)
+	if n, err := ingest.RebuildDedup(led, dedup, time.Now().Add(-window)); err != nil {
+		return fmt.Errorf("rebuild redelivery index from ledger: %w", err)
+	} else if n > 0 {
+		log.Info("redelivery index rebuilt from ledger", "keys", n, "window", window)
+	}
+	k8s := &ingest.K8sAudit{
+		Ledger: led,
+		Classifier: k8saudit.NewClassifier(k8saudit.ClassifierConfig{
+			CDENamespaces: cfg.PCI.CDENamespaces, PrivilegedUsers: cfg.PCI.PrivilegedUsers,
+			PrivilegedGroups: cfg.PCI.PrivilegedGroups, AdminRoles: cfg.PCI.AdminRoles,
+		}),
+		Dedup:           dedup,
+		MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes),
+		MaxEventBytes:   int(cfg.Ingest.MaxEventBytes),
+		Now:             time.Now,
+		Log:             log.With("component", "ingest"),
+	}
+
+	rec := led.Recovery
+	if err := audit(ctx, event.SelfAudit{Action: event.ActionServeStart, Class: event.LogInitStop, Details: map[string]any{
+		"version": version, "listen": cfg.Listen, "tree_size": led.Size(),
+		"recovered_torn_bytes": rec.TruncatedBytes, "rehashed_leaves": rec.RehashedLeaves,
+	}}); err != nil {
+		return err
+	}
+	if adminTok != nil {
+		log.Info("first start: admin token written", "file", filepath.Join(cfg.Data, auth.AdminTokenFile))
+	}
+	log.Info("ledger open", "dir", ledgerDir(cfg.Data), "origin", led.Origin(), "size", led.Size())
+
+	srv := &api.Server{Ledger: led, Tokens: tokens, K8sAudit: k8s, Audit: audit, Log: log.With("component", "api")}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2+len(cfg.AuditFiles))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var err error
+		if cfg.TLS.Cert != "" {
+			err = hs.ServeTLS(ln, cfg.TLS.Cert, cfg.TLS.Key)
+		} else {
+			err = hs.Serve(ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	for _, f := range cfg.AuditFiles {
+		sum := sha256.Sum256([]byte(f.Path))
+		t, err := filetail.New(filetail.Config{
+			Path:      f.Path,
+			StateFile: filepath.Join(cfg.Data, "cursors", "file-"+hex.EncodeToString(sum[:8])+".json"),
+			Logger:    log.With("component", "filetail", "file", f.Path, "source", f.Source),
+		}, k8s.FileHandler(f.Source, f.Path))
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("follow %s: %w", f.Path, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := t.Run(runCtx); err != nil {
+				errc <- fmt.Errorf("follow %s: %w", f.Path, err)
+			}
+		}()
+	}
+	if demoMode {
+		if rec.Created {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := loadDemo(runCtx, k8s, log); err != nil && runCtx.Err() == nil {
+					errc <- err
+				}
+			}()
+		} else {
+			log.Info("demo day already loaded into this ledger; not loading it again")
+		}
+	}
+	log.Info("cdewatch serving", "addr", ln.Addr().String(), "tls", cfg.TLS.Cert != "",
+		"admin_token_file", filepath.Join(cfg.Data, auth.AdminTokenFile))
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+		log.Error("stopping after failure", "err", runErr)
+	}
+	cancel()
+	shutCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer done()
+	if err := hs.Shutdown(shutCtx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	wg.Wait()
+	reason := "signal"
+	if runErr != nil {
+		reason = runErr.Error()
+	}
+	if err := audit(shutCtx, event.SelfAudit{Action: event.ActionServeStop, Class: event.LogInitStop,
+		Details: map[string]any{"reason": reason, "tree_size": led.Size()}}); err != nil {
+		log.Error("could not record stop", "err", err)
+	}
+	return runErr
+}
+
+// loadDemo stores the bundled synthetic day (yesterday, UTC) as source
+// demoSource, in webhook-sized batches.
+func loadDemo(ctx context.Context, k *ingest.K8sAudit, log *slog.Logger) error {
+	day := time.Now().UTC().AddDate(0, 0, -1)
+	events := demo.Day(day, 1)
+	log.Info("loading demo day", "events", len(events), "day", day.Format(time.DateOnly), "source", demoSource)
+	for i := 0; i < len(events); i += 400 {
+		batch := events[i:min(i+400, len(events))]
+		items := make([]k8saudit.Item, len(batch))
+		for j, b := range batch {
+			it, err := k8saudit.DecodeLine(b, k8saudit.Limits{MaxEventBytes: k.MaxEventBytes})
+			if err != nil {
+				return fmt.Errorf("demo event %d: %w", i+j, err)
+			}
+			items[j] = it
+		}
+		if _, err := k.Store(ctx, demoSource, items); err != nil {
+			return fmt.Errorf("store demo events: %w", err)
+		}
+	}
+	log.Info("demo day loaded", "events", len(events))
+	return nil
+}

@@ -1,0 +1,202 @@
+// Package api is cdewatch's HTTP API: ingest, the transparency log
+// (checkpoints, proofs, tiles) and token administration. Every endpoint but
+// /healthz needs a bearer token.
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/cdewatch/cdewatch/internal/auth"
+	"github.com/cdewatch/cdewatch/internal/event"
+	"github.com/cdewatch/cdewatch/internal/httpjson"
+	"github.com/cdewatch/cdewatch/internal/ledger"
+)
+
+// AuditFunc records a self-audit action durably; it returns an error if the
+// record could not be stored.
+type AuditFunc func(ctx context.Context, a event.SelfAudit) error
+
+// Server wires the API's handlers.
+type Server struct {
+	Ledger   *ledger.Ledger
+	Tokens   *auth.Store
+	K8sAudit http.Handler
+	Audit    AuditFunc
+	Log      *slog.Logger
+}
+
+// Handler returns the routed, authenticated handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("POST /v1/ingest/k8s-audit", s.require(auth.RoleIngest, s.K8sAudit))
+	admin := func(h http.HandlerFunc) http.Handler { return s.require(auth.RoleAdmin, h) }
+	mux.Handle("GET /v1/checkpoint", admin(s.checkpoint))
+	mux.Handle("GET /v1/log/checkpoint", admin(s.checkpoint))
+	mux.Handle("GET /v1/log/tile/{path...}", admin(s.tile))
+	mux.Handle("GET /v1/proof/inclusion", admin(s.inclusion))
+	mux.Handle("GET /v1/proof/consistency", admin(s.consistency))
+	mux.Handle("GET /v1/tokens", admin(s.listTokens))
+	mux.Handle("POST /v1/tokens", admin(s.createToken))
+	mux.Handle("DELETE /v1/tokens/{id}", admin(s.revokeToken))
+	mux.Handle("/", s.require("", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Error(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})))
+	return mux
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if err := s.Ledger.Err(); err != nil {
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "ledger stopped"})
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// require authenticates the bearer token and checks its role ("" = any
+// valid token). Failures are answered 401/403 and recorded in the ledger.
+func (s *Server) require(role auth.Role, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		p, valid := s.Tokens.Authenticate(strings.TrimSpace(secret))
+		if !ok || !valid {
+			reason := "missing bearer token"
+			if ok {
+				reason = "invalid bearer token"
+			}
+			s.audit(r, event.SelfAudit{Action: event.ActionAuthFailed, User: "unauthenticated", Outcome: event.Failure, Status: http.StatusUnauthorized, Class: event.InvalidAccess,
+				Details: map[string]any{"reason": reason, "method": r.Method, "path": r.URL.Path}})
+			w.Header().Set("WWW-Authenticate", `Bearer realm="cdewatch"`)
+			httpjson.Error(w, http.StatusUnauthorized, reason+": send Authorization: Bearer <token>")
+			return
+		}
+		if role != "" && p.Role != role {
+			s.audit(r, event.SelfAudit{Action: event.ActionAuthDenied, User: p.Name(), Outcome: event.Failure, Status: http.StatusForbidden, Class: event.InvalidAccess,
+				Details: map[string]any{"reason": "role " + string(p.Role) + " may not use this endpoint", "need": string(role), "method": r.Method, "path": r.URL.Path}})
+			httpjson.Error(w, http.StatusForbidden, fmt.Sprintf("this endpoint needs a %s token; the token presented is %s", role, p.Role))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	})
+}
+
+func (s *Server) audit(r *http.Request, a event.SelfAudit) {
+	a.OriginIP = remoteIP(r)
+	a.Agent = r.UserAgent()
+	a.Resource = r.URL.Path
+	if err := s.Audit(r.Context(), a); err != nil {
+		s.Log.Error("could not record self-audit event", "action", a.Action, "err", err)
+	}
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
+	cp := s.Ledger.LatestCheckpoint()
+	if cp == nil {
+		httpjson.Error(w, http.StatusServiceUnavailable, "no checkpoint signed yet")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(cp.Note)
+}
+
+func (s *Server) tile(w http.ResponseWriter, r *http.Request) {
+	data, err := s.Ledger.Tile("tile/" + r.PathValue("path"))
+	if err != nil {
+		s.proofError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	_, _ = w.Write(data)
+}
+
+func uintParam(r *http.Request, name string) (uint64, error) {
+	v := r.URL.Query().Get(name)
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("query parameter %s=%q: want a non-negative integer", name, v)
+	}
+	return n, nil
+}
+
+// ProofResponse is the JSON answer of the proof endpoints. Hashes are base64.
+type ProofResponse struct {
+	Index    *uint64  `json:"index,omitempty"`
+	Size     uint64   `json:"size,omitempty"`
+	From     uint64   `json:"from,omitempty"`
+	To       uint64   `json:"to,omitempty"`
+	LeafHash string   `json:"leaf_hash,omitempty"`
+	Root     string   `json:"root,omitempty"`
+	Proof    []string `json:"proof"`
+}
+
+func (s *Server) inclusion(w http.ResponseWriter, r *http.Request) {
+	index, err := uintParam(r, "index")
+	if err == nil {
+		var size uint64
+		if size, err = uintParam(r, "size"); err == nil {
+			var proof [][]byte
+			var root, leaf []byte
+			if proof, root, err = s.Ledger.InclusionProof(index, size); err == nil {
+				if leaf, err = s.Ledger.LeafHash(index); err == nil {
+					httpjson.Write(w, http.StatusOK, ProofResponse{Index: &index, Size: size, LeafHash: b64(leaf), Root: b64(root), Proof: b64s(proof)})
+					return
+				}
+			}
+		}
+	}
+	s.proofError(w, err)
+}
+
+func (s *Server) consistency(w http.ResponseWriter, r *http.Request) {
+	from, err := uintParam(r, "from")
+	if err == nil {
+		var to uint64
+		if to, err = uintParam(r, "to"); err == nil {
+			var proof [][]byte
+			if proof, err = s.Ledger.ConsistencyProof(from, to); err == nil {
+				httpjson.Write(w, http.StatusOK, ProofResponse{From: from, To: to, Proof: b64s(proof)})
+				return
+			}
+		}
+	}
+	s.proofError(w, err)
+}
+
+func (s *Server) proofError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ledger.ErrOutOfRange):
+		httpjson.Error(w, http.StatusNotFound, err.Error())
+	case strings.HasPrefix(err.Error(), "query parameter"):
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
+	default:
+		s.Log.Error("proof failed", "err", err)
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func b64s(bs [][]byte) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = b64(b)
+	}
+	return out
+}

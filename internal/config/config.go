@@ -1,0 +1,310 @@
+// Package config loads cdewatch's YAML configuration strictly: an unknown key
+// or a bad value is an error naming the key and its line.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. Zero values take the defaults in Default.
+type Config struct {
+	Listen string    `yaml:"listen"` // address of the HTTP API
+	Data   string    `yaml:"data"`   // data directory
+	TLS    TLSConfig `yaml:"tls"`
+	Ledger Ledger    `yaml:"ledger"`
+	Ingest Ingest    `yaml:"ingest"`
+	PCI    PCI       `yaml:"pci"`
+	// AuditFiles are kube-apiserver audit log files (log backend, JSON format) to follow.
+	AuditFiles []AuditFile `yaml:"audit_files"`
+
+	lines map[string]int // key path → line, for Validate's messages
+}
+
+// TLSConfig enables HTTPS on the API when both files are set.
+type TLSConfig struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Ledger tunes the ledger (internal/ledger.Options).
+type Ledger struct {
+	Origin             string   `yaml:"origin"` // checkpoint origin for a new ledger, e.g. "pci.example.com/cdewatch"
+	SegmentBytes       ByteSize `yaml:"segment_bytes"`
+	MaxBatchBytes      ByteSize `yaml:"max_batch_bytes"`
+	MaxBatchDelay      Duration `yaml:"max_batch_delay"`
+	MaxPendingBytes    ByteSize `yaml:"max_pending_bytes"`
+	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+}
+
+// Ingest bounds what receivers accept.
+type Ingest struct {
+	MaxRequestBytes ByteSize `yaml:"max_request_bytes"`
+	MaxEventBytes   ByteSize `yaml:"max_event_bytes"`
+	DedupWindow     Duration `yaml:"dedup_window"` // redelivered (auditID, stage) within this window is stored once
+}
+
+// PCI declares the cardholder data environment and privileged identities.
+type PCI struct {
+	CDENamespaces    []string `yaml:"cde_namespaces"`
+	PrivilegedUsers  []string `yaml:"privileged_users"`
+	PrivilegedGroups []string `yaml:"privileged_groups"`
+	AdminRoles       []string `yaml:"admin_roles"`
+}
+
+// AuditFile is one audit log file to follow and the source (cluster) it belongs to.
+type AuditFile struct {
+	Path   string `yaml:"path"`
+	Source string `yaml:"source"`
+}
+
+// Default returns the built-in configuration: safe to run as is.
+func Default() *Config {
+	return &Config{
+		Listen: "127.0.0.1:8470",
+		Data:   "./cdewatch-data",
+		Ledger: Ledger{
+			SegmentBytes:       128 << 20,
+			MaxBatchBytes:      16 << 20,
+			MaxPendingBytes:    256 << 20,
+			CheckpointInterval: Duration(time.Second),
+		},
+		Ingest: Ingest{
+			MaxRequestBytes: 12 << 20,
+			MaxEventBytes:   256 << 10,
+			DedupWindow:     Duration(5 * time.Minute),
+		},
+		PCI: PCI{
+			PrivilegedGroups: []string{"system:masters"},
+			AdminRoles:       []string{"cluster-admin"},
+		},
+	}
+}
+
+// Load reads path over the defaults. Unknown keys and bad values are errors
+// naming the key and line.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse parses YAML over the defaults and validates the result.
+func Parse(b []byte) (*Config, error) {
+	c := Default()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	c.lines = map[string]int{}
+	walk(&doc, "", c.lines)
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, annotate(err, c.lines)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+var lineRe = regexp.MustCompile(`line (\d+)`)
+
+// annotate adds the key path to yaml errors that only give a line.
+func annotate(err error, lines map[string]int) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n  ")
+	return fmt.Errorf("%s", lineRe.ReplaceAllStringFunc(msg, func(m string) string {
+		n, _ := strconv.Atoi(m[len("line "):])
+		for k, l := range lines {
+			if l == n {
+				return fmt.Sprintf("line %d (key %s)", n, k)
+			}
+		}
+		return m
+	}))
+}
+
+// walk records the line of every mapping key by dotted path.
+func walk(n *yaml.Node, path string, out map[string]int) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			walk(c, path, out)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			if path != "" {
+				k = path + "." + k
+			}
+			out[k] = n.Content[i].Line
+			walk(n.Content[i+1], k, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			out[p] = c.Line
+			walk(c, p, out)
+		}
+	}
+}
+
+// Validate checks values that parse but make no sense.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		msg := fmt.Sprintf(format, a...)
+		if l, ok := c.lines[key]; ok {
+			errs = append(errs, fmt.Errorf("line %d: %s: %s", l, key, msg))
+		} else {
+			errs = append(errs, fmt.Errorf("%s: %s", key, msg))
+		}
+	}
+	if c.Listen == "" {
+		bad("listen", "must not be empty")
+	}
+	if c.Data == "" {
+		bad("data", "must not be empty")
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		bad("tls", "set both cert and key, or neither")
+	}
+	if c.Ledger.SegmentBytes < 1<<20 {
+		bad("ledger.segment_bytes", "%v is below the minimum 1MiB", c.Ledger.SegmentBytes)
+	}
+	if c.Ledger.MaxBatchBytes < 64<<10 {
+		bad("ledger.max_batch_bytes", "%v is below the minimum 64KiB", c.Ledger.MaxBatchBytes)
+	}
+	if c.Ledger.MaxPendingBytes < c.Ingest.MaxRequestBytes {
+		bad("ledger.max_pending_bytes", "%v is smaller than ingest.max_request_bytes (%v): no request could ever be accepted", c.Ledger.MaxPendingBytes, c.Ingest.MaxRequestBytes)
+	}
+	if c.Ledger.MaxBatchDelay < 0 || time.Duration(c.Ledger.MaxBatchDelay) > time.Second {
+		bad("ledger.max_batch_delay", "%v must be between 0 and 1s", c.Ledger.MaxBatchDelay)
+	}
+	if c.Ledger.CheckpointInterval <= 0 {
+		bad("ledger.checkpoint_interval", "must be positive")
+	}
+	if strings.ContainsAny(c.Ledger.Origin, " +\n") {
+		bad("ledger.origin", "%q must not contain spaces, '+' or newlines (c2sp.org/tlog-checkpoint)", c.Ledger.Origin)
+	}
+	if c.Ingest.MaxEventBytes <= 0 || c.Ingest.MaxEventBytes > c.Ingest.MaxRequestBytes {
+		bad("ingest.max_event_bytes", "%v must be positive and at most ingest.max_request_bytes (%v)", c.Ingest.MaxEventBytes, c.Ingest.MaxRequestBytes)
+	}
+	if c.Ingest.DedupWindow < 0 {
+		bad("ingest.dedup_window", "must not be negative")
+	}
+	seen := map[string]bool{}
+	for i, f := range c.AuditFiles {
+		key := fmt.Sprintf("audit_files[%d]", i)
+		if f.Path == "" {
+			bad(key+".path", "must not be empty")
+		}
+		if f.Source == "" {
+			bad(key+".source", "must name the cluster the file belongs to")
+		}
+		if seen[f.Path] {
+			bad(key+".path", "%q is listed twice", f.Path)
+		}
+		seen[f.Path] = true
+	}
+	return errors.Join(errs...)
+}
+
+// ByteSize is a size in bytes, written as 512, 64KiB, 12MiB, 1GiB (or KB/MB/GB as powers of 1000).
+type ByteSize int64
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+
+// ParseByteSize parses a size such as "12MiB".
+func ParseByteSize(s string) (ByteSize, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if v, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(v), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("invalid size %q: want a non-negative number with an optional unit (B, KiB, MiB, GiB, KB, MB, GB)", s)
+	}
+	return ByteSize(n * mult), nil
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = v
+	return nil
+}
+
+// String renders the size with the largest exact binary unit.
+func (b ByteSize) String() string {
+	switch {
+	case b >= 1<<30 && b%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", b>>30)
+	case b >= 1<<20 && b%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", b>>20)
+	case b >= 1<<10 && b%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", b>>10)
+	}
+	return fmt.Sprintf("%dB", int64(b))
+}
+
+// Set implements flag.Value.
+func (b *ByteSize) Set(s string) error {
+	v, err := ParseByteSize(s)
+	if err == nil {
+		*b = v
+	}
+	return err
+}
+
+// Duration is a time.Duration written as "1s", "5m".
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: invalid duration %q: want e.g. 500ms, 1s, 5m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// String renders the duration.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// Set implements flag.Value.
+func (d *Duration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err == nil {
+		*d = Duration(v)
+	}
+	return err
+}

@@ -1,0 +1,92 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		wantErr string // substring; empty means success
+		check   func(testing.TB, *Config)
+	}{
+		{name: "empty uses defaults", yaml: "", check: func(t testing.TB, c *Config) {
+			if c.Listen != "127.0.0.1:8470" || c.Data != "./cdewatch-data" {
+				t.Errorf("defaults: listen %q data %q", c.Listen, c.Data)
+			}
+			if c.Ingest.MaxRequestBytes != 12<<20 || c.Ingest.MaxEventBytes != 256<<10 {
+				t.Errorf("ingest defaults: %v %v", c.Ingest.MaxRequestBytes, c.Ingest.MaxEventBytes)
+			}
+		}},
+		{name: "values", yaml: "listen: 0.0.0.0:9000\ningest:\n  max_request_bytes: 4MiB\n  dedup_window: 10m\npci:\n  cde_namespaces: [payments]\naudit_files:\n  - path: /var/log/audit.log\n    source: c1\n",
+			check: func(t testing.TB, c *Config) {
+				if c.Ingest.MaxRequestBytes != 4<<20 || time.Duration(c.Ingest.DedupWindow) != 10*time.Minute {
+					t.Errorf("got %v %v", c.Ingest.MaxRequestBytes, c.Ingest.DedupWindow)
+				}
+				if len(c.PCI.CDENamespaces) != 1 || c.AuditFiles[0].Source != "c1" {
+					t.Errorf("got %+v %+v", c.PCI, c.AuditFiles)
+				}
+			}},
+		{name: "unknown top key", yaml: "listen: x:1\nlisten_addr: y\n", wantErr: "line 2 (key listen_addr): field listen_addr not found"},
+		{name: "unknown nested key", yaml: "ingest:\n  max_body: 1MiB\n", wantErr: "line 2 (key ingest.max_body): field max_body not found"},
+		{name: "bad size names key", yaml: "ingest:\n  max_request_bytes: twelve\n", wantErr: "line 2 (key ingest.max_request_bytes): invalid size"},
+		{name: "bad duration names key", yaml: "ingest:\n  dedup_window: 5 minutes\n", wantErr: "line 2 (key ingest.dedup_window): invalid duration"},
+		{name: "bad type", yaml: "pci:\n  cde_namespaces: payments\n", wantErr: "line 2"},
+		{name: "event larger than request", yaml: "ingest:\n  max_request_bytes: 1MiB\n  max_event_bytes: 2MiB\n", wantErr: "line 3: ingest.max_event_bytes"},
+		{name: "file without source", yaml: "audit_files:\n  - path: /a\n", wantErr: "audit_files[0].source"},
+		{name: "tls half", yaml: "tls:\n  cert: a.pem\n", wantErr: "line 1: tls: set both"},
+		{name: "origin with space", yaml: "ledger:\n  origin: a b\n", wantErr: "line 2: ledger.origin"},
+		{name: "malformed yaml", yaml: "listen: [\n", wantErr: "line"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.yaml))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.check != nil {
+				tt.check(t, c)
+			}
+		})
+	}
+}
+
+func TestExampleConfigParses(t *testing.T) {
+	if _, err := Load("../../docs/cdewatch.example.yaml"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"0": 0, "512": 512, "64KiB": 64 << 10, "12MiB": 12 << 20, "1GiB": 1 << 30, "5MB": 5e6, "7B": 7} {
+		got, err := ParseByteSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "1.5MiB", "12 parsecs", "99999999999GiB"} {
+		if _, err := ParseByteSize(in); err == nil {
+			t.Errorf("ParseByteSize(%q) succeeded", in)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("listen: a:1\ningest:\n  max_request_bytes: 1MiB\n"))
+	f.Add([]byte("audit_files:\n  - path: /a\n    source: b\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Parse(b)
+		if err == nil && c.Validate() != nil {
+			t.Fatal("Parse accepted a config Validate rejects")
+		}
+	})
+}

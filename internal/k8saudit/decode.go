@@ -1,0 +1,472 @@
+package k8saudit
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	json "github.com/goccy/go-json"
+)
+
+// DefaultMaxEventBytes is the item size limit when Limits.MaxEventBytes is 0.
+// kube-apiserver's truncating backend caps events at 100 KiB by default.
+const DefaultMaxEventBytes = 256 << 10
+
+// Limits bound what Decode accepts.
+type Limits struct {
+	// MaxEventBytes bounds the size of one event as sent; 0 (or less)
+	// means DefaultMaxEventBytes. The size of the body as a whole is the
+	// caller's to bound, before reading it.
+	MaxEventBytes int
+}
+
+func (l Limits) maxEvent() int {
+	if l.MaxEventBytes <= 0 {
+		return DefaultMaxEventBytes
+	}
+	return l.MaxEventBytes
+}
+
+// Item is one decoded event with its original bytes.
+//
+// Raw is exactly the bytes of the event as received, without the white space
+// around it. It is a sub-slice of the input, and the strings of Event may
+// refer to the input too: the caller must not modify the input while Items
+// are in use.
+type Item struct {
+	Raw   []byte
+	Event Event
+}
+
+// DecodeError names the problem and the item index (Index -1 for the body as
+// a whole). It unwraps to the JSON decoder's error when there is one.
+type DecodeError struct {
+	Index  int
+	Reason string
+
+	err error
+}
+
+// Error returns e.g. "item 3: invalid UTF-8" or "body: malformed JSON: …".
+func (e *DecodeError) Error() string {
+	if e.Index < 0 {
+		return "body: " + e.Reason
+	}
+	return "item " + strconv.Itoa(e.Index) + ": " + e.Reason
+}
+
+// Unwrap returns the underlying error, if any.
+func (e *DecodeError) Unwrap() error { return e.err }
+
+func bodyError(reason string) *DecodeError { return &DecodeError{Index: -1, Reason: reason} }
+
+func itemError(i int, reason string) *DecodeError { return &DecodeError{Index: i, Reason: reason} }
+
+// Decode accepts what kube-apiserver's webhook backend POSTs: an
+// audit.k8s.io/v1 EventList. It also accepts a single Event, and the
+// audit.k8s.io/v1beta1 versions of both, or bodies without apiVersion and
+// kind as older clusters and hand-written clients send them: with kind "", a
+// body with an "items" member is a list and any other body a single event.
+// Any other kind or apiVersion is an error, as is a list item with a kind
+// other than "" or Event.
+//
+// Every item must be a JSON object of valid UTF-8, at most
+// Limits.MaxEventBytes long, with a non-empty auditID and stage. Decode checks
+// every item before it returns: either all items are returned or none, with a
+// *DecodeError naming the first problem and the index of its item (0 for a
+// single event; -1 for problems of the body as a whole). An empty list yields
+// no items and no error.
+//
+// The items refer to body (see Item).
+func Decode(body []byte, lim Limits) ([]Item, error) {
+	max := lim.maxEvent()
+	start, end := trimSpace(body)
+	if start == end {
+		return nil, bodyError("malformed JSON: empty body")
+	}
+	if body[start] != '{' {
+		if isValueStart(body[start]) {
+			return nil, bodyError("not a JSON object")
+		}
+		return nil, bodyError(fmt.Sprintf("malformed JSON: invalid character %q at offset %d", body[start], start))
+	}
+	h, err := scanHeader(body, start, end)
+	if err != nil {
+		return nil, err
+	}
+	switch h.apiVersion {
+	case "", APIVersionV1, APIVersionV1beta1:
+	default:
+		return nil, bodyError(fmt.Sprintf("unsupported apiVersion %q", h.apiVersion))
+	}
+	var list bool
+	switch h.kind {
+	case KindEventList:
+		list = true
+	case KindEvent:
+	case "":
+		list = h.hasItems
+	default:
+		return nil, bodyError(fmt.Sprintf("unsupported kind %q", h.kind))
+	}
+	if !list {
+		it := make([]Item, 1)
+		if err := decodeItem(&it[0], body[start:end], 0, max); err != nil {
+			return nil, err
+		}
+		return it, nil
+	}
+	if h.itemsBad {
+		return nil, bodyError("items is not an array")
+	}
+	if err := h.validateOthers(body); err != nil {
+		return nil, err
+	}
+	items := make([]Item, len(h.items))
+	for i, sp := range h.items {
+		if err := decodeItem(&items[i], body[sp.start:sp.end], i, max); err != nil {
+			return nil, err
+		}
+	}
+	return items, nil
+}
+
+// DecodeLine decodes one line of the log backend's JSON file format, which
+// writes one Event object per line. The checks are Decode's for one item and
+// errors have Index 0. White space around the object, such as the line's
+// newline, is not part of Item.Raw. The item refers to line (see Item).
+func DecodeLine(line []byte, lim Limits) (Item, error) {
+	var it Item
+	start, end := trimSpace(line)
+	if start == end {
+		return Item{}, itemError(0, "malformed JSON: empty line")
+	}
+	if err := decodeItem(&it, line[start:end], 0, lim.maxEvent()); err != nil {
+		return Item{}, err
+	}
+	return it, nil
+}
+
+// decodeItem checks raw, which has no surrounding white space, and decodes it
+// into it.
+func decodeItem(it *Item, raw []byte, i, max int) error {
+	if len(raw) > max {
+		return itemError(i, fmt.Sprintf("event of %d bytes exceeds the limit of %d bytes", len(raw), max))
+	}
+	if raw[0] != '{' {
+		return itemError(i, "not a JSON object")
+	}
+	if !utf8.Valid(raw) {
+		return itemError(i, "invalid UTF-8")
+	}
+	// Strings without escapes refer to raw instead of being copied: raw is
+	// kept alive by Item.Raw anyway.
+	if err := json.UnmarshalWithOption(raw, &it.Event, json.DecodeNoCopyString()); err != nil {
+		return &DecodeError{Index: i, Reason: "malformed event: " + err.Error(), err: err}
+	}
+	ev := &it.Event
+	switch ev.Kind {
+	case "", KindEvent:
+	default:
+		return itemError(i, fmt.Sprintf("unsupported kind %q", ev.Kind))
+	}
+	switch ev.APIVersion {
+	case "", APIVersionV1, APIVersionV1beta1:
+	default:
+		return itemError(i, fmt.Sprintf("unsupported apiVersion %q", ev.APIVersion))
+	}
+	if ev.AuditID == "" {
+		return itemError(i, "missing auditID")
+	}
+	if ev.Stage == "" {
+		return itemError(i, "missing stage")
+	}
+	it.Raw = raw
+	return nil
+}
+
+// ErrSyntax is wrapped by the *DecodeError of a body whose structure is not
+// JSON, when the problem is found before an item is decoded.
+var ErrSyntax = errors.New("malformed JSON")
+
+// span is a range of the input, [start, end).
+type span struct{ start, end int }
+
+// header is what Decode needs of the top-level object: its kind, apiVersion
+// and the spans of its items, found by one pass over the body that leaves
+// the items to the JSON decoder.
+type header struct {
+	kind, apiVersion string
+	hasItems         bool // the object has an "items" member
+	itemsBad         bool // … which is neither an array nor null
+	items            []span
+	others           []span // values of the other members
+	seen             uint8  // members seen of kind, apiVersion and items
+}
+
+const (
+	seenKind = 1 << iota
+	seenAPIVersion
+	seenItems
+)
+
+func syntaxError(reason string, off int) *DecodeError {
+	return &DecodeError{Index: -1, Reason: fmt.Sprintf("malformed JSON: %s at offset %d", reason, off), err: ErrSyntax}
+}
+
+// scanHeader scans the object at body[start:end], which begins with '{'.
+// It checks the structure of the object and of the items array; the values it
+// skips are checked later, by the JSON decoder.
+func scanHeader(body []byte, start, end int) (*header, error) {
+	h := &header{}
+	b := body[:end]
+	p := skipSpace(b, start+1)
+	empty := p < len(b) && b[p] == '}'
+	if empty {
+		p++
+	}
+	for !empty {
+		if p >= len(b) || b[p] != '"' {
+			return nil, syntaxError("expected a member name", p)
+		}
+		ks := p
+		p = skipString(b, p)
+		if p < 0 {
+			return nil, syntaxError("unterminated string", ks)
+		}
+		key, err := memberName(b[ks:p])
+		if err != nil {
+			return nil, syntaxError("invalid member name", ks)
+		}
+		p = skipSpace(b, p)
+		if p >= len(b) || b[p] != ':' {
+			return nil, syntaxError("expected ':'", p)
+		}
+		p = skipSpace(b, p+1)
+		vs := p
+		switch key {
+		case "kind", "apiVersion":
+			bit := uint8(seenKind)
+			if key == "apiVersion" {
+				bit = seenAPIVersion
+			}
+			if h.seen&bit != 0 {
+				return nil, bodyError(fmt.Sprintf("duplicate member %q", key))
+			}
+			h.seen |= bit
+			if p < len(b) && b[p] == '"' {
+				p = skipString(b, p)
+				if p < 0 {
+					return nil, syntaxError("unterminated string", vs)
+				}
+				var s string
+				if err := json.Unmarshal(b[vs:p], &s); err != nil {
+					return nil, &DecodeError{Index: -1, Reason: fmt.Sprintf("malformed %s: %v", key, err), err: err}
+				}
+				if key == "kind" {
+					h.kind = s
+				} else {
+					h.apiVersion = s
+				}
+			} else if p = skipValue(b, p); p < 0 {
+				return nil, syntaxError("invalid value", vs)
+			} else if string(b[vs:p]) != "null" {
+				return nil, bodyError(key + " is not a string")
+			}
+		case "items":
+			if h.seen&seenItems != 0 {
+				return nil, bodyError(`duplicate member "items"`)
+			}
+			h.seen |= seenItems
+			h.hasItems = true
+			if p < len(b) && b[p] == '[' {
+				p, err = h.scanItems(b, p)
+				if err != nil {
+					return nil, err
+				}
+				break
+			}
+			if p = skipValue(b, p); p < 0 {
+				return nil, syntaxError("invalid value", vs)
+			}
+			if string(b[vs:p]) != "null" {
+				h.itemsBad = true
+			}
+		default:
+			if p = skipValue(b, p); p < 0 {
+				return nil, syntaxError("invalid value", vs)
+			}
+			h.others = append(h.others, span{vs, p})
+		}
+		p = skipSpace(b, p)
+		if p >= len(b) {
+			return nil, syntaxError("unexpected end of input", p)
+		}
+		if b[p] == ',' {
+			p = skipSpace(b, p+1)
+			continue
+		}
+		if b[p] == '}' {
+			p++
+			break
+		}
+		return nil, syntaxError(fmt.Sprintf("invalid character %q after member value", b[p]), p)
+	}
+	if p != end {
+		return nil, syntaxError("data after the top-level object", p)
+	}
+	return h, nil
+}
+
+// scanItems records the spans of the elements of the array at b[p].
+func (h *header) scanItems(b []byte, p int) (int, error) {
+	p = skipSpace(b, p+1)
+	if p < len(b) && b[p] == ']' {
+		return p + 1, nil
+	}
+	// Most lists are full webhook batches: guess from the size of the
+	// first item to avoid growing the slice many times.
+	for {
+		if p >= len(b) {
+			return 0, syntaxError("unexpected end of input", p)
+		}
+		vs := p
+		if p = skipValue(b, p); p < 0 {
+			return 0, syntaxError(fmt.Sprintf("invalid value of item %d", len(h.items)), vs)
+		}
+		if h.items == nil {
+			h.items = make([]span, 0, min(400, 1+(len(b)-vs)/(p-vs)))
+		}
+		h.items = append(h.items, span{vs, p})
+		p = skipSpace(b, p)
+		if p >= len(b) {
+			return 0, syntaxError("unexpected end of input", p)
+		}
+		switch b[p] {
+		case ',':
+			p = skipSpace(b, p+1)
+		case ']':
+			return p + 1, nil
+		default:
+			return 0, syntaxError(fmt.Sprintf("invalid character %q after array element", b[p]), p)
+		}
+	}
+}
+
+// validateOthers checks the values of the members other than kind,
+// apiVersion and items (metadata, typically) that the scan skipped.
+func (h *header) validateOthers(body []byte) error {
+	for _, sp := range h.others {
+		if !json.Valid(body[sp.start:sp.end]) {
+			return syntaxError("invalid value", sp.start)
+		}
+	}
+	return nil
+}
+
+// memberName returns the name of the quoted string q.
+func memberName(q []byte) (string, error) {
+	if bytes.IndexByte(q, '\\') < 0 {
+		return string(q[1 : len(q)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(q, &s)
+	return s, err
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func isValueStart(c byte) bool {
+	switch c {
+	case '[', '"', 't', 'f', 'n', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return true
+	}
+	return false
+}
+
+// trimSpace returns the bounds of b without JSON white space around it.
+func trimSpace(b []byte) (start, end int) {
+	end = len(b)
+	for start < end && isSpace(b[start]) {
+		start++
+	}
+	for end > start && isSpace(b[end-1]) {
+		end--
+	}
+	return start, end
+}
+
+func skipSpace(b []byte, p int) int {
+	for p < len(b) && isSpace(b[p]) {
+		p++
+	}
+	return p
+}
+
+// skipString returns the offset after the string that starts at b[p] ('"'),
+// or -1 when it is not terminated. Escapes are only skipped, not checked.
+func skipString(b []byte, p int) int {
+	// Most strings are short (member names, identifiers): a plain loop is
+	// faster for them than bytes.IndexByte.
+	for p++; p < len(b); p++ {
+		switch b[p] {
+		case '"':
+			return p + 1
+		case '\\':
+			p++
+		}
+	}
+	return -1
+}
+
+// skipValue returns the offset after the value that starts at b[p], or -1
+// when there is none. Objects and arrays are skipped by counting brackets and
+// skipping strings: their content is left to the JSON decoder to check.
+func skipValue(b []byte, p int) int {
+	if p >= len(b) {
+		return -1
+	}
+	switch c := b[p]; c {
+	case '"':
+		return skipString(b, p)
+	case '{', '[':
+		depth := 0
+		for p < len(b) {
+			switch b[p] {
+			case '"':
+				if p = skipString(b, p); p < 0 {
+					return -1
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return p + 1
+				}
+			}
+			p++
+		}
+		return -1
+	default:
+		// A number or a literal: up to the next delimiter.
+		s := p
+		for p < len(b) {
+			switch b[p] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				if p == s {
+					return -1
+				}
+				return p
+			}
+			p++
+		}
+		if p == s {
+			return -1
+		}
+		return p
+	}
+}
