@@ -2,7 +2,6 @@ package k8saudit
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
@@ -187,10 +186,6 @@ func decodeItem(it *Item, raw []byte, i, max int) error {
 	return nil
 }
 
-// ErrSyntax is wrapped by the *DecodeError of a body whose structure is not
-// JSON, when the problem is found before an item is decoded.
-var ErrSyntax = errors.New("malformed JSON")
-
 // span is a range of the input, [start, end).
 type span struct{ start, end int }
 
@@ -213,7 +208,7 @@ const (
 )
 
 func syntaxError(reason string, off int) *DecodeError {
-	return &DecodeError{Index: -1, Reason: fmt.Sprintf("malformed JSON: %s at offset %d", reason, off), err: ErrSyntax}
+	return bodyError(fmt.Sprintf("malformed JSON: %s at offset %d", reason, off))
 }
 
 // scanHeader scans the object at body[start:end], which begins with '{'.
@@ -409,17 +404,38 @@ func skipSpace(b []byte, p int) int {
 // or -1 when it is not terminated. Escapes are only skipped, not checked.
 func skipString(b []byte, p int) int {
 	// Most strings are short (member names, identifiers): a plain loop is
-	// faster for them than bytes.IndexByte.
-	for p++; p < len(b); p++ {
-		switch b[p] {
-		case '"':
+	// faster for them than bytes.IndexByte, which takes over for long ones.
+	p++
+	for n := min(len(b), p+16); p < n; p++ {
+		if c := b[p]; c == '"' {
 			return p + 1
-		case '\\':
+		} else if c == '\\' {
 			p++
+		}
+	}
+	for p < len(b) {
+		q := bytes.IndexByte(b[p:], '"')
+		if q < 0 {
+			return -1
+		}
+		p += q
+		// The quote is escaped when an odd number of backslashes precede
+		// it. The loop above may have stopped in the middle of an escape
+		// (p then being past its backslash), which the count below sees.
+		n := 0
+		for i := p - 1; b[i] == '\\'; i-- {
+			n++
+		}
+		p++
+		if n%2 == 0 {
+			return p
 		}
 	}
 	return -1
 }
+
+// structural marks the bytes skipValue stops at inside objects and arrays.
+var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
 
 // skipValue returns the offset after the value that starts at b[p], or -1
 // when there is none. Objects and arrays are skipped by counting brackets and
@@ -434,7 +450,12 @@ func skipValue(b []byte, p int) int {
 	case '{', '[':
 		depth := 0
 		for p < len(b) {
-			switch b[p] {
+			c := b[p]
+			if !structural[c] {
+				p++
+				continue
+			}
+			switch c {
 			case '"':
 				if p = skipString(b, p); p < 0 {
 					return -1
@@ -442,7 +463,7 @@ func skipValue(b []byte, p int) int {
 				continue
 			case '{', '[':
 				depth++
-			case '}', ']':
+			default: // '}', ']'
 				depth--
 				if depth == 0 {
 					return p + 1

@@ -34,7 +34,7 @@ type state struct {
 	HeadSHA256 string    `json:"head_sha256,omitempty"`
 }
 
-// head is a fingerprint of the first n bytes of a file. Device and inode
+// head is a fingerprint of the first n bytes of a file (none if n is 0). Device and inode
 // numbers are reused once a file is deleted (lumberjack deletes each backup
 // it compresses), so a persisted identity is trusted only when the
 // fingerprint matches too.
@@ -47,7 +47,6 @@ type head struct {
 func readHead(f *os.File, n int64) (head, error) {
 	h := head{n: n}
 	if n == 0 {
-		h.sum = sha256.Sum256(nil)
 		return h, nil
 	}
 	buf := make([]byte, n)
@@ -62,8 +61,11 @@ func readHead(f *os.File, n int64) (head, error) {
 }
 
 // matches reports whether f starts with the bytes h fingerprints. A read
-// error counts as a mismatch.
+// error counts as a mismatch. An empty fingerprint (n = 0) matches any file.
 func (h head) matches(f *os.File) bool {
+	if h.n == 0 {
+		return true
+	}
 	got, err := readHead(f, h.n)
 	return err == nil && bytes.Equal(got.sum[:], h.sum[:])
 }
@@ -96,7 +98,6 @@ func loadState(path string) (st state, ok bool, err error) {
 func (st state) head() (head, error) {
 	h := head{n: st.HeadBytes}
 	if st.HeadBytes == 0 {
-		h.sum = sha256.Sum256(nil)
 		return h, nil
 	}
 	b, err := hex.DecodeString(st.HeadSHA256)
