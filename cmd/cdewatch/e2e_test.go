@@ -2,8 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -98,7 +106,37 @@ func readRecords(tb testing.TB, data string) []event.Record {
 	return out
 }
 
-func writeWebhookKubeconfig(tb testing.TB, server, token string) string {
+// selfSignedCert writes a certificate and key for 127.0.0.1 and returns their paths.
+func selfSignedCert(tb testing.TB) (certFile, keyFile string) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "cdewatch test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := tb.TempDir()
+	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	return certFile, keyFile
+}
+
+// writeWebhookKubeconfig writes the --audit-webhook-config-file kubeconfig.
+// client-go sends bearer tokens only over TLS, so the server is https.
+func writeWebhookKubeconfig(tb testing.TB, server, caFile, token string) string {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "audit-webhook.kubeconfig")
 	kc := fmt.Sprintf(`apiVersion: v1
@@ -107,6 +145,7 @@ clusters:
 - name: cdewatch
   cluster:
     server: %s
+    certificate-authority: %s
 users:
 - name: kube-apiserver
   user:
@@ -117,7 +156,7 @@ contexts:
     cluster: cdewatch
     user: kube-apiserver
 current-context: cdewatch
-`, server, token)
+`, server, caFile, token)
 	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
 		tb.Fatal(err)
 	}
@@ -148,8 +187,9 @@ func auditEvent(i int, verb, resource, ns, user string, code int32) *auditintern
 // once, stamped with the source bound to the token, and the ledger verifies.
 func TestWebhookBackendEndToEnd(t *testing.T) {
 	data := t.TempDir()
-	ts := startServer(t, data, "aks-pci-prod", nil)
-	kc := writeWebhookKubeconfig(t, "http://"+ts.addr+"/v1/ingest/k8s-audit", ts.ingestToken)
+	cert, key := selfSignedCert(t)
+	ts := startServer(t, data, "aks-pci-prod", func(c *config.Config) { c.TLS.Cert, c.TLS.Key = cert, key })
+	kc := writeWebhookKubeconfig(t, "https://"+ts.addr+"/v1/ingest/k8s-audit", cert, ts.ingestToken)
 
 	backoff := wait.Backoff{Duration: 100 * time.Millisecond, Factor: 1.5, Steps: 5}
 	be, err := webhook.NewBackend(kc, auditv1.SchemeGroupVersion, backoff, nil)

@@ -51,3 +51,18 @@ func BenchmarkDecode(b *testing.B) {
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(len(body))/n, "bytes/event")
 }
+
+func BenchmarkNormalize(b *testing.B) {
+	items, err := Decode(benchList(b, 400), Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := NewClassifier(testConfig)
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range items {
+			c.Normalize(&items[i], testSource, testReceived)
+		}
+	}
+	b.ReportMetric(float64(len(items))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}

@@ -1,9 +1,11 @@
 package k8saudit
 
 import (
-	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
@@ -80,7 +82,7 @@ func itemError(i int, reason string) *DecodeError { return &DecodeError{Index: i
 //
 // The items refer to body (see Item).
 func Decode(body []byte, lim Limits) ([]Item, error) {
-	max := lim.maxEvent()
+	limit := lim.maxEvent()
 	start, end := trimSpace(body)
 	if start == end {
 		return nil, bodyError("malformed JSON: empty body")
@@ -112,7 +114,7 @@ func Decode(body []byte, lim Limits) ([]Item, error) {
 	}
 	if !list {
 		it := make([]Item, 1)
-		if err := decodeItem(&it[0], body[start:end], 0, max); err != nil {
+		if err := decodeItem(&it[0], body[start:end], 0, limit); err != nil {
 			return nil, err
 		}
 		return it, nil
@@ -123,9 +125,13 @@ func Decode(body []byte, lim Limits) ([]Item, error) {
 	if err := h.validateOthers(body); err != nil {
 		return nil, err
 	}
-	items := make([]Item, len(h.items))
+	// An Item is far larger than the smallest JSON object: the slice grows
+	// as items are decoded rather than being sized by a body that may be
+	// made of empty objects.
+	items := make([]Item, 0, min(len(h.items), 1024))
 	for i, sp := range h.items {
-		if err := decodeItem(&items[i], body[sp.start:sp.end], i, max); err != nil {
+		items = append(items, Item{})
+		if err := decodeItem(&items[i], body[sp.start:sp.end], i, limit); err != nil {
 			return nil, err
 		}
 	}
@@ -150,9 +156,9 @@ func DecodeLine(line []byte, lim Limits) (Item, error) {
 
 // decodeItem checks raw, which has no surrounding white space, and decodes it
 // into it.
-func decodeItem(it *Item, raw []byte, i, max int) error {
-	if len(raw) > max {
-		return itemError(i, fmt.Sprintf("event of %d bytes exceeds the limit of %d bytes", len(raw), max))
+func decodeItem(it *Item, raw []byte, i, limit int) error {
+	if len(raw) > limit {
+		return itemError(i, fmt.Sprintf("event of %d bytes exceeds the limit of %d bytes", len(raw), limit))
 	}
 	if raw[0] != '{' {
 		return itemError(i, "not a JSON object")
@@ -290,6 +296,11 @@ func scanHeader(body []byte, start, end int) (*header, error) {
 				h.itemsBad = true
 			}
 		default:
+			// Names are case-sensitive, as for Kubernetes' decoder: a
+			// list whose items were missed for "Items" would lose them.
+			if strings.EqualFold(key, "items") || strings.EqualFold(key, "kind") || strings.EqualFold(key, "apiVersion") {
+				return nil, bodyError(fmt.Sprintf("unknown member %q (names are case-sensitive)", key))
+			}
 			if p = skipValue(b, p); p < 0 {
 				return nil, syntaxError("invalid value", vs)
 			}
@@ -363,9 +374,17 @@ func (h *header) validateOthers(body []byte) error {
 
 // memberName returns the name of the quoted string q.
 func memberName(q []byte) (string, error) {
-	if bytes.IndexByte(q, '\\') < 0 {
+	plain := true
+	for _, c := range q[1 : len(q)-1] {
+		if c < 0x20 || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
 		return string(q[1 : len(q)-1]), nil
 	}
+	// Escapes, or control characters, which the decoder rejects.
 	var s string
 	err := json.Unmarshal(q, &s)
 	return s, err
@@ -403,35 +422,38 @@ func skipSpace(b []byte, p int) int {
 // skipString returns the offset after the string that starts at b[p] ('"'),
 // or -1 when it is not terminated. Escapes are only skipped, not checked.
 func skipString(b []byte, p int) int {
-	// Most strings are short (member names, identifiers): a plain loop is
-	// faster for them than bytes.IndexByte, which takes over for long ones.
 	p++
-	for n := min(len(b), p+16); p < n; p++ {
+	// Eight bytes at a time, up to the first quote or backslash.
+	for p+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[p:])
+		m := hasByte(w, '"') | hasByte(w, '\\')
+		if m == 0 {
+			p += 8
+			continue
+		}
+		p += bits.TrailingZeros64(m) >> 3
+		if b[p] == '"' {
+			return p + 1
+		}
+		p += 2 // an escape: the backslash and the byte after it
+	}
+	for ; p < len(b); p++ {
 		if c := b[p]; c == '"' {
 			return p + 1
 		} else if c == '\\' {
 			p++
 		}
 	}
-	for p < len(b) {
-		q := bytes.IndexByte(b[p:], '"')
-		if q < 0 {
-			return -1
-		}
-		p += q
-		// The quote is escaped when an odd number of backslashes precede
-		// it. The loop above may have stopped in the middle of an escape
-		// (p then being past its backslash), which the count below sees.
-		n := 0
-		for i := p - 1; b[i] == '\\'; i-- {
-			n++
-		}
-		p++
-		if n%2 == 0 {
-			return p
-		}
-	}
 	return -1
+}
+
+// hasByte returns a word whose lowest set bit is the high bit of the first
+// byte of w equal to c, or 0 when there is none. Bits above that one may be
+// set wrongly.
+func hasByte(w uint64, c byte) uint64 {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	x := w ^ (lsb * uint64(c))
+	return (x - lsb) &^ x & msb
 }
 
 // structural marks the bytes skipValue stops at inside objects and arrays.

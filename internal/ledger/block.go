@@ -24,6 +24,13 @@ const (
 	maxBlockBody = 1 << 30
 	// maxRecordSize bounds one record inside a block.
 	maxRecordSize = 64 << 20
+	// maxAppendBytes bounds the framed, uncompressed records of one block
+	// (one Append), so that the block fits maxBlockBody once compressed and
+	// decompresses within the readers' limit (maxBlockBody).
+	maxAppendBytes = maxBlockBody - 1<<20
+	// maxBlockRecords bounds the records of one block (one Append), which
+	// bounds what a reader allocates for a block of tiny records.
+	maxBlockRecords = 1 << 20
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -102,16 +109,43 @@ func parseBlock(b []byte) (blockHeader, []byte, int, error) {
 
 var errShortBlock = errors.New("block extends past end of data")
 
+// mayBeTorn reports whether a block that failed to parse at the start of b
+// (with parseBlock's total and error) can be an interrupted write: it is
+// short, or no valid block starts where its length says it ends. A bad block
+// followed by a valid one is damage to acknowledged data.
+func mayBeTorn(b []byte, total int, err error) bool {
+	if errors.Is(err, errShortBlock) || total <= 0 || total >= len(b) {
+		return true
+	}
+	_, _, _, nextErr := parseBlock(b[total:])
+	return nextErr != nil
+}
+
+// newDecoder returns a zstd decoder for block payloads, limited to what a
+// block may hold.
+func newDecoder() *zstd.Decoder {
+	d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxBlockBody))
+	return d
+}
+
 // decodeRecords decompresses a block payload and splits it into count
 // records. The records alias buf's storage (reused if large enough).
 func decodeRecords(dec *zstd.Decoder, payload []byte, count uint32, buf []byte) ([][]byte, []byte, error) {
+	if count > maxBlockRecords {
+		return nil, buf, fmt.Errorf("%w: %d records, limit %d", errBadBlock, count, maxBlockRecords)
+	}
 	plain, err := dec.DecodeAll(payload, buf[:0])
 	if err != nil {
 		return nil, buf, fmt.Errorf("%w: decompress: %v", errBadBlock, err)
 	}
-	recs := make([][]byte, 0, count)
+	// count comes from the block header: each record takes at least one
+	// byte (its length), so never reserve more than the data can hold.
+	recs := make([][]byte, 0, min(uint64(count), uint64(len(plain))))
 	p := plain
 	for len(p) > 0 {
+		if uint32(len(recs)) == count {
+			return nil, plain, fmt.Errorf("%w: more than the %d records the header says", errBadBlock, count)
+		}
 		n, k := binary.Uvarint(p)
 		if k <= 0 || n > maxRecordSize || n > uint64(len(p)-k) {
 			return nil, plain, fmt.Errorf("%w: record %d framing", errBadBlock, len(recs))
@@ -181,4 +215,3 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	return syncDir(filepath.Dir(path))
 }
-

@@ -44,6 +44,13 @@ type Checkpoint struct {
 func loadOrCreateKeys(dir, origin string, create bool) (note.Signer, note.Verifier, error) {
 	skPath := filepath.Join(dir, fileSigner)
 	sk, err := os.ReadFile(skPath)
+	if create && err == nil {
+		// A crash while creating the keys can leave log.key without
+		// log.pub; no checkpoint was signed with it (there is no segment).
+		if _, perr := os.Stat(filepath.Join(dir, fileVerifier)); errors.Is(perr, os.ErrNotExist) {
+			err = perr
+		}
+	}
 	if errors.Is(err, os.ErrNotExist) && create {
 		if origin == "" {
 			var id [6]byte

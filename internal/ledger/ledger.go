@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"sort"
@@ -100,6 +101,11 @@ type Ledger struct {
 
 	queue   chan *appendReq
 	pending atomic.Int64
+	// sendMu is held for reading while a request is being queued; Close
+	// takes it to set closed, so nothing is queued after the committer
+	// has drained the queue.
+	sendMu  sync.RWMutex
+	closed  bool
 	closing chan struct{}
 	stopped chan struct{}
 	cpDone  chan struct{}
@@ -191,6 +197,25 @@ func (l *Ledger) open() error {
 		}
 		l.rng = rangeFactory.NewEmptyRange(0)
 		l.root = rfc6962.DefaultHasher.EmptyRoot()
+	} else {
+		l.segments = segs
+		// Leaves with stored tree hashes were committed (hashes are written
+		// only after their records are fsynced), as were those a checkpoint
+		// covers: recovery must keep them all.
+		committed := leavesCovered(l.hashes.count)
+		if latest != nil {
+			committed = max(committed, latest.Size)
+		}
+		if err := l.recoverTail(committed); err != nil {
+			return err
+		}
+		if err := l.reconcileHashes(); err != nil {
+			return err
+		}
+	}
+	if l.size == 0 && latest == nil {
+		// A new ledger, or one whose creation a crash interrupted (the
+		// first checkpoint is signed only after the initialization record).
 		l.Recovery.Created = true
 		if l.opts.InitRecord != nil {
 			rec, err := l.opts.InitRecord()
@@ -204,17 +229,7 @@ func (l *Ledger) open() error {
 		}
 		return l.signNow()
 	}
-	l.segments = segs
-	if err := l.recoverTail(); err != nil {
-		return err
-	}
-	if err := l.reconcileHashes(latest); err != nil {
-		return err
-	}
 	if latest != nil {
-		if latest.Size > l.size {
-			return fmt.Errorf("ledger holds %d records but checkpoint covers %d: acknowledged records are missing; run `cdewatch verify` and restore from backup", l.size, latest.Size)
-		}
 		root, err := tlog.TreeHash(int64(latest.Size), l.hashes)
 		if err != nil {
 			return fmt.Errorf("compute root at checkpoint size %d: %w", latest.Size, err)
@@ -262,12 +277,28 @@ func (l *Ledger) loadLatestCheckpoint() (*Checkpoint, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("read checkpoint log: %w", err)
 	}
-	if len(ents) == 0 {
-		return nil, nil
+	var cp *Checkpoint
+	if len(ents) > 0 {
+		if cp, err = ParseCheckpoint(ents[len(ents)-1].Note, l.verifier); err != nil {
+			return nil, fmt.Errorf("latest checkpoint in %s does not verify with log.pub: %w", fileCheckpoints, err)
+		}
 	}
-	cp, err := ParseCheckpoint(ents[len(ents)-1].Note, l.verifier)
+	// The published checkpoint is written after the log entry, so it is
+	// never newer, unless the log lost entries: then it is what the
+	// ledger has committed to and must not contradict.
+	pub, err := os.ReadFile(filepath.Join(l.opts.Dir, fileCheckpoint))
+	if errors.Is(err, os.ErrNotExist) {
+		return cp, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read published checkpoint: %w", err)
+	}
+	pcp, err := ParseCheckpoint(pub, l.verifier)
 	if err != nil {
-		return nil, fmt.Errorf("latest checkpoint in %s does not verify with log.pub: %w", fileCheckpoints, err)
+		return nil, fmt.Errorf("published checkpoint %s does not verify with log.pub: %w; run `cdewatch verify`", fileCheckpoint, err)
+	}
+	if cp == nil || pcp.Size > cp.Size {
+		l.log.Warn("published checkpoint is newer than the checkpoint log", "size", pcp.Size)
+		return pcp, nil
 	}
 	return cp, nil
 }
@@ -307,7 +338,8 @@ func (l *Ledger) createSegment(first uint64) error {
 }
 
 // recoverTail scans the last segment, truncates a torn tail and sets size.
-func (l *Ledger) recoverTail() error {
+// It changes nothing if that would drop any of the first committed leaves.
+func (l *Ledger) recoverTail(committed uint64) error {
 	last := l.segments[len(l.segments)-1]
 	data, err := os.ReadFile(last.path)
 	if err != nil {
@@ -315,7 +347,7 @@ func (l *Ledger) recoverTail() error {
 	}
 	first, err := parseSegmentHeader(data)
 	if err != nil || first != last.first {
-		if len(data) < segmentHdrSize && len(l.segments) > 1 {
+		if len(data) < segmentHdrSize {
 			// Crash while creating the segment: nothing was acknowledged in it.
 			first = last.first
 			data = nil
@@ -330,30 +362,39 @@ func (l *Ledger) recoverTail() error {
 	}
 	seq := first
 	off := segmentHdrSize
+	var tornErr error
 	for off < len(data) {
 		h, _, total, err := parseBlock(data[off:])
 		if err == nil && h.first != seq {
 			err = fmt.Errorf("%w: block starts at leaf %d, want %d", errBadBlock, h.first, seq)
 		}
 		if err != nil {
-			if !errors.Is(err, errShortBlock) && total > 0 && off+total < len(data) {
-				if _, _, _, nextErr := parseBlock(data[off+total:]); nextErr == nil {
-					return fmt.Errorf("segment %s offset %d (leaf %d): %v, and valid blocks follow: acknowledged data is damaged, not a torn write; run `cdewatch verify`", last.path, off, seq, err)
-				}
+			if !mayBeTorn(data[off:], total, err) {
+				return fmt.Errorf("segment %s offset %d (leaf %d): %v, and valid blocks follow: acknowledged data is damaged, not a torn write; run `cdewatch verify`", last.path, off, seq, err)
 			}
-			l.Recovery.TruncatedBytes = int64(len(data) - off)
-			l.log.Warn("truncating torn tail of ledger segment", "segment", last.path, "offset", off, "bytes", len(data)-off, "reason", err)
+			tornErr = err
 			break
 		}
 		seq += uint64(h.count)
 		off += total
+	}
+	if seq < committed {
+		where := fmt.Sprintf("the last segment %s ends there", last.path)
+		if tornErr != nil {
+			where = fmt.Sprintf("segment %s is damaged at offset %d (%v)", last.path, off, tornErr)
+		}
+		return fmt.Errorf("ledger holds %d intact records but %d were committed (tree hashes, checkpoint); %s: acknowledged records are missing or damaged; run `cdewatch verify` and restore from backup", seq, committed, where)
+	}
+	if tornErr != nil {
+		l.Recovery.TruncatedBytes = int64(len(data) - off)
+		l.log.Warn("truncating torn tail of ledger segment", "segment", last.path, "offset", off, "bytes", len(data)-off, "reason", tornErr)
 	}
 	f, err := os.OpenFile(last.path, os.O_RDWR, 0o644)
 	if err != nil {
 		return fmt.Errorf("open last segment: %w", err)
 	}
 	if data == nil {
-		if err := f.Truncate(0); err == nil {
+		if err = f.Truncate(0); err == nil {
 			_, err = f.WriteAt(segmentHeader(first), 0)
 		}
 		off = segmentHdrSize
@@ -390,13 +431,11 @@ func (l *Ledger) checkSegmentEnd(prev segmentInfo, next uint64) error {
 
 // reconcileHashes makes the hash store cover exactly l.size leaves and
 // rebuilds the compact range for appending.
-func (l *Ledger) reconcileHashes(latest *Checkpoint) error {
+func (l *Ledger) reconcileHashes() error {
 	have := leavesCovered(l.hashes.count)
 	if have > l.size {
-		if latest != nil && latest.Size > l.size {
-			return fmt.Errorf("tree hashes cover %d leaves, segments only %d, checkpoint %d: acknowledged records are missing; run `cdewatch verify`", have, l.size, latest.Size)
-		}
-		have = l.size
+		// recoverTail refuses this case; never drop hashes of committed leaves.
+		return fmt.Errorf("tree hashes cover %d leaves but the segments hold only %d: acknowledged records are missing; run `cdewatch verify`", have, l.size)
 	}
 	if want := tlog.StoredHashCount(int64(have)); want != l.hashes.count {
 		if err := l.hashes.truncate(want); err != nil {
@@ -425,6 +464,12 @@ func (l *Ledger) reconcileHashes(latest *Checkpoint) error {
 		l.log.Info("recomputing tree hashes from records", "from", have, "to", target)
 		err := l.readRange(have, target, func(seq uint64, rec []byte) error {
 			l.appendLeafHash(tlog.RecordHash(rec))
+			if len(l.hbuf) >= 1<<20 { // bound memory when rehashing a large ledger
+				if err := l.hashes.append(l.hbuf); err != nil {
+					return err
+				}
+				l.hbuf = l.hbuf[:0]
+			}
 			return nil
 		})
 		if err != nil {
@@ -440,6 +485,9 @@ func (l *Ledger) reconcileHashes(latest *Checkpoint) error {
 	root, err := l.rng.GetRootHash(nil)
 	if err != nil {
 		return err
+	}
+	if root == nil { // the empty tree
+		root = rfc6962.DefaultHasher.EmptyRoot()
 	}
 	l.root = root
 	return l.hashes.f.Sync()
@@ -477,8 +525,7 @@ func (l *Ledger) decoder() *zstd.Decoder {
 	if d, ok := l.decoders.Get().(*zstd.Decoder); ok {
 		return d
 	}
-	d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxBlockBody))
-	return d
+	return newDecoder()
 }
 
 // prepare compresses and hashes records in the caller's goroutine, so that
@@ -501,9 +548,17 @@ func (l *Ledger) Append(ctx context.Context, recs [][]byte) (uint64, error) {
 	if len(recs) == 0 {
 		return 0, errors.New("ledger: append of no records")
 	}
+	if len(recs) > maxBlockRecords {
+		return 0, fmt.Errorf("ledger: append of %d records, limit %d; split it into smaller calls", len(recs), maxBlockRecords)
+	}
+	plain := 0
 	for i, r := range recs {
 		if len(r) > maxRecordSize {
 			return 0, fmt.Errorf("ledger: record %d is %d bytes, limit %d", i, len(r), maxRecordSize)
+		}
+		plain += len(r) + (bits.Len(uint(len(r))|1)+6)/7 // + uvarint length prefix
+		if plain > maxAppendBytes {
+			return 0, fmt.Errorf("ledger: append of more than %d bytes; split it into smaller calls", maxAppendBytes)
 		}
 	}
 	select {
@@ -513,18 +568,26 @@ func (l *Ledger) Append(ctx context.Context, recs [][]byte) (uint64, error) {
 	}
 	req := l.prepare(recs)
 	n := int64(len(req.block))
+	if n-blockPrefixSize > maxBlockBody {
+		return 0, fmt.Errorf("ledger: compressed block of %d bytes exceeds the %d-byte limit; split the append", n-blockPrefixSize, maxBlockBody)
+	}
 	if l.pending.Add(n) > l.opts.MaxPendingBytes && l.pending.Load() != n {
 		l.pending.Add(-n)
 		return 0, ErrPushback
 	}
-	select {
-	case l.queue <- req:
-	case <-ctx.Done():
-		l.pending.Add(-n)
-		return 0, ctx.Err()
-	case <-l.closing:
+	l.sendMu.RLock()
+	if l.closed {
+		l.sendMu.RUnlock()
 		l.pending.Add(-n)
 		return 0, ErrClosed
+	}
+	select {
+	case l.queue <- req:
+		l.sendMu.RUnlock()
+	case <-ctx.Done():
+		l.sendMu.RUnlock()
+		l.pending.Add(-n)
+		return 0, ctx.Err()
 	}
 	// Once queued the request will be committed or failed; wait for the
 	// outcome so the caller never mistakes a durable write for a lost one.
@@ -680,7 +743,10 @@ func (l *Ledger) signNow() error {
 func (l *Ledger) Close() error {
 	var err error
 	l.closeMu.Do(func() {
+		l.sendMu.Lock()
+		l.closed = true
 		close(l.closing)
+		l.sendMu.Unlock()
 		<-l.stopped
 		<-l.cpDone
 		if l.Err() == nil {

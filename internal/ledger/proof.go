@@ -54,7 +54,8 @@ func (l *Ledger) LeafHash(index uint64) ([]byte, error) {
 }
 
 // Tile returns the hash tile at path in the c2sp.org/tlog-tiles layout
-// ("tile/<L>/<N>[.p/<W>]", height 8), cut from the latest signed checkpoint.
+// ("tile/<L>/<N>[.p/<W>]", height 8) if the latest signed checkpoint covers
+// all of it.
 func (l *Ledger) Tile(path string) ([]byte, error) {
 	rest, ok := strings.CutPrefix(path, "tile/")
 	if !ok || strings.HasPrefix(rest, "entries/") {
@@ -64,19 +65,26 @@ func (l *Ledger) Tile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrOutOfRange, err)
 	}
+	// A tree of fewer than 2^63 leaves has hash tiles up to level 7; larger
+	// levels would overflow the level arithmetic below and in tlog.
+	if t.L < 0 || t.L > 7 {
+		return nil, fmt.Errorf("%w: tile %s: no such level", ErrOutOfRange, path)
+	}
 	cp := l.LatestCheckpoint()
 	if cp == nil {
 		return nil, fmt.Errorf("%w: no checkpoint yet", ErrOutOfRange)
 	}
 	// Hashes at tile level L are tree level 8L; the tree of size n has
-	// n >> 8L of them. A tile is served only in the width that tree has.
+	// n >> 8L of them. A tile is served in any width up to what that tree
+	// has: a narrower one is a prefix, which clients still verifying an
+	// older checkpoint ask for.
 	have := int64(cp.Size >> (8 * uint(t.L)))
 	start := t.N << 8
 	if start >= have {
 		return nil, fmt.Errorf("%w: tile %s beyond checkpoint size %d", ErrOutOfRange, path, cp.Size)
 	}
-	if w := min(have-start, 256); int64(t.W) != w {
-		return nil, fmt.Errorf("%w: tile %s has width %d at checkpoint size %d", ErrOutOfRange, path, w, cp.Size)
+	if w := min(have-start, 256); int64(t.W) > w {
+		return nil, fmt.Errorf("%w: tile %s is wider than %d at checkpoint size %d", ErrOutOfRange, path, w, cp.Size)
 	}
 	return tlog.ReadTileData(t, l.hashes)
 }

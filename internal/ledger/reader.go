@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,53 +15,72 @@ var errStop = errors.New("stop scan")
 
 // scanSegment calls fn for every block of seg, in order, with the block's
 // header, compressed payload (valid only during the call) and byte offset.
-// Blocks whose records all precede from are skipped cheaply. It stops at the
-// end of the file; a torn or damaged block is an error.
+// Blocks whose records all precede from are skipped by their header alone,
+// without reading or checksumming their payload; the leaf numbers of the
+// blocks must follow on, which exposes a damaged skipped header. It stops at
+// the end of the file; a torn or damaged block is an error.
 func (l *Ledger) scanSegment(seg segmentInfo, from uint64, fn func(h blockHeader, payload []byte, off int64) error) error {
 	f, err := os.Open(seg.path)
 	if err != nil {
 		return fmt.Errorf("open segment: %w", err)
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
-	hdr := make([]byte, segmentHdrSize)
-	if _, err := io.ReadFull(r, hdr); err != nil {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	var hdr [blockPrefixSize + blockHdrSize]byte
+	if _, err := f.ReadAt(hdr[:segmentHdrSize], 0); err != nil {
 		return fmt.Errorf("segment %s: read header: %w", seg.path, err)
 	}
-	if first, err := parseSegmentHeader(hdr); err != nil || first != seg.first {
+	if first, err := parseSegmentHeader(hdr[:segmentHdrSize]); err != nil || first != seg.first {
 		return fmt.Errorf("segment %s: bad header (first %d): %v", seg.path, first, err)
 	}
-	off := int64(segmentHdrSize)
+	off, next := int64(segmentHdrSize), seg.first
 	var buf []byte
 	for {
-		var pre [blockPrefixSize]byte
-		if _, err := io.ReadFull(r, pre[:]); err == io.EOF {
+		k, err := f.ReadAt(hdr[:], off)
+		if k == 0 && err == io.EOF {
 			return nil
-		} else if err != nil {
+		} else if k < len(hdr) {
 			return fmt.Errorf("segment %s offset %d: %w", seg.path, off, errShortBlock)
 		}
-		n := binary.BigEndian.Uint32(pre[:4])
+		n := binary.BigEndian.Uint32(hdr[:4])
 		if n < blockHdrSize || n > maxBlockBody {
 			return fmt.Errorf("segment %s offset %d: %w: length %d", seg.path, off, errBadBlock, n)
 		}
-		if cap(buf) < blockPrefixSize+int(n) {
-			buf = make([]byte, blockPrefixSize+int(n))
+		// Do not allocate for a length the file cannot hold (damage, or a
+		// block still being written); the file only grows meanwhile.
+		end := off + blockPrefixSize + int64(n)
+		if end > st.Size() {
+			if st, err = f.Stat(); err != nil {
+				return err
+			}
+			if end > st.Size() {
+				return fmt.Errorf("segment %s offset %d: %w", seg.path, off, errShortBlock)
+			}
 		}
-		buf = buf[:blockPrefixSize+int(n)]
-		copy(buf, pre[:])
-		if _, err := io.ReadFull(r, buf[blockPrefixSize:]); err != nil {
-			return fmt.Errorf("segment %s offset %d: %w", seg.path, off, errShortBlock)
+		first, count := binary.BigEndian.Uint64(hdr[8:16]), binary.BigEndian.Uint32(hdr[16:20])
+		if first != next {
+			return fmt.Errorf("segment %s offset %d: %w: block starts at leaf %d, want %d", seg.path, off, errBadBlock, first, next)
 		}
-		h, payload, total, err := parseBlock(buf)
-		if err != nil {
-			return fmt.Errorf("segment %s offset %d: %w", seg.path, off, err)
-		}
-		if h.first+uint64(h.count) > from {
+		if first+uint64(count) > from {
+			if cap(buf) < int(end-off) {
+				buf = make([]byte, end-off)
+			}
+			buf = buf[:end-off]
+			if _, err := f.ReadAt(buf, off); err != nil {
+				return fmt.Errorf("segment %s offset %d: %w", seg.path, off, errShortBlock)
+			}
+			h, payload, _, err := parseBlock(buf)
+			if err != nil {
+				return fmt.Errorf("segment %s offset %d: %w", seg.path, off, err)
+			}
 			if err := fn(h, payload, off); err != nil {
 				return err
 			}
 		}
-		off += int64(total)
+		off, next = end, first+uint64(count)
 	}
 }
 
@@ -137,8 +155,12 @@ func (l *Ledger) ScanSince(t time.Time, fn func(seq uint64, rec []byte) error) e
 	size := l.size
 	l.mu.RUnlock()
 	// Find the newest segment whose first block was committed before t.
+	// Blocks at or beyond size may still be being written: never read them.
 	start := 0
 	for i := len(segs) - 1; i >= 0; i-- {
+		if segs[i].first >= size {
+			continue
+		}
 		var first int64
 		err := l.scanSegment(segs[i], 0, func(h blockHeader, _ []byte, _ int64) error {
 			first = h.commit
@@ -156,21 +178,23 @@ func (l *Ledger) ScanSince(t time.Time, fn func(seq uint64, rec []byte) error) e
 	defer l.decoders.Put(dec)
 	var plain []byte
 	for _, seg := range segs[start:] {
+		if seg.first >= size {
+			break
+		}
 		err := l.scanSegment(seg, 0, func(h blockHeader, payload []byte, off int64) error {
 			if h.first >= size {
 				return errStop
 			}
-			if h.commit < t.UnixNano() {
-				return nil
-			}
-			recs, p, err := decodeRecords(dec, payload, h.count, plain)
-			plain = p
-			if err != nil {
-				return fmt.Errorf("segment %s offset %d (leaf %d): %w", seg.path, off, h.first, err)
-			}
-			for i, rec := range recs {
-				if err := fn(h.first+uint64(i), rec); err != nil {
-					return err
+			if h.commit >= t.UnixNano() {
+				recs, p, err := decodeRecords(dec, payload, h.count, plain)
+				plain = p
+				if err != nil {
+					return fmt.Errorf("segment %s offset %d (leaf %d): %w", seg.path, off, h.first, err)
+				}
+				for i, rec := range recs {
+					if err := fn(h.first+uint64(i), rec); err != nil {
+						return err
+					}
 				}
 			}
 			if h.first+uint64(h.count) >= size {

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -49,7 +49,10 @@ type VerifyResult struct {
 
 // Summary is the one-line report of a successful verification.
 func (r *VerifyResult) Summary() string {
-	rate := float64(r.Leaves) / r.Elapsed.Seconds()
+	rate := 0.0
+	if r.Elapsed > 0 {
+		rate = float64(r.Leaves) / r.Elapsed.Seconds()
+	}
 	s := fmt.Sprintf("ledger intact: %d leaves in %d segments, %d signed checkpoints consistent, root %s, %.0f leaves/s",
 		r.Leaves, r.Segments, r.Checkpoints, base64.StdEncoding.EncodeToString(r.Root), rate)
 	if r.TornTail > 0 {
@@ -89,6 +92,7 @@ type verifyJob struct {
 	off     int64
 	hashes  []tlog.Hash
 	err     error
+	bad     int // with err: index of the first bad record in the block
 	done    chan struct{}
 }
 
@@ -123,60 +127,99 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 		maxSize = cps[len(cps)-1].Size
 	}
 
-	hf, err := os.Open(filepath.Join(o.Dir, fileHashes))
-	if err != nil {
+	// Tree hashes are derived from the records (Open recomputes missing
+	// ones): a missing file is checked as an empty one.
+	var hashesSize int64
+	var hashes io.Reader = bytes.NewReader(nil)
+	if hf, err := os.Open(filepath.Join(o.Dir, fileHashes)); err == nil {
+		defer hf.Close()
+		st, err := hf.Stat()
+		if err != nil {
+			return nil, err
+		}
+		hashesSize, hashes = st.Size(), hf
+	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("open tree hashes: %w", err)
 	}
-	defer hf.Close()
-	stored := bufio.NewReaderSize(hf, 1<<20)
+	// Leaves with stored hashes were committed (hashes are written only
+	// after their records are fsynced), as were those under a checkpoint:
+	// a torn tail can only lie beyond both.
+	committed := max(maxSize, leavesCovered(hashesSize/tlog.HashSize))
+	stored := bufio.NewReaderSize(hashes, 1<<20)
 	var storedIdx int64
 	var storedEOF bool
 	var hashErr *VerifyError // first stored-hash mismatch
-	rng := rangeFactory.NewEmptyRange(0)
-	visit := func(id compact.NodeID, h []byte) {
-		if storedEOF || hashErr != nil {
-			storedIdx++
-			return
-		}
-		var want [tlog.HashSize]byte
-		if _, err := io.ReadFull(stored, want[:]); err != nil {
-			storedEOF = true
-			return
-		}
-		if !bytes.Equal(want[:], h) {
-			lo, hi := id.Coverage()
-			hashErr = &VerifyError{Leaf: lo, Offset: -1, File: fileHashes,
-				Reason: fmt.Sprintf("stored tree hash %d (level %d, leaves %d..%d) differs from the hash recomputed from the records", storedIdx, id.Level, lo, hi-1)}
-		}
+	var hashErrIdx int64     // its index in the hash file
+	var cur *verifyJob       // the block whose leaves are being added
+	var tree treeBuilder
+	// check compares the hash of the node at level, index with the next
+	// stored hash; nodes come in tlog.StoredHashIndex order.
+	check := func(level int, index uint64, h *tlog.Hash) {
+		idx := storedIdx
 		storedIdx++
+		if storedEOF || hashErr != nil {
+			return
+		}
+		var want tlog.Hash
+		if _, err := io.ReadFull(stored, want[:]); err != nil {
+			storedEOF = true // hashes not yet written are recomputed at open
+			return
+		}
+		if want == *h {
+			return
+		}
+		hashErrIdx = idx
+		lo, hi := index<<level, (index+1)<<level
+		hashErr = &VerifyError{Leaf: lo, Offset: -1, File: fileHashes,
+			Reason: fmt.Sprintf("stored tree hash %d (level %d, leaves %d..%d) differs from the hash recomputed from the records", idx, level, lo, hi-1)}
+		if level == 0 {
+			// The record, or its stored leaf hash, was altered.
+			hashErr.Segment, hashErr.Offset = cur.seg, cur.off
+			hashErr.Reason = fmt.Sprintf("the record's hash differs from its stored leaf hash (tree hash %d)", idx)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// report returns the earliest damage found: ve, or a stored-hash
+	// mismatch at an earlier leaf (as when a record was removed from or
+	// inserted into a block rewritten with a valid checksum).
+	report := func(ve *VerifyError) error {
+		cancel()
+		if hashErr != nil && hashErr.Leaf < ve.Leaf {
+			e := *hashErr
+			e.Reason += "; further on: " + ve.Error()
+			return &e
+		}
+		return ve
 	}
 	nextCP := 0
 	var lastCheckedRoot []byte
-	checkCheckpoints := func(size uint64, seg string, off int64) error {
+	var rangeSeg string // block holding the first leaf after the last matched checkpoint
+	var rangeOff int64 = -1
+	checkCheckpoints := func(size uint64) error {
 		for nextCP < len(cps) && cps[nextCP].Size == size {
-			root, err := rng.GetRootHash(nil)
-			if err != nil {
-				return err
-			}
+			rh := tree.root()
+			root := rh[:]
 			if !bytes.Equal(root, cps[nextCP].Root) {
 				lo := uint64(0)
 				if nextCP > 0 {
 					lo = cps[nextCP-1].Size
 				}
-				ve := &VerifyError{Leaf: lo, Segment: seg, Offset: off,
-					Reason: fmt.Sprintf("tree root at size %d does not match signed checkpoint %d: records in leaves %d..%d were altered, removed, reordered or inserted", size, nextCP, lo, size-1)}
 				if hashErr != nil && hashErr.Leaf >= lo {
-					ve.Leaf = hashErr.Leaf
-					ve.Reason = fmt.Sprintf("record altered: its hash differs from the stored tree hash and from signed checkpoint %d (size %d)", nextCP, size)
+					e := *hashErr
+					e.Reason = fmt.Sprintf("record altered: %s, and the tree differs from signed checkpoint %d (size %d)", hashErr.Reason, nextCP, size)
+					return &e
 				}
-				return ve
+				return report(&VerifyError{Leaf: lo, Segment: rangeSeg, Offset: rangeOff,
+					Reason: fmt.Sprintf("tree root at size %d does not match signed checkpoint %d: records in leaves %d..%d were altered, removed, reordered or inserted", size, nextCP, lo, size-1)})
 			}
 			lastCheckedRoot = root
 			nextCP++
+			rangeSeg, rangeOff = "", -1
 		}
 		return nil
 	}
-	if err := checkCheckpoints(0, "", -1); err != nil {
+	if err := checkCheckpoints(0); err != nil {
 		return nil, err
 	}
 
@@ -187,11 +230,11 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 	res.Segments = len(segs)
 	jobs := make(chan *verifyJob, o.Workers*4)
 	ordered := make(chan *verifyJob, o.Workers*8)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	for range o.Workers {
 		go func() {
-			dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxBlockBody))
+			// The block CRC and the leaf hashes cover the records: the
+			// zstd frame checksum adds nothing here but time.
+			dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxBlockBody), zstd.IgnoreChecksum(true))
 			defer dec.Close()
 			var buf []byte
 			for j := range jobs {
@@ -201,9 +244,12 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 					j.hashes = make([]tlog.Hash, len(recs))
 					for i, r := range recs {
 						j.hashes[i] = tlog.RecordHash(r)
-						if o.CheckRecord != nil && j.err == nil {
+					}
+					if o.CheckRecord != nil {
+						for i, r := range recs {
 							if err := o.CheckRecord(r); err != nil {
-								j.err = fmt.Errorf("record %d of block does not decode: %w", i, err)
+								j.err, j.bad = fmt.Errorf("record does not decode: %w", err), i
+								break
 							}
 						}
 					}
@@ -216,7 +262,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 	go func() {
 		defer close(jobs)
 		defer close(ordered)
-		prodErr = produceBlocks(ctx, segs, res, maxSize, func(j *verifyJob) bool {
+		prodErr = produceBlocks(ctx, segs, res, committed, func(j *verifyJob) bool {
 			select {
 			case ordered <- j:
 			case <-ctx.Done():
@@ -234,63 +280,116 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 	var lastProgress time.Time
 	for j := range ordered {
 		<-j.done
+		cur = j
 		if j.h.first != seq {
-			cancel()
 			reason := fmt.Sprintf("block holds leaves from %d, expected %d: records %d..%d are missing", j.h.first, seq, seq, j.h.first-1)
 			if j.h.first < seq {
 				reason = fmt.Sprintf("block holds leaves from %d, expected %d: records duplicated or reordered", j.h.first, seq)
 			}
-			return nil, &VerifyError{Leaf: seq, Segment: j.seg, Offset: j.off, Reason: reason}
+			return nil, report(&VerifyError{Leaf: seq, Segment: j.seg, Offset: j.off, Reason: reason})
 		}
+		good := j.hashes
 		if j.err != nil {
-			cancel()
-			return nil, &VerifyError{Leaf: j.h.first, Segment: j.seg, Offset: j.off, Reason: j.err.Error()}
+			good = good[:min(j.bad, len(good))]
 		}
-		for _, h := range j.hashes {
-			if err := rng.Append(h[:], visit); err != nil {
-				return nil, err
+		for _, h := range good {
+			if seq == lastCPSize(cps, nextCP) && rangeSeg == "" {
+				rangeSeg, rangeOff = j.seg, j.off
 			}
+			tree.append(h, check)
 			seq++
-			if err := checkCheckpoints(seq, j.seg, j.off); err != nil {
+			if err := checkCheckpoints(seq); err != nil {
 				cancel()
 				return nil, err
 			}
+		}
+		if j.err != nil {
+			return nil, report(&VerifyError{Leaf: seq, Segment: j.seg, Offset: j.off, Reason: j.err.Error()})
 		}
 		if o.Progress != nil && time.Since(lastProgress) > time.Second {
 			o.Progress(seq)
 			lastProgress = time.Now()
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // cancelled by the caller
+	}
 	if prodErr != nil {
 		var ve *VerifyError
-		if errors.As(prodErr, &ve) && ve.Leaf == 0 && ve.Segment != "" {
-			ve.Leaf = seq
+		if errors.As(prodErr, &ve) {
+			return nil, report(ve)
 		}
 		return nil, prodErr
 	}
 	res.Leaves = seq
 	if nextCP < len(cps) {
-		return nil, &VerifyError{Leaf: seq, Offset: -1, File: fileCheckpoints,
-			Reason: fmt.Sprintf("signed checkpoint %d covers %d leaves but only %d are stored: records from leaf %d on were removed", nextCP, cps[nextCP].Size, seq, seq)}
+		return nil, report(&VerifyError{Leaf: seq, Offset: -1, File: fileCheckpoints,
+			Reason: fmt.Sprintf("signed checkpoint %d covers %d leaves but only %d are stored: records from leaf %d on were removed", nextCP, cps[nextCP].Size, seq, seq)})
 	}
 	if hashErr != nil {
+		if nextCP > 0 && hashErr.Leaf < cps[nextCP-1].Size {
+			// The records match the signed checkpoints: the stored hash is damaged.
+			hashErr.Segment, hashErr.Offset = "", -1
+			hashErr.Reason = fmt.Sprintf("stored tree hash %d differs from the hash recomputed from the records, which match the signed checkpoints: %s is damaged", hashErrIdx, fileHashes)
+		}
 		return nil, hashErr
 	}
-	root, err := rng.GetRootHash(nil)
-	if err != nil {
-		return nil, err
-	}
+	root := tree.root()
 	if lastCheckedRoot == nil && seq > 0 {
 		return nil, &VerifyError{Leaf: 0, Offset: -1, File: fileCheckpoints, Reason: "no signed checkpoint covers the ledger"}
 	}
-	res.Root = root
+	res.Root = root[:]
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
 
+// treeBuilder computes the RFC 6962 tree over leaf hashes appended in
+// order, keeping the roots of the complete subtrees (largest first), with no
+// allocation per node.
+type treeBuilder struct {
+	n     uint64
+	stack []tlog.Hash
+}
+
+// append adds leaf hash h and passes it and every subtree it completes to
+// visit, lowest level first (the order of tlog.StoredHashIndex).
+func (t *treeBuilder) append(h tlog.Hash, visit func(level int, index uint64, h *tlog.Hash)) {
+	visit(0, t.n, &h)
+	level, index := 0, t.n
+	for index&1 == 1 {
+		h = tlog.NodeHash(t.stack[len(t.stack)-1], h)
+		t.stack = t.stack[:len(t.stack)-1]
+		level, index = level+1, index>>1
+		visit(level, index, &h)
+	}
+	t.stack = append(t.stack, h)
+	t.n++
+}
+
+// root returns the root hash of the tree so far.
+func (t *treeBuilder) root() tlog.Hash {
+	if len(t.stack) == 0 {
+		return tlog.Hash(rfc6962.DefaultHasher.EmptyRoot())
+	}
+	h := t.stack[len(t.stack)-1]
+	for i := len(t.stack) - 2; i >= 0; i-- {
+		h = tlog.NodeHash(t.stack[i], h)
+	}
+	return h
+}
+
+// lastCPSize is the size of the checkpoint before cps[next], 0 if none.
+func lastCPSize(cps []*Checkpoint, next int) uint64 {
+	if next == 0 {
+		return 0
+	}
+	return cps[next-1].Size
+}
+
 // produceBlocks reads every block of every segment in order and hands it to
-// emit. It checks framing, checksums and segment continuity.
-func produceBlocks(ctx context.Context, segs []segmentInfo, res *VerifyResult, checkpointed uint64, emit func(*verifyJob) bool) error {
+// emit. It checks framing, checksums and segment continuity. A bad block at
+// the end of the last segment beyond the committed leaves is a torn tail.
+func produceBlocks(ctx context.Context, segs []segmentInfo, res *VerifyResult, committed uint64, emit func(*verifyJob) bool) error {
 	var expect uint64
 	for si, seg := range segs {
 		if seg.first != expect {
@@ -312,13 +411,7 @@ func produceBlocks(ctx context.Context, segs []segmentInfo, res *VerifyResult, c
 			}
 			h, payload, total, err := parseBlock(data[off:])
 			if err != nil {
-				last := si == len(segs)-1
-				tail := errors.Is(err, errShortBlock) || total <= 0 || off+total >= len(data)
-				if !tail && total > 0 {
-					_, _, _, nextErr := parseBlock(data[off+total:])
-					tail = nextErr != nil
-				}
-				if last && tail && expect >= checkpointed {
+				if si == len(segs)-1 && expect >= committed && mayBeTorn(data[off:], total, err) {
 					res.TornTail = int64(len(data) - off)
 					break
 				}
@@ -376,4 +469,3 @@ func verifyCheckpoints(dir string, v note.Verifier) ([]*Checkpoint, error) {
 	}
 	return out, nil
 }
-

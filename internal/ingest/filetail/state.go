@@ -88,6 +88,9 @@ func loadState(path string) (st state, ok bool, err error) {
 	if st.Offset < 0 || st.HeadBytes < 0 || st.HeadBytes > headBytes || st.HeadBytes > st.Offset {
 		return state{}, false, fmt.Errorf("filetail: state file %s: inconsistent offset %d / head_bytes %d", path, st.Offset, st.HeadBytes)
 	}
+	if st.Dev == 0 && st.Inode == 0 && (st.Offset != 0 || st.Seen.IsZero()) {
+		return state{}, false, fmt.Errorf("filetail: state file %s: no file identity but offset %d / no start time", path, st.Offset)
+	}
 	if _, err := st.head(); err != nil {
 		return state{}, false, fmt.Errorf("filetail: state file %s: %w", path, err)
 	}

@@ -1,0 +1,211 @@
+package demo
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// The events are written by hand rather than with encoding/json: the output
+// must keep the field order kube-apiserver uses (the order of the Go structs
+// in k8s.io/api), which maps cannot give, and a day of events must be quick
+// to produce. Strings are escaped the way encoding/json escapes them,
+// including the HTML characters (&, <, >) that kube-apiserver's encoder also
+// escapes.
+
+// O is a JSON object written in the order given: key, value, key, value, …
+// A value may be a string, int, int64, bool, nil, O, A, M, []string, raw,
+// time.Time (written as metav1.Time, seconds) or micro (metav1.MicroTime).
+type O []any
+
+// A is a JSON array.
+type A []any
+
+// M is a string map, written with sorted keys as Go map encoding does.
+type M map[string]string
+
+// OM is a string map left out of its object when empty, as ObjectMeta's
+// labels and annotations are (omitempty).
+type OM map[string]string
+
+// raw is JSON that is already encoded.
+type raw []byte
+
+// micro is a time written with microseconds, as metav1.MicroTime.
+type micro time.Time
+
+const (
+	layoutSeconds = "2006-01-02T15:04:05Z"
+	layoutMicro   = "2006-01-02T15:04:05.000000Z"
+)
+
+// render encodes v as compact JSON.
+func render(v any) []byte {
+	return appendValue(make([]byte, 0, 512), v)
+}
+
+func appendValue(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case string:
+		return appendString(b, v)
+	case int:
+		return strconv.AppendInt(b, int64(v), 10)
+	case int64:
+		return strconv.AppendInt(b, v, 10)
+	case bool:
+		return strconv.AppendBool(b, v)
+	case time.Time:
+		b = append(b, '"')
+		b = v.UTC().AppendFormat(b, layoutSeconds)
+		return append(b, '"')
+	case micro:
+		b = append(b, '"')
+		b = time.Time(v).UTC().AppendFormat(b, layoutMicro)
+		return append(b, '"')
+	case raw:
+		return append(b, v...)
+	case []string:
+		b = append(b, '[')
+		for i, s := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, s)
+		}
+		return append(b, ']')
+	case M:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k)
+			b = append(b, ':')
+			b = appendString(b, v[k])
+		}
+		return append(b, '}')
+	case OM:
+		return appendValue(b, M(v))
+	case O:
+		b = append(b, '{')
+		n := 0
+		for i := 0; i+1 < len(v); i += 2 {
+			if m, ok := v[i+1].(OM); ok && len(m) == 0 {
+				continue
+			}
+			if n > 0 {
+				b = append(b, ',')
+			}
+			n++
+			b = appendString(b, v[i].(string))
+			b = append(b, ':')
+			b = appendValue(b, v[i+1])
+		}
+		return append(b, '}')
+	case A:
+		b = append(b, '[')
+		for i, e := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendValue(b, e)
+		}
+		return append(b, ']')
+	}
+	panic(fmt.Sprintf("demo: cannot encode %T", v))
+}
+
+// get returns the value of key in o, or nil.
+func (o O) get(key string) any {
+	for i := 0; i+1 < len(o); i += 2 {
+		if o[i] == key {
+			return o[i+1]
+		}
+	}
+	return nil
+}
+
+// set sets key to v in o, appending it when o has no such key.
+func (o O) set(key string, v any) O {
+	for i := 0; i+1 < len(o); i += 2 {
+		if o[i] == key {
+			o[i+1] = v
+			return o
+		}
+	}
+	return append(o, key, v)
+}
+
+// name is metadata.name of the object o.
+func (o O) name() string {
+	m, _ := o.get("metadata").(O)
+	n, _ := m.get("name").(string)
+	return n
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string, escaped as encoding/json does.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendMicro appends t as a JSON metav1.MicroTime string.
+func appendMicro(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, layoutMicro)
+	return append(b, '"')
+}
