@@ -189,11 +189,16 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 		}()
 	}
 	if demoMode {
-		if rec.Created {
+		marker := filepath.Join(cfg.Data, "demo.loaded")
+		if _, err := os.Stat(marker); errors.Is(err, os.ErrNotExist) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := loadDemo(runCtx, k8s, log); err != nil && runCtx.Err() == nil {
+				err := loadDemo(runCtx, k8s, log)
+				if err == nil {
+					err = os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600)
+				}
+				if err != nil && runCtx.Err() == nil {
 					errc <- err
 				}
 			}()
@@ -233,7 +238,8 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 }
 
 // loadDemo stores the bundled synthetic day (yesterday, UTC) as source
-// demoSource, in webhook-sized batches.
+// demoSource, in webhook-sized batches. An interrupted load is completed at
+// the next start; redelivery detection keeps it from storing events twice.
 func loadDemo(ctx context.Context, k *ingest.K8sAudit, log *slog.Logger) error {
 	day := time.Now().UTC().AddDate(0, 0, -1)
 	events := demo.Day(day, 1)

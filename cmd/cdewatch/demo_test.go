@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdewatch/cdewatch/internal/config"
+	"github.com/cdewatch/cdewatch/internal/event"
+)
+
+// serve --demo loads the synthetic day once, classified, into a fresh ledger.
+func TestServeDemo(t *testing.T) {
+	data := t.TempDir()
+	cfg := config.Default()
+	cfg.Data, cfg.Listen = data, "127.0.0.1:0"
+	cfg.PCI.CDENamespaces = []string{"payments"}
+	for round := range 2 {
+		ctx, cancel := context.WithCancel(context.Background())
+		ready := make(chan string, 1)
+		errc := make(chan error, 1)
+		go func() { errc <- serve(ctx, cfg, true, slog.New(slog.DiscardHandler), ready) }()
+		addr := <-ready
+		b, _ := os.ReadFile(filepath.Join(data, "admin.token"))
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			_, body, _ := do(t, "GET", "http://"+addr+"/v1/checkpoint", strings.TrimSpace(string(b)), nil)
+			if lines := strings.Split(string(body), "\n"); len(lines) > 1 && len(lines[1]) >= 5 || time.Now().After(deadline) {
+				break // at least 10,000 leaves
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		cancel()
+		if err := <-errc; err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	counts := map[string]int{}
+	var classes event.Class
+	for _, r := range readRecords(t, data) {
+		if r.Table == event.TableKubeAudit {
+			counts[r.Source]++
+			classes |= r.PCI
+		}
+	}
+	if len(counts) != 1 || counts[demoSource] < 20000 {
+		t.Fatalf("demo events per source: %v", counts)
+	}
+	for _, c := range []event.Class{event.CHDAccess, event.AdminAction, event.InvalidAccess, event.CredentialChange, event.SystemObject} {
+		if classes&c == 0 {
+			t.Errorf("the demo day has no %s event", c)
+		}
+	}
+	t.Logf("demo day: %d events, loaded once over two starts", counts[demoSource])
+}
