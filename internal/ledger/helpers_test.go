@@ -18,6 +18,23 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
+// TestMain runs the crash test's child when asked to, and removes the
+// shared fixtures after the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv(crashChildEnv) != "" {
+		crashChild()
+		return
+	}
+	code := m.Run()
+	if fixture != nil {
+		os.RemoveAll(fixture.dir)
+	}
+	if verifyBench.dir != "" {
+		os.RemoveAll(verifyBench.dir)
+	}
+	os.Exit(code)
+}
+
 // testDecoder decodes block payloads in tests, as the ledger's readers do.
 var testDecoder = newDecoder()
 

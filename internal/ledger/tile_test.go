@@ -12,10 +12,7 @@ import (
 
 // ledgerTiles serves a ledger's tiles to golang.org/x/mod/sumdb/tlog's
 // TileHashReader, as a remote tlog-tiles client would fetch them.
-type ledgerTiles struct {
-	tb testing.TB
-	l  *Ledger
-}
+type ledgerTiles struct{ l *Ledger }
 
 func (r ledgerTiles) Height() int { return 8 }
 
@@ -80,7 +77,7 @@ func TestTiles(t *testing.T) {
 			checkBadTilePaths(t, l, tree.N)
 
 			// A standard tlog client proves records and tree growth from the tiles.
-			thr := tlog.TileHashReader(tree, ledgerTiles{t, l})
+			thr := tlog.TileHashReader(tree, ledgerTiles{l})
 			if th, err := tlog.TreeHash(tree.N, thr); err != nil || th != tree.Hash {
 				t.Fatalf("TreeHash over tiles = %v, %v; want %v", th, err, tree.Hash)
 			}

@@ -43,7 +43,7 @@ func sharedFixture(tb testing.TB) *verifyFixture {
 			fixtureErr = err
 			return
 		}
-		fixture, fixtureErr = buildFixture(tb, dir)
+		fixture, fixtureErr = buildFixture(dir)
 	})
 	if fixtureErr != nil {
 		tb.Fatal(fixtureErr)
@@ -51,7 +51,7 @@ func sharedFixture(tb testing.TB) *verifyFixture {
 	return fixture
 }
 
-func buildFixture(tb testing.TB, dir string) (*verifyFixture, error) {
+func buildFixture(dir string) (*verifyFixture, error) {
 	gen := newRecGen(1)
 	fx := &verifyFixture{dir: dir}
 	init := []byte(`{"action":"ledger.init"}`)
@@ -101,21 +101,6 @@ func fixtureCopy(tb testing.TB) (*verifyFixture, string) {
 	dir := tb.TempDir()
 	copyDir(tb, fx.dir, dir)
 	return fx, dir
-}
-
-func TestMain(m *testing.M) {
-	if os.Getenv(crashChildEnv) != "" {
-		crashChild()
-		return
-	}
-	code := m.Run()
-	if fixture != nil {
-		os.RemoveAll(fixture.dir)
-	}
-	if verifyBench.dir != "" {
-		os.RemoveAll(verifyBench.dir)
-	}
-	os.Exit(code)
 }
 
 func TestVerifyIntact(t *testing.T) {

@@ -45,8 +45,8 @@ import (
 // Handler must not retain the slices after returning, nor modify them: a
 // retry passes the same bytes again.
 //
-// A line longer than Config.MaxLineBytes arrives cut to MaxLineBytes+1
-// bytes. The last line of a rotated file that has no newline (the writer
+// Only '\n' ends a line; a '\r' before it is kept. A line longer than
+// Config.MaxLineBytes arrives cut to MaxLineBytes+1 bytes. The last line of a rotated file that has no newline (the writer
 // died mid-line) is handed over as it is, with a warning.
 type Handler func(ctx context.Context, lines [][]byte) error
 
@@ -74,9 +74,9 @@ type Position struct {
 
 // Defaults and limits.
 const (
-	DefaultPoll          = 250 * time.Millisecond
-	DefaultMaxLineBytes  = 1 << 20
-	DefaultMaxBatchLines = 1000
+	defaultPoll          = 250 * time.Millisecond
+	defaultMaxLineBytes  = 1 << 20
+	defaultMaxBatchLines = 1000
 
 	// maxBatchBytes ends a batch early once its lines hold this many bytes,
 	// so that MaxBatchLines long lines do not pile up in memory.
@@ -106,6 +106,9 @@ type source struct {
 
 // ref is a file that is finished, or lost, and whose successor is wanted.
 type ref struct {
+	// f keeps a finished file open until its successor is open, so that
+	// its inode cannot be reused meanwhile; nil for a lost file.
+	f    *os.File
 	id   fileID
 	head head
 	path string
@@ -164,13 +167,13 @@ func New(cfg Config, h Handler) (*Tailer, error) {
 		return nil, errors.New("filetail: Config.StateFile must differ from Config.Path")
 	}
 	if cfg.Poll <= 0 {
-		cfg.Poll = DefaultPoll
+		cfg.Poll = defaultPoll
 	}
 	if cfg.MaxLineBytes <= 0 {
-		cfg.MaxLineBytes = DefaultMaxLineBytes
+		cfg.MaxLineBytes = defaultMaxLineBytes
 	}
 	if cfg.MaxBatchLines <= 0 {
-		cfg.MaxBatchLines = DefaultMaxBatchLines
+		cfg.MaxBatchLines = defaultMaxBatchLines
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -223,7 +226,6 @@ func (t *Tailer) Run(ctx context.Context) error {
 
 	t.sp.reset()
 	t.b.reset()
-	t.prev = nil
 	if err := t.resume(ctx); err != nil {
 		return nil // errStopped: ctx ended while persisting
 	}
@@ -271,6 +273,15 @@ func (t *Tailer) closeCur() {
 		t.cur.f.Close()
 		t.cur = nil
 	}
+	t.dropPrev()
+}
+
+// dropPrev forgets t.prev, closing it if it is open.
+func (t *Tailer) dropPrev() {
+	if t.prev != nil && t.prev.f != nil {
+		t.prev.f.Close()
+	}
+	t.prev = nil
 }
 
 // resume opens the file named by the persisted state at its offset: the
@@ -520,7 +531,7 @@ func (t *Tailer) finish(ctx context.Context) error {
 		t.done = append(t.done, r)
 	}
 	t.log.Info("filetail: finished rotated file", "file", c.path, "offset", c.committed)
-	c.f.Close()
+	r.f = c.f
 	t.cur = nil
 	t.prev = &r
 	return nil
@@ -582,7 +593,7 @@ func (t *Tailer) advance(ctx context.Context) (bool, error) {
 // switchTo makes s, at offset 0, the current file and persists that.
 func (t *Tailer) switchTo(ctx context.Context, s *source) error {
 	t.cur = s
-	t.prev = nil
+	t.dropPrev()
 	t.waiting = false
 	clear(t.warned)
 	t.sp.reset()

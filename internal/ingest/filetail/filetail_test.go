@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -675,6 +676,8 @@ func TestRestartAfterRotation(t *testing.T) {
 	}
 }
 
+var soakSeed = flag.Uint64("filetail.soakseed", 1, "seed of TestSoak's random actions; 0 picks one from the clock")
+
 // TestSoak interleaves writes in random pieces, rotations, restarts and
 // handler failures, and checks that every line arrives exactly once, in order.
 func TestSoak(t *testing.T) {
@@ -683,12 +686,17 @@ func TestSoak(t *testing.T) {
 		steps = 60
 	}
 	e := newEnv(t)
-	seed := uint64(time.Now().UnixNano())
-	if v := os.Getenv("SOAKSEED"); v != "" {
-		seed, _ = strconv.ParseUint(v, 10, 64)
+	seed := *soakSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
 	}
-	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 11))
+	var trace strings.Builder // the actions, printed if the test fails
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("seed %d, actions: %s", seed, trace.String())
+		}
+	})
 	var failing atomic.Bool
 	var streak int // consecutive failures, capped to keep backoffs short
 	e.rec.fail = func(int, [][]byte) error {
@@ -705,7 +713,7 @@ func TestSoak(t *testing.T) {
 	r.waitIdle(t, 1) // started: from now on no line may be missed
 	for step := range steps {
 		a := rng.IntN(100)
-		t.Logf("step %d action %d next %d", step, a, e.next)
+		fmt.Fprintf(&trace, " %d:%d@%d", step, a, e.next)
 		switch {
 		case a < 50: // lines, written in random pieces
 			var b strings.Builder

@@ -110,7 +110,7 @@ func BenchmarkSplit(b *testing.B) {
 	line := bytes.Repeat([]byte("x"), 511)
 	line = append(line, '\n')
 	data := bytes.Repeat(line, 512)
-	s := newSplitter(DefaultMaxLineBytes)
+	s := newSplitter(defaultMaxLineBytes)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
