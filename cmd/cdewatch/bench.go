@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&c.concurrency, "concurrency", 8, "concurrent senders (clusters)")
 	fs.StringVar(&c.acked, "acked", "", "append every acknowledged auditID to this file (for crash tests)")
 	keep := fs.Bool("keep", false, "with --self: keep the temporary data directory")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (with --self: server and load) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,6 +57,17 @@ func runBench(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: --batch, --concurrency and --duration must be positive", errUsage)
 	}
 	c.server = *server
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if !*self {
 		if *tokenFile == "" {
 			return fmt.Errorf("%w: give --token-file with an ingest token (cdewatch token create --source bench), or use --self", errUsage)

@@ -893,6 +893,36 @@ func TestWaitForFile(t *testing.T) {
 	e.wantLog("waiting for the file")
 }
 
+// TestRotatedBeforeFirstLook: lines written and rotated away after the
+// first start, before the tailer first opened the file, are read.
+func TestRotatedBeforeFirstLook(t *testing.T) {
+	t.Run("while running", func(t *testing.T) {
+		e := newEnv(t)
+		cfg := e.config()
+		cfg.Poll = 200 * time.Millisecond // the writes below most likely fall within one poll
+		r := e.start(cfg)
+		r.waitIdle(t, 1)
+		e.write(10)
+		e.rotate()
+		e.write(10)
+		e.rotate()
+		e.write(10)
+		e.waitWant()
+	})
+	t.Run("across a restart", func(t *testing.T) {
+		e := newEnv(t)
+		r := e.start(e.config())
+		r.waitIdle(t, 1)
+		r.stop(t)
+		e.write(10)
+		e.rotate()
+		e.write(10)
+		e.start(e.config())
+		e.waitWant()
+		e.wantLog("reading a backup rotated after")
+	})
+}
+
 // TestInodeReused: a state whose device and inode name the current file but
 // whose fingerprint does not match (the inode was freed and reused) must not
 // skip the start of the new file.
