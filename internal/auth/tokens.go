@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cdewatch/cdewatch/internal/fsutil"
 )
 
 // Role is what a token may do.
@@ -85,7 +87,7 @@ func Open(dir string) (s *Store, created *Token, err error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := writePrivate(filepath.Join(dir, AdminTokenFile), []byte(secret+"\n")); err != nil {
+		if err := fsutil.WriteFileAtomic(filepath.Join(dir, AdminTokenFile), []byte(secret+"\n"), 0o600); err != nil {
 			return nil, nil, fmt.Errorf("write admin token: %w", err)
 		}
 		return s, &tok, nil
@@ -201,39 +203,10 @@ func (s *Store) save(tokens []Token) error {
 	if err != nil {
 		return err
 	}
-	if err := writePrivate(s.path, append(b, '\n')); err != nil {
+	if err := fsutil.WriteFileAtomic(s.path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save token store: %w", err)
 	}
 	return nil
-}
-
-// writePrivate writes a 0600 file atomically (tmp, fsync, rename, fsync dir).
-func writePrivate(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 type ctxKey struct{}

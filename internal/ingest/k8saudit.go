@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -61,17 +62,30 @@ func (k *K8sAudit) store(ctx context.Context, source string, items []k8saudit.It
 	received := k.Now().UTC()
 	recs := make([][]byte, 0, len(items)+len(extra))
 	var res Result
+	// One buffer for all records of the batch; recs are slices of it.
+	size := 0
+	for i := range items {
+		size += len(items[i].Raw) + 256
+	}
+	buf := make([]byte, 0, size)
+	var ends []int
 	for i := range items {
 		if !claims.Fresh[i] {
 			res.Duplicates++
 			continue
 		}
-		b, err := k.Classifier.Normalize(&items[i], source, received).MarshalBinary()
+		var err error
+		buf, err = k.Classifier.Normalize(&items[i], source, received).AppendBinary(buf)
 		if err != nil {
 			claims.Done(false)
 			return Result{}, fmt.Errorf("encode record %d: %w", i, err)
 		}
-		recs = append(recs, b)
+		ends = append(ends, len(buf))
+	}
+	start := 0
+	for _, end := range ends {
+		recs = append(recs, buf[start:end:end])
+		start = end
 	}
 	res.Accepted = len(recs)
 	recs = append(recs, extra...)
@@ -102,7 +116,10 @@ func (k *K8sAudit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusForbidden, "ingest needs a token bound to a source: create one with `cdewatch token create --source <cluster>`")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, k.MaxRequestBytes))
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	body, err := readBody(http.MaxBytesReader(w, r.Body, k.MaxRequestBytes), r.ContentLength, k.MaxRequestBytes, (*bp)[:0])
+	*bp = body
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -128,6 +145,30 @@ func (k *K8sAudit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, res)
+}
+
+// bodyPool recycles request buffers: nothing refers to a body once Store
+// has returned (records are copied into the ledger's compressed block).
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
+
+// readBody reads r into buf, sized up front from Content-Length when known.
+func readBody(r io.Reader, contentLength, limit int64, buf []byte) ([]byte, error) {
+	if contentLength > 0 && contentLength <= limit && int64(cap(buf)) < contentLength+1 {
+		buf = make([]byte, 0, contentLength+1)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // WriteStoreError answers a failed append: 503 with Retry-After for

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cdewatch/cdewatch/internal/fsutil"
+
 	"github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -63,10 +65,10 @@ func loadOrCreateKeys(dir, origin string, create bool) (note.Signer, note.Verifi
 		if err != nil {
 			return nil, nil, fmt.Errorf("generate checkpoint signing key for origin %q: %w", origin, err)
 		}
-		if err := writeFileAtomic(skPath, []byte(skey+"\n"), 0o600); err != nil {
+		if err := fsutil.WriteFileAtomic(skPath, []byte(skey+"\n"), 0o600); err != nil {
 			return nil, nil, fmt.Errorf("write signing key: %w", err)
 		}
-		if err := writeFileAtomic(filepath.Join(dir, fileVerifier), []byte(vkey+"\n"), 0o644); err != nil {
+		if err := fsutil.WriteFileAtomic(filepath.Join(dir, fileVerifier), []byte(vkey+"\n"), 0o644); err != nil {
 			return nil, nil, fmt.Errorf("write verifier key: %w", err)
 		}
 		sk = []byte(skey)

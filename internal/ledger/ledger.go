@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cdewatch/cdewatch/internal/fsutil"
+
 	"github.com/klauspost/compress/zstd"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -326,7 +328,7 @@ func (l *Ledger) createSegment(first uint64) error {
 		f.Close()
 		return err
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsutil.SyncDir(dir); err != nil {
 		f.Close()
 		return err
 	}
@@ -729,7 +731,7 @@ func (l *Ledger) signNow() error {
 	if err := l.cplog.append(n); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(l.opts.Dir, fileCheckpoint), n, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(l.opts.Dir, fileCheckpoint), n, 0o644); err != nil {
 		return fmt.Errorf("publish checkpoint: %w", err)
 	}
 	l.mu.Lock()

@@ -277,7 +277,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 		})
 	}()
 	var seq uint64
-	var lastProgress time.Time
+	lastProgress := time.Now()
 	for j := range ordered {
 		<-j.done
 		cur = j
