@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/fsutil"
+
+	"github.com/cdewatch/cdewatch/internal/fsutil"
 )
 
 // Role is what a token may do.

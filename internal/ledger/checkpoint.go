@@ -13,10 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cdewatch/cdewatch/internal/fsutil"
-
 	"github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/cdewatch/cdewatch/internal/fsutil"
 )
 
 // File names inside a ledger directory (FORMAT.md).

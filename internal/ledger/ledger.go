@@ -20,13 +20,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cdewatch/cdewatch/internal/fsutil"
-
 	"github.com/klauspost/compress/zstd"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cdewatch/cdewatch/internal/fsutil"
 )
 
 // ErrPushback is returned by Append when more data is waiting to be committed

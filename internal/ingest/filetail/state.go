@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/fsutil"
+
+	"github.com/cdewatch/cdewatch/internal/fsutil"
 )
 
 // stateVersion is the version of the state file written by this package.
