@@ -21,8 +21,6 @@ import (
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/fsutil"
-
-	"github.com/cdewatch/cdewatch/internal/fsutil"
 )
 
 // Role is what a token may do.

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/fsutil"
-
-	"github.com/cdewatch/cdewatch/internal/fsutil"
 )
 
 // stateVersion is the version of the state file written by this package.
