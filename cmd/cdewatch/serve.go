@@ -138,6 +138,20 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 	}
 	log.Info("ledger open", "dir", ledgerDir(cfg.Data), "origin", led.Origin(), "size", led.Size())
 
+	tailers := make([]*filetail.Tailer, 0, len(cfg.AuditFiles))
+	for _, f := range cfg.AuditFiles {
+		sum := sha256.Sum256([]byte(f.Path))
+		t, err := filetail.New(filetail.Config{
+			Path:      f.Path,
+			StateFile: filepath.Join(cfg.Data, "cursors", "file-"+hex.EncodeToString(sum[:8])+".json"),
+			Logger:    log.With("component", "filetail", "file", f.Path, "source", f.Source),
+		}, k8s.FileHandler(f.Source, f.Path))
+		if err != nil {
+			return fmt.Errorf("follow %s: %w", f.Path, err)
+		}
+		tailers = append(tailers, t)
+	}
+
 	srv := &api.Server{Ledger: led, Tokens: tokens, K8sAudit: k8s, Audit: audit, Log: log.With("component", "api")}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -168,23 +182,12 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 			errc <- fmt.Errorf("http server: %w", err)
 		}
 	}()
-	for _, f := range cfg.AuditFiles {
-		sum := sha256.Sum256([]byte(f.Path))
-		t, err := filetail.New(filetail.Config{
-			Path:      f.Path,
-			StateFile: filepath.Join(cfg.Data, "cursors", "file-"+hex.EncodeToString(sum[:8])+".json"),
-			Logger:    log.With("component", "filetail", "file", f.Path, "source", f.Source),
-		}, k8s.FileHandler(f.Source, f.Path))
-		if err != nil {
-			cancel()
-			wg.Wait()
-			return fmt.Errorf("follow %s: %w", f.Path, err)
-		}
+	for _, t := range tailers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := t.Run(runCtx); err != nil {
-				errc <- fmt.Errorf("follow %s: %w", f.Path, err)
+				errc <- fmt.Errorf("follow audit log file: %w", err)
 			}
 		}()
 	}
