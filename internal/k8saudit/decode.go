@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -33,9 +34,9 @@ func (l Limits) maxEvent() int {
 // Item is one decoded event with its original bytes.
 //
 // Raw is exactly the bytes of the event as received, without the white space
-// around it. It is a sub-slice of the input, and the strings of Event may
-// refer to the input too: the caller must not modify the input while Items
-// are in use.
+// around it. It is a sub-slice of the input, and the strings, RequestObject
+// and ResponseObject of Event may refer to the input too: the caller must not
+// modify the input while Items are in use.
 type Item struct {
 	Raw   []byte
 	Event Event
@@ -93,8 +94,8 @@ func Decode(body []byte, lim Limits) ([]Item, error) {
 		}
 		return nil, bodyError(fmt.Sprintf("malformed JSON: invalid character %q at offset %d", body[start], start))
 	}
-	h, err := scanHeader(body, start, end)
-	if err != nil {
+	h := header{d: decoder{limit: limit}}
+	if err := h.scan(body, start, end); err != nil {
 		return nil, err
 	}
 	switch h.apiVersion {
@@ -114,7 +115,8 @@ func Decode(body []byte, lim Limits) ([]Item, error) {
 	}
 	if !list {
 		it := make([]Item, 1)
-		if err := decodeItem(&it[0], body[start:end], 0, limit); err != nil {
+		d := decoder{limit: limit, left: 1}
+		if err := d.item(&it[0], body[start:end], 0); err != nil {
 			return nil, err
 		}
 		return it, nil
@@ -125,17 +127,15 @@ func Decode(body []byte, lim Limits) ([]Item, error) {
 	if err := h.validateOthers(body); err != nil {
 		return nil, err
 	}
-	// An Item is far larger than the smallest JSON object: the slice grows
-	// as items are decoded rather than being sized by a body that may be
-	// made of empty objects.
-	items := make([]Item, 0, min(len(h.items), 1024))
-	for i, sp := range h.items {
-		items = append(items, Item{})
-		if err := decodeItem(&items[i], body[sp.start:sp.end], i, limit); err != nil {
-			return nil, err
-		}
+	// The items were decoded as they were found: the kind and apiVersion
+	// that make the body a list allow one wherever they are.
+	if h.itemErr != nil {
+		return nil, h.itemErr
 	}
-	return items, nil
+	if h.list == nil {
+		return []Item{}, nil
+	}
+	return h.list, nil
 }
 
 // DecodeLine decodes one line of the log backend's JSON file format, which
@@ -148,28 +148,44 @@ func DecodeLine(line []byte, lim Limits) (Item, error) {
 	if start == end {
 		return Item{}, itemError(0, "malformed JSON: empty line")
 	}
-	if err := decodeItem(&it, line[start:end], 0, lim.maxEvent()); err != nil {
+	d := decoder{limit: lim.maxEvent(), left: 1}
+	if err := d.item(&it, line[start:end], 0); err != nil {
 		return Item{}, err
 	}
 	return it, nil
 }
 
-// decodeItem checks raw, which has no surrounding white space, and decodes it
-// into it.
-func decodeItem(it *Item, raw []byte, i, limit int) error {
-	if len(raw) > limit {
-		return itemError(i, fmt.Sprintf("event of %d bytes exceeds the limit of %d bytes", len(raw), limit))
+// item checks raw, which has no surrounding white space, and decodes it into
+// it.
+func (d *decoder) item(it *Item, raw []byte, i int) error {
+	decoded := false
+	if len(raw) <= d.limit && raw[0] == '{' {
+		d.b = raw
+		decoded = d.event(&it.Event, 0) == len(raw)
+	}
+	return d.settle(it, raw, i, decoded)
+}
+
+// settle checks the item it of raw, the event at index i. The decoder has
+// decoded the event into it if decoded; else it.Event is reset and the JSON
+// decoder decides.
+func (d *decoder) settle(it *Item, raw []byte, i int, decoded bool) error {
+	if len(raw) > d.limit {
+		return itemError(i, fmt.Sprintf("event of %d bytes exceeds the limit of %d bytes", len(raw), d.limit))
 	}
 	if raw[0] != '{' {
 		return itemError(i, "not a JSON object")
 	}
-	if !utf8.Valid(raw) {
-		return itemError(i, "invalid UTF-8")
-	}
-	// Strings without escapes refer to raw instead of being copied: raw is
-	// kept alive by Item.Raw anyway.
-	if err := json.UnmarshalWithOption(raw, &it.Event, json.DecodeNoCopyString()); err != nil {
-		return &DecodeError{Index: i, Reason: "malformed event: " + err.Error(), err: err}
+	if !decoded {
+		it.Event = Event{}
+		if !utf8.Valid(raw) {
+			return itemError(i, "invalid UTF-8")
+		}
+		// Strings without escapes refer to raw instead of being copied:
+		// raw is kept alive by Item.Raw anyway.
+		if err := json.UnmarshalWithOption(raw, &it.Event, json.DecodeNoCopyString()); err != nil {
+			return &DecodeError{Index: i, Reason: "malformed event: " + err.Error(), err: err}
+		}
 	}
 	ev := &it.Event
 	switch ev.Kind {
@@ -196,15 +212,19 @@ func decodeItem(it *Item, raw []byte, i, limit int) error {
 type span struct{ start, end int }
 
 // header is what Decode needs of the top-level object: its kind, apiVersion
-// and the spans of its items, found by one pass over the body that leaves
-// the items to the JSON decoder.
+// and items, found by one pass over the body. The pass decodes the items as
+// it finds them unless the kind or apiVersion before them rule out a list.
 type header struct {
 	kind, apiVersion string
-	hasItems         bool // the object has an "items" member
-	itemsBad         bool // … which is neither an array nor null
-	items            []span
+	hasItems         bool   // the object has an "items" member
+	itemsBad         bool   // … which is neither an array nor null
 	others           []span // values of the other members
 	seen             uint8  // members seen of kind, apiVersion and items
+
+	d       decoder
+	list    []Item // the items up to the first with an error, itemErr
+	itemErr error
+	unit    int // the size of the first item
 }
 
 const (
@@ -217,11 +237,10 @@ func syntaxError(reason string, off int) *DecodeError {
 	return bodyError(fmt.Sprintf("malformed JSON: %s at offset %d", reason, off))
 }
 
-// scanHeader scans the object at body[start:end], which begins with '{'.
-// It checks the structure of the object and of the items array; the values it
-// skips are checked later, by the JSON decoder.
-func scanHeader(body []byte, start, end int) (*header, error) {
-	h := &header{}
+// scan scans the object at body[start:end], which begins with '{'. It checks
+// the structure of the object and of the items array; the values it skips are
+// checked later.
+func (h *header) scan(body []byte, start, end int) error {
 	b := body[:end]
 	p := skipSpace(b, start+1)
 	empty := p < len(b) && b[p] == '}'
@@ -230,20 +249,20 @@ func scanHeader(body []byte, start, end int) (*header, error) {
 	}
 	for !empty {
 		if p >= len(b) || b[p] != '"' {
-			return nil, syntaxError("expected a member name", p)
+			return syntaxError("expected a member name", p)
 		}
 		ks := p
 		p = skipString(b, p)
 		if p < 0 {
-			return nil, syntaxError("unterminated string", ks)
+			return syntaxError("unterminated string", ks)
 		}
 		key, err := memberName(b[ks:p])
 		if err != nil {
-			return nil, syntaxError("invalid member name", ks)
+			return syntaxError("invalid member name", ks)
 		}
 		p = skipSpace(b, p)
 		if p >= len(b) || b[p] != ':' {
-			return nil, syntaxError("expected ':'", p)
+			return syntaxError("expected ':'", p)
 		}
 		p = skipSpace(b, p+1)
 		vs := p
@@ -254,17 +273,19 @@ func scanHeader(body []byte, start, end int) (*header, error) {
 				bit = seenAPIVersion
 			}
 			if h.seen&bit != 0 {
-				return nil, bodyError(fmt.Sprintf("duplicate member %q", key))
+				return bodyError(fmt.Sprintf("duplicate member %q", key))
 			}
 			h.seen |= bit
 			if p < len(b) && b[p] == '"' {
 				p = skipString(b, p)
 				if p < 0 {
-					return nil, syntaxError("unterminated string", vs)
+					return syntaxError("unterminated string", vs)
 				}
 				var s string
-				if err := json.Unmarshal(b[vs:p], &s); err != nil {
-					return nil, &DecodeError{Index: -1, Reason: fmt.Sprintf("malformed %s: %v", key, err), err: err}
+				if e, esc := scanString(b, vs+1); e == p-1 && !esc {
+					s = string(b[vs+1 : p-1])
+				} else if err := json.Unmarshal(b[vs:p], &s); err != nil {
+					return &DecodeError{Index: -1, Reason: fmt.Sprintf("malformed %s: %v", key, err), err: err}
 				}
 				if key == "kind" {
 					h.kind = s
@@ -272,25 +293,25 @@ func scanHeader(body []byte, start, end int) (*header, error) {
 					h.apiVersion = s
 				}
 			} else if p = skipValue(b, p); p < 0 {
-				return nil, syntaxError("invalid value", vs)
+				return syntaxError("invalid value", vs)
 			} else if string(b[vs:p]) != "null" {
-				return nil, bodyError(key + " is not a string")
+				return bodyError(key + " is not a string")
 			}
 		case "items":
 			if h.seen&seenItems != 0 {
-				return nil, bodyError(`duplicate member "items"`)
+				return bodyError(`duplicate member "items"`)
 			}
 			h.seen |= seenItems
 			h.hasItems = true
 			if p < len(b) && b[p] == '[' {
-				p, err = h.scanItems(b, p)
-				if err != nil {
-					return nil, err
+				var err error
+				if p, err = h.scanItems(b, p); err != nil {
+					return err
 				}
 				break
 			}
 			if p = skipValue(b, p); p < 0 {
-				return nil, syntaxError("invalid value", vs)
+				return syntaxError("invalid value", vs)
 			}
 			if string(b[vs:p]) != "null" {
 				h.itemsBad = true
@@ -299,16 +320,16 @@ func scanHeader(body []byte, start, end int) (*header, error) {
 			// Names are case-sensitive, as for Kubernetes' decoder: a
 			// list whose items were missed for "Items" would lose them.
 			if strings.EqualFold(key, "items") || strings.EqualFold(key, "kind") || strings.EqualFold(key, "apiVersion") {
-				return nil, bodyError(fmt.Sprintf("unknown member %q (names are case-sensitive)", key))
+				return bodyError(fmt.Sprintf("unknown member %q (names are case-sensitive)", key))
 			}
 			if p = skipValue(b, p); p < 0 {
-				return nil, syntaxError("invalid value", vs)
+				return syntaxError("invalid value", vs)
 			}
 			h.others = append(h.others, span{vs, p})
 		}
 		p = skipSpace(b, p)
 		if p >= len(b) {
-			return nil, syntaxError("unexpected end of input", p)
+			return syntaxError("unexpected end of input", p)
 		}
 		if b[p] == ',' {
 			p = skipSpace(b, p+1)
@@ -318,34 +339,35 @@ func scanHeader(body []byte, start, end int) (*header, error) {
 			p++
 			break
 		}
-		return nil, syntaxError(fmt.Sprintf("invalid character %q after member value", b[p]), p)
+		return syntaxError(fmt.Sprintf("invalid character %q after member value", b[p]), p)
 	}
 	if p != end {
-		return nil, syntaxError("data after the top-level object", p)
+		return syntaxError("data after the top-level object", p)
 	}
-	return h, nil
+	return nil
 }
 
-// scanItems records the spans of the elements of the array at b[p].
+// scanItems scans the array at b[p], the items, and decodes them unless the
+// members before it rule out a list.
 func (h *header) scanItems(b []byte, p int) (int, error) {
 	p = skipSpace(b, p+1)
 	if p < len(b) && b[p] == ']' {
 		return p + 1, nil
 	}
-	// Most lists are full webhook batches: guess from the size of the
-	// first item to avoid growing the slice many times.
-	for {
+	decode := h.mayBeList()
+	for n := 0; ; n++ {
 		if p >= len(b) {
 			return 0, syntaxError("unexpected end of input", p)
 		}
 		vs := p
-		if p = skipValue(b, p); p < 0 {
-			return 0, syntaxError(fmt.Sprintf("invalid value of item %d", len(h.items)), vs)
+		if decode && h.itemErr == nil {
+			p = h.decodeItem(b, p, n)
+		} else {
+			p = skipValue(b, p)
 		}
-		if h.items == nil {
-			h.items = make([]span, 0, min(400, 1+(len(b)-vs)/(p-vs)))
+		if p < 0 {
+			return 0, syntaxError(fmt.Sprintf("invalid value of item %d", n), vs)
 		}
-		h.items = append(h.items, span{vs, p})
 		p = skipSpace(b, p)
 		if p >= len(b) {
 			return 0, syntaxError("unexpected end of input", p)
@@ -359,6 +381,52 @@ func (h *header) scanItems(b []byte, p int) (int, error) {
 			return 0, syntaxError(fmt.Sprintf("invalid character %q after array element", b[p]), p)
 		}
 	}
+}
+
+// mayBeList reports whether the kind and apiVersion seen so far allow a list.
+func (h *header) mayBeList() bool {
+	switch h.apiVersion {
+	case "", APIVersionV1, APIVersionV1beta1:
+		return h.kind == "" || h.kind == KindEventList
+	}
+	return false
+}
+
+// decodeItem decodes the item i at b[p] into h.list and returns the offset
+// after it, or -1 if it is not a value. From the first item with an error on,
+// the items are only scanned: the error is Decode's unless the body has one.
+func (h *header) decodeItem(b []byte, p, i int) int {
+	d := &h.d
+	if i > 0 {
+		d.left = 1 + (len(b)-p)/h.unit
+	}
+	h.list = append(h.list, Item{})
+	it := &h.list[i]
+	q := -1
+	if b[p] == '{' {
+		d.b = b
+		q = d.event(&it.Event, p)
+	}
+	decoded := q >= 0
+	if !decoded {
+		if q = skipValue(b, p); q < 0 {
+			return -1
+		}
+	}
+	if err := d.settle(it, b[p:q], i, decoded); err != nil {
+		h.itemErr = err
+		h.list = nil
+		return q
+	}
+	if i == 0 {
+		// Most lists are full webhook batches: guess their length from the
+		// size of the first item to avoid growing the slice many times, up
+		// to a bound, an Item being far larger than the smallest JSON
+		// object.
+		h.unit = q - p
+		h.list = slices.Grow(h.list, min(1024, (len(b)-q)/h.unit))
+	}
+	return q
 }
 
 // validateOthers checks the values of the members other than kind,
@@ -390,7 +458,9 @@ func memberName(q []byte) (string, error) {
 	return s, err
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+func isSpace(c byte) bool {
+	return c <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+}
 
 func isValueStart(c byte) bool {
 	switch c {
@@ -461,7 +531,7 @@ var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true
 
 // skipValue returns the offset after the value that starts at b[p], or -1
 // when there is none. Objects and arrays are skipped by counting brackets and
-// skipping strings: their content is left to the JSON decoder to check.
+// skipping strings: their content is checked later.
 func skipValue(b []byte, p int) int {
 	if p >= len(b) {
 		return -1

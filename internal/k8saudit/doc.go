@@ -6,7 +6,9 @@
 // DecodeLine a line of the log backend's file, which holds one Event per
 // line. Both validate every event before returning any, keep each event's
 // original bytes as evidence and never decode a byte more than needed: one
-// pass finds the items of a list, and each item is decoded once.
+// pass over the body finds and decodes the items of a list (when its kind and
+// apiVersion come first, as kube-apiserver writes them), checking them as it
+// goes, and the fields cdewatch does not use are only checked.
 //
 // A Classifier then builds the event.Record of each item: the six PCI DSS
 // 10.2.2 details and the 10.2.1.x classes the event evidences (see

@@ -11,8 +11,9 @@ import (
 // FuzzDecode checks that Decode and DecodeLine never panic, that what they
 // accept is JSON (by encoding/json) and that every item they return is a
 // valid UTF-8 object within the limit, a part of the input. It normalizes
-// the items too, to fuzz the classifier with them. The corpus is seeded from
-// the test data.
+// the items too, to fuzz the classifier with them, and checks the decoder
+// against the JSON decoder (see checkDecoder) on the input and on the items.
+// The corpus is seeded from the test data and the cases of TestDecoderCases.
 func FuzzDecode(f *testing.F) {
 	for _, pattern := range []string{"decode/*.json", "decode/*.jsonl", "classify/*.json", "bench/*.json"} {
 		for _, file := range glob(f, filepath.Join("testdata", pattern)) {
@@ -24,6 +25,11 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	}
+	for _, c := range decoderCases {
+		if len(c.in) < 1000 {
+			f.Add([]byte(c.in), uint16(0))
+		}
+	}
 	c := NewClassifier(testConfig)
 	f.Fuzz(func(t *testing.T, body []byte, limit uint16) {
 		lim := Limits{MaxEventBytes: int(limit)}
@@ -31,7 +37,9 @@ func FuzzDecode(f *testing.F) {
 		checkFuzzResult(t, "Decode", body, items, err, lim)
 		for i := range items {
 			c.Normalize(&items[i], testSource, testReceived)
+			checkDecoder(t, items[i].Raw)
 		}
+		checkDecoder(t, body)
 
 		it, err := DecodeLine(body, lim)
 		var line []Item
