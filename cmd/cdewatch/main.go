@@ -22,6 +22,7 @@ Usage:
   cdewatch serve   [--config FILE] [--listen ADDR] [--data DIR] [--demo]   run the server
   cdewatch verify  --data DIR [--key VERIFIER]                             check the ledger end to end
   cdewatch token   create|list|revoke ...                                  manage API tokens
+  cdewatch reindex --data DIR                                              rebuild the query index from the ledger
   cdewatch bench   [--self | --server URL --token-file F] [...]            load generator
   cdewatch version [--verifier --data DIR]                                 print version or the checkpoint verifier key
 
@@ -46,6 +47,7 @@ func run(ctx context.Context, args []string) int {
 		"serve":   runServe,
 		"verify":  runVerify,
 		"token":   runToken,
+		"reindex": runReindex,
 		"bench":   runBench,
 		"version": runVersion,
 	}

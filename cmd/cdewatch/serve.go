@@ -20,6 +20,7 @@ import (
 	"github.com/cdewatch/cdewatch/internal/config"
 	"github.com/cdewatch/cdewatch/internal/demo"
 	"github.com/cdewatch/cdewatch/internal/event"
+	"github.com/cdewatch/cdewatch/internal/index"
 	"github.com/cdewatch/cdewatch/internal/ingest"
 	"github.com/cdewatch/cdewatch/internal/ingest/filetail"
 	"github.com/cdewatch/cdewatch/internal/k8saudit"
@@ -152,6 +153,19 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 		tailers = append(tailers, t)
 	}
 
+	var idx *index.Index
+	if cfg.Index.Enabled {
+		idx, err = index.Open(indexPath(cfg.Data), index.Options{MemoryLimit: cfg.Index.MemoryLimit, Logger: log.With("component", "index")})
+		if err != nil {
+			return fmt.Errorf("open index: %w", err)
+		}
+		defer func() {
+			if err := idx.Close(); err != nil {
+				log.Error("closing index", "err", err)
+			}
+		}()
+	}
+
 	srv := &api.Server{Ledger: led, Tokens: tokens, K8sAudit: k8s, Audit: audit, Log: log.With("component", "api")}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -182,6 +196,15 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 			errc <- fmt.Errorf("http server: %w", err)
 		}
 	}()
+	if idx != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := idx.Run(runCtx, led); err != nil && runCtx.Err() == nil {
+				errc <- fmt.Errorf("index: %w", err)
+			}
+		}()
+	}
 	for _, t := range tailers {
 		wg.Add(1)
 		go func() {
@@ -264,3 +287,7 @@ func loadDemo(ctx context.Context, k *ingest.K8sAudit, log *slog.Logger) error {
 	log.Info("demo day loaded", "events", len(events))
 	return nil
 }
+
+// indexPath is the DuckDB database of the query tables, rebuilt from the
+// ledger by `cdewatch reindex`.
+func indexPath(data string) string { return filepath.Join(data, "index.duckdb") }

@@ -24,6 +24,7 @@ type Config struct {
 	Ledger Ledger    `yaml:"ledger"`
 	Ingest Ingest    `yaml:"ingest"`
 	PCI    PCI       `yaml:"pci"`
+	Index  Index     `yaml:"index"`
 	// AuditFiles are kube-apiserver audit log files (log backend, JSON format) to follow.
 	AuditFiles []AuditFile `yaml:"audit_files"`
 
@@ -51,6 +52,13 @@ type Ingest struct {
 	MaxRequestBytes ByteSize `yaml:"max_request_bytes"`
 	MaxEventBytes   ByteSize `yaml:"max_event_bytes"`
 	DedupWindow     Duration `yaml:"dedup_window"` // redelivered (auditID, stage) within this window is stored once
+}
+
+// Index configures the DuckDB query index fed from the ledger.
+type Index struct {
+	Enabled bool `yaml:"enabled"` // default true; off: ledger only, nothing to query
+	// MemoryLimit caps DuckDB's memory, e.g. "4GB"; empty: DuckDB's default (80% of RAM).
+	MemoryLimit string `yaml:"memory_limit"`
 }
 
 // PCI declares the cardholder data environment and privileged identities.
@@ -83,6 +91,7 @@ func Default() *Config {
 			MaxEventBytes:   256 << 10,
 			DedupWindow:     Duration(5 * time.Minute),
 		},
+		Index: Index{Enabled: true},
 		PCI: PCI{
 			PrivilegedGroups: []string{"system:masters"},
 			AdminRoles:       []string{"cluster-admin"},

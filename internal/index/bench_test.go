@@ -1,0 +1,209 @@
+package index
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cdewatch/cdewatch/internal/ledger"
+)
+
+// cycleSource serves n records, cycling through recs (each served record
+// has its own seq).
+type cycleSource struct {
+	recs [][]byte
+	n    uint64
+}
+
+func (s *cycleSource) Size() uint64 { return s.n }
+
+func (s *cycleSource) ReadRange(from, to uint64, fn func(uint64, []byte) error) error {
+	for seq := from; seq < min(to, s.n); seq++ {
+		if err := fn(seq, s.recs[seq%uint64(len(s.recs))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cpuTime returns the CPU time (user and system) the process has used.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkIndex measures the consumer: 250,000 records, cycling through
+// 50,000 demo audit events (1.5–2 KB each), indexed as Run indexes them
+// (Rebuild: drop, recreate, index from 0, checkpointing along the way).
+// It reports records/s of wall time and records per second of the
+// process's CPU time (records/cpu-s), which other load on the machine
+// does not distort. Run it on one core with
+//
+//	go test ./internal/index -run '^$' -bench BenchmarkIndex -cpu 1
+//
+// (Threads: 1 keeps DuckDB to one worker thread as well). "memory" is an
+// in-memory database, "file" a database file with the default batches
+// (16,384 records, as when Run catches up), "file-10k" with batches of
+// 10,000 records (Run tailing 50,000 records/s: BatchDelay 200ms).
+func BenchmarkIndex(b *testing.B) {
+	recs := benchRecords(b)
+	const n = 250_000
+	var size int64
+	for _, r := range recs {
+		size += int64(len(r))
+	}
+	size = size * n / int64(len(recs))
+	for _, bc := range []struct {
+		name     string
+		file     bool
+		maxBatch int
+	}{{"memory", false, 0}, {"file", true, 0}, {"file-10k", true, 10000}} {
+		b.Run(bc.name, func(b *testing.B) {
+			path := ""
+			if bc.file {
+				path = filepath.Join(b.TempDir(), "index.duckdb")
+			}
+			x := openIndex(b, path, Options{Threads: 1, MaxBatch: bc.maxBatch})
+			src := &cycleSource{recs: recs, n: n}
+			b.SetBytes(size)
+			b.ReportAllocs()
+			start, cpu := time.Now(), cpuTime(b)
+			for b.Loop() {
+				if err := x.Rebuild(context.Background(), src); err != nil {
+					b.Fatal(err)
+				}
+			}
+			wall, used := time.Since(start), cpuTime(b)-cpu
+			b.ReportMetric(float64(n*b.N)/wall.Seconds(), "records/s")
+			b.ReportMetric(float64(n*b.N)/used.Seconds(), "records/cpu-s")
+			if fi, err := os.Stat(path); err == nil && bc.file {
+				b.ReportMetric(float64(fi.Size())/n, "file-B/rec")
+			}
+		})
+	}
+}
+
+// BenchmarkMapping measures the Go side alone: decoding a record and
+// computing its row.
+func BenchmarkMapping(b *testing.B) {
+	recs := benchRecords(b)
+	var r row
+	vals := make([]any, 0, 64)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := r.rec.UnmarshalBinary(recs[i%len(recs)]); err != nil {
+			b.Fatal(err)
+		}
+		m := mappings[r.rec.Table]
+		m.prepare(&r)
+		vals = vals[:0]
+		for _, f := range m.fields {
+			vals = append(vals, f.value(&r))
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkVisibility appends 50,000 records/s to a real ledger (batches
+// of 500 every 10 ms, as a busy webhook sends them) for five seconds while
+// Run tails it, and reports how long an acknowledged record takes to
+// become visible to queries: the 50th, 99th percentile and the maximum.
+// The target is 2 s at most.
+func BenchmarkVisibility(b *testing.B) {
+	recs := benchRecords(b)
+	const (
+		rate     = 50_000
+		batch    = 500
+		duration = 5 * time.Second
+	)
+	for b.Loop() {
+		l, err := ledger.Open(ledger.Options{Dir: b.TempDir(), Origin: "bench.cdewatch/index"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		x, err := Open(filepath.Join(b.TempDir(), "index.duckdb"), Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Go(func() { x.Run(ctx, l) })
+
+		type sample struct {
+			last  uint64
+			acked time.Time
+		}
+		samples := make(chan sample, 4096)
+		var lat []time.Duration
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for s := range samples {
+				if err := x.WaitFor(context.Background(), s.last); err != nil {
+					return
+				}
+				lat = append(lat, time.Since(s.acked))
+			}
+		}()
+		tick := time.NewTicker(time.Second * batch / rate)
+		start := time.Now()
+		sent, behind := 0, 0
+		for time.Since(start) < duration {
+			<-tick.C
+			// Catch up if a tick was missed, so the offered rate holds.
+			want := int(time.Since(start).Seconds()*rate) - sent
+			for want > 0 {
+				n := min(want, batch)
+				part := make([][]byte, n)
+				for j := range part {
+					part[j] = recs[(sent+j)%len(recs)]
+				}
+				first, err := l.Append(context.Background(), part)
+				if err != nil {
+					b.Fatal(err)
+				}
+				acked := time.Now()
+				x.Notify()
+				select {
+				case samples <- sample{first + uint64(n) - 1, acked}:
+				default:
+					behind++
+				}
+				sent += n
+				want -= n
+			}
+		}
+		tick.Stop()
+		elapsed := time.Since(start)
+		close(samples)
+		<-done
+		cancel()
+		wg.Wait()
+		x.Close()
+		l.Close()
+		slices.Sort(lat)
+		if len(lat) == 0 {
+			b.Fatal("no samples")
+		}
+		pct := func(p float64) float64 { return lat[int(p*float64(len(lat)-1))].Seconds() }
+		b.ReportMetric(float64(sent)/elapsed.Seconds(), "offered/s")
+		b.ReportMetric(pct(0.5), "p50-s")
+		b.ReportMetric(pct(0.99), "p99-s")
+		b.ReportMetric(lat[len(lat)-1].Seconds(), "max-s")
+		if behind > 0 {
+			b.Logf("%d samples dropped", behind)
+		}
+		b.Logf("GOMAXPROCS %d, %d records in %v", runtime.GOMAXPROCS(0), sent, elapsed)
+	}
+}

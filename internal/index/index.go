@@ -1,0 +1,423 @@
+package index
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// Source is what the index reads: the ledger (*ledger.Ledger satisfies it),
+// or anything shaped like it.
+type Source interface {
+	// Size returns the number of durable records; it never decreases.
+	Size() uint64
+	// ReadRange calls fn, in order, for each durable record with
+	// from <= seq < to. rec is valid only during the call. An error from
+	// fn stops the read and is returned.
+	ReadRange(from, to uint64, fn func(seq uint64, rec []byte) error) error
+}
+
+// Errors of Run and Rebuild.
+var (
+	ErrRunning = errors.New("index: Run or Rebuild is already running")
+	ErrClosed  = errors.New("index: closed")
+)
+
+// Options configure an Index. Zero values take the defaults.
+type Options struct {
+	// PollInterval is how often Run checks the source for new records
+	// when nothing calls Notify; default 50ms.
+	PollInterval time.Duration
+	// MaxBatch bounds the records indexed in one transaction; default
+	// 16384.
+	MaxBatch int
+	// BatchDelay is the least time between the starts of two batches
+	// while fewer than MaxBatch records wait, so that a fast-growing
+	// source is indexed in batches large enough to be cheap (a
+	// transaction has a fixed cost, and DuckDB stores large appends
+	// better) instead of one per Notify; default 200ms, negative for
+	// none. What waits longest becomes visible after about BatchDelay
+	// plus the time of one batch.
+	BatchDelay time.Duration
+	// RetryInterval is the first wait after a failed batch; it doubles
+	// up to MaxRetryInterval (default 30s) while batches keep failing.
+	// Default 1s.
+	RetryInterval    time.Duration
+	MaxRetryInterval time.Duration
+	// Workers is how many batches Run and Rebuild read and append at
+	// once, each in a transaction on its own connection (commits stay in
+	// order); default 2, or 1 on a single CPU.
+	Workers int
+	// Threads is DuckDB's worker thread count; 0 leaves DuckDB's default
+	// (one per core).
+	Threads int
+	// MemoryLimit is DuckDB's memory_limit, e.g. "4GB"; "" leaves
+	// DuckDB's default (80% of RAM).
+	MemoryLimit string
+	// CheckpointRows is how many rows Run and Rebuild write between the
+	// checkpoints they ask for (which move the WAL into the database
+	// file, compressed); default 122880, DuckDB's row group size, so
+	// that each checkpoint compresses about one full row group. Negative:
+	// never ask; DuckDB then checkpoints at CheckpointThreshold only.
+	CheckpointRows int
+	// CheckpointThreshold is DuckDB's checkpoint_threshold, the WAL size
+	// at which DuckDB checkpoints by itself; default "1GB". DuckDB's own
+	// default (16MB) would recompress the last, growing row group of a
+	// table at every checkpoint, many times over at high ingest rates.
+	CheckpointThreshold string
+	// AllowExternalAccess keeps DuckDB's access to files and the network
+	// from SQL (read_csv, COPY, ATTACH, …). Off by default: the index
+	// serves queries only from its own tables. Extensions are never
+	// installed or loaded automatically either way.
+	AllowExternalAccess bool
+	Logger              *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.PollInterval <= 0 {
+		o.PollInterval = 50 * time.Millisecond
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 16384
+	}
+	if o.Workers <= 0 {
+		o.Workers = min(2, runtime.NumCPU())
+	}
+	if o.BatchDelay == 0 {
+		o.BatchDelay = 200 * time.Millisecond
+	}
+	if o.RetryInterval <= 0 {
+		o.RetryInterval = time.Second
+	}
+	if o.MaxRetryInterval <= 0 {
+		o.MaxRetryInterval = 30 * time.Second
+	}
+	if o.CheckpointRows == 0 {
+		o.CheckpointRows = 122880
+	}
+	if o.CheckpointThreshold == "" {
+		o.CheckpointThreshold = "1GB"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Stats describes the index's progress.
+type Stats struct {
+	// Cursor is the number of ledger records the index covers: every
+	// record with seq < Cursor is indexed, skipped or counted as invalid.
+	Cursor uint64
+	// Lag is the number of durable ledger records not yet covered; 0 when
+	// no source has been given to Run or Rebuild.
+	Lag uint64
+	// Indexed counts the rows written since Open.
+	Indexed uint64
+	// Skipped counts records of tables the index has no mapping for,
+	// Invalid records that could not be decoded, Missing sequence
+	// numbers the source did not return (e.g. payloads dropped by
+	// retention). These three are totals since the index was built.
+	Skipped, Invalid, Missing uint64
+	// SkippedTables counts skipped records by table, since Open.
+	SkippedTables map[string]uint64
+	// LastCommit is when a batch was last committed, zero if none since
+	// Open.
+	LastCommit time.Time
+	// Err is the error of the last batch if it failed, nil once a batch
+	// succeeds again.
+	Err error
+}
+
+// Index is the DuckDB database of the tables queries run on, fed from the
+// ledger by Run. Its methods are safe for concurrent use.
+type Index struct {
+	db       *sql.DB
+	inMemory bool
+	opts     Options
+	log      *slog.Logger
+
+	run       sync.Mutex // held by Run and Rebuild
+	cancelMu  sync.Mutex
+	cancel    context.CancelFunc // stops the running Run or Rebuild
+	closed    chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+
+	cursor atomic.Uint64
+	src    atomic.Pointer[sourceRef]
+	notify chan struct{}
+
+	mu       sync.Mutex
+	advanced chan struct{} // closed and replaced whenever cursor moves
+	stats    Stats
+	seen     map[string]bool // unknown tables already logged
+}
+
+type sourceRef struct{ Source }
+
+// stateTable holds the cursor: one row per worker, each with the cursor
+// after the last batch that worker committed (batches commit in order, so
+// the largest is the index's cursor) and its counters. It is not in the
+// catalog, so queries cannot name it.
+const stateTable = `"_cdewatch_index_cursor"`
+
+// Open opens the index database at path, creating it if needed; path ""
+// opens an in-memory database. An index built under another schema
+// version is emptied (its cursor reset to 0) so that Run rebuilds it.
+func Open(path string, opts Options) (*Index, error) {
+	opts.setDefaults()
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("index: database path %q must not contain '?' or '#'", path)
+	}
+	cfg := url.Values{}
+	cfg.Set("autoinstall_known_extensions", "false")
+	cfg.Set("autoload_known_extensions", "false")
+	if !opts.AllowExternalAccess {
+		cfg.Set("enable_external_access", "false")
+	}
+	if opts.Threads > 0 {
+		cfg.Set("threads", strconv.Itoa(opts.Threads))
+	}
+	if opts.MemoryLimit != "" {
+		cfg.Set("memory_limit", opts.MemoryLimit)
+	}
+	cfg.Set("checkpoint_threshold", opts.CheckpointThreshold)
+	connector, err := duckdb.NewConnector(path+"?"+cfg.Encode(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("index: open %q: %w", path, err)
+	}
+	x := &Index{
+		db:       sql.OpenDB(connector),
+		inMemory: path == "",
+		opts:     opts,
+		log:      opts.Logger,
+		closed:   make(chan struct{}),
+		notify:   make(chan struct{}, 1),
+		advanced: make(chan struct{}),
+		seen:     make(map[string]bool),
+	}
+	x.stats.SkippedTables = make(map[string]uint64)
+	if err := x.ensureSchema(context.Background()); err != nil {
+		x.db.Close()
+		return nil, err
+	}
+	return x, nil
+}
+
+// DB returns the database for the query layer. Queries see only committed
+// batches. The caller must not close it; Close does.
+func (x *Index) DB() *sql.DB { return x.db }
+
+// Close stops a running Run or Rebuild, waits for it to return and closes
+// the database.
+func (x *Index) Close() error {
+	x.closeOnce.Do(func() {
+		x.cancelMu.Lock()
+		close(x.closed)
+		if x.cancel != nil {
+			x.cancel()
+		}
+		x.cancelMu.Unlock()
+		x.run.Lock()
+		defer x.run.Unlock()
+		x.closeErr = x.db.Close()
+	})
+	return x.closeErr
+}
+
+// Cursor returns the number of ledger records the index covers: every
+// record with seq < Cursor() is visible to queries (or was skipped).
+func (x *Index) Cursor() uint64 { return x.cursor.Load() }
+
+// Lag returns the number of durable records of the source given to Run
+// (or Rebuild) that the index does not cover yet; 0 before either ran.
+func (x *Index) Lag() uint64 {
+	ref := x.src.Load()
+	if ref == nil {
+		return 0
+	}
+	size, cur := ref.Size(), x.cursor.Load()
+	if size <= cur {
+		return 0
+	}
+	return size - cur
+}
+
+// Stats returns the index's progress counters.
+func (x *Index) Stats() Stats {
+	x.mu.Lock()
+	s := x.stats
+	s.SkippedTables = make(map[string]uint64, len(x.stats.SkippedTables))
+	for k, v := range x.stats.SkippedTables {
+		s.SkippedTables[k] = v
+	}
+	x.mu.Unlock()
+	s.Cursor = x.cursor.Load()
+	s.Lag = x.Lag()
+	return s
+}
+
+// Notify tells Run that the source has grown, so that it reads now rather
+// than at its next poll. It never blocks; the ledger's owner may call it
+// after every append.
+func (x *Index) Notify() {
+	select {
+	case x.notify <- struct{}{}:
+	default:
+	}
+}
+
+// WaitFor blocks until the record with sequence number seq is covered
+// (visible to queries, or skipped), ctx is done or the index is closed.
+func (x *Index) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		x.mu.Lock()
+		ch := x.advanced
+		x.mu.Unlock()
+		if x.cursor.Load() > seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-x.closed:
+			return ErrClosed
+		}
+	}
+}
+
+// start claims the right to write for Run or Rebuild.
+func (x *Index) start(ctx context.Context, src Source) (context.Context, func(), error) {
+	if !x.run.TryLock() {
+		select {
+		case <-x.closed:
+			return nil, nil, ErrClosed
+		default:
+			return nil, nil, ErrRunning
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	x.cancelMu.Lock()
+	select {
+	case <-x.closed:
+		x.cancelMu.Unlock()
+		cancel()
+		x.run.Unlock()
+		return nil, nil, ErrClosed
+	default:
+	}
+	x.cancel = cancel
+	x.cancelMu.Unlock()
+	x.src.Store(&sourceRef{src})
+	return ctx, func() {
+		x.cancelMu.Lock()
+		x.cancel = nil
+		x.cancelMu.Unlock()
+		cancel()
+		x.run.Unlock()
+	}, nil
+}
+
+func (x *Index) setErr(err error) {
+	x.mu.Lock()
+	x.stats.Err = err
+	x.mu.Unlock()
+}
+
+// ensureSchema creates the tables, or recreates them if they were built
+// under another schema version, and loads the cursor.
+func (x *Index) ensureSchema(ctx context.Context) error {
+	if _, err := x.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+stateTable+
+		` (worker INTEGER NOT NULL, version VARCHAR NOT NULL, next_seq UBIGINT NOT NULL,`+
+		` skipped UBIGINT NOT NULL, invalid UBIGINT NOT NULL, missing UBIGINT NOT NULL, updated TIMESTAMP)`); err != nil {
+		return fmt.Errorf("index: create state table: %w", err)
+	}
+	var n, current int64
+	err := x.db.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE version = ?) FROM `+stateTable, schemaVersion).
+		Scan(&n, &current)
+	switch {
+	case err != nil:
+		return fmt.Errorf("index: read state: %w", err)
+	case n == 0:
+		return x.reset(ctx)
+	case current != n:
+		x.log.Warn("index: schema changed; emptying the index, which will be rebuilt from the ledger", "now", schemaVersion)
+		return x.reset(ctx)
+	}
+	return x.loadState(ctx)
+}
+
+// loadState sets the cursor and counters from the database.
+func (x *Index) loadState(ctx context.Context) error {
+	var next, skipped, invalid, missing uint64
+	err := x.db.QueryRowContext(ctx, `SELECT coalesce(max(next_seq), 0),`+
+		` CAST(coalesce(sum(skipped), 0) AS UBIGINT), CAST(coalesce(sum(invalid), 0) AS UBIGINT),`+
+		` CAST(coalesce(sum(missing), 0) AS UBIGINT) FROM `+stateTable).
+		Scan(&next, &skipped, &invalid, &missing)
+	if err != nil {
+		return fmt.Errorf("index: read state: %w", err)
+	}
+	x.mu.Lock()
+	x.stats.Skipped, x.stats.Invalid, x.stats.Missing = skipped, invalid, missing
+	x.cursor.Store(next)
+	x.broadcastLocked()
+	x.mu.Unlock()
+	return nil
+}
+
+// ensureWorkers adds the state rows of workers 0 to n-1 that are missing.
+func (x *Index) ensureWorkers(ctx context.Context, n int) error {
+	_, err := x.db.ExecContext(ctx, `INSERT INTO `+stateTable+
+		` SELECT CAST(w AS INTEGER), ?, 0, 0, 0, 0, now()::TIMESTAMP FROM range(?) r(w)`+
+		` WHERE CAST(w AS INTEGER) NOT IN (SELECT worker FROM `+stateTable+`)`, schemaVersion, n)
+	if err != nil {
+		return fmt.Errorf("index: add worker state: %w", err)
+	}
+	return nil
+}
+
+// reset drops and recreates every relation and sets the cursor to 0, in one
+// transaction.
+func (x *Index) reset(ctx context.Context) error {
+	conn, err := x.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("index: reset: %w", err)
+	}
+	defer conn.Close()
+	stmts := []string{"BEGIN TRANSACTION"}
+	stmts = append(stmts, dropStatements()...)
+	stmts = append(stmts, createStatements()...)
+	stmts = append(stmts, `DELETE FROM `+stateTable,
+		`INSERT INTO `+stateTable+` VALUES (0, '`+schemaVersion+`', 0, 0, 0, 0, now()::TIMESTAMP)`,
+		"COMMIT")
+	for _, s := range stmts {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			return fmt.Errorf("index: reset: %s: %w", s, err)
+		}
+	}
+	x.mu.Lock()
+	x.stats.Skipped, x.stats.Invalid, x.stats.Missing = 0, 0, 0
+	clear(x.stats.SkippedTables)
+	x.cursor.Store(0)
+	x.broadcastLocked()
+	x.mu.Unlock()
+	return nil
+}
+
+func (x *Index) broadcastLocked() {
+	close(x.advanced)
+	x.advanced = make(chan struct{})
+}

@@ -1,0 +1,306 @@
+package index
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"time"
+
+	json "github.com/goccy/go-json"
+)
+
+// This file finds the members of a JSON object and the raw bytes of their
+// values without building a tree: the index needs a handful of strings and
+// the original text of the dynamic columns, which DuckDB parses (and
+// validates) itself. The scanner trusts its input to be JSON, as the ledger's
+// records were when they were accepted; on input that is not, it stops and
+// reports failure rather than guess, and never reads out of bounds.
+
+// scanMembers sets out[i] to the raw value of the member of the object b
+// named names[i], matched as Go's JSON decoders match struct fields:
+// exactly, or else ignoring ASCII case; the last of duplicate members wins.
+// It reports false if b is not a well-formed object, leaving out partly
+// set.
+func scanMembers(b []byte, names []string, out [][]byte) bool {
+	m, ok := objectMembers(b)
+	if !ok {
+		return false
+	}
+	for {
+		key, v, ok := m.next()
+		if !ok {
+			return !m.failed()
+		}
+		if i := memberIndex(key, names); i >= 0 {
+			out[i] = v
+		}
+	}
+}
+
+// memberIndex returns the index in names of the raw key k, or -1.
+func memberIndex(k []byte, names []string) int {
+	for i, n := range names {
+		if string(k) == n {
+			return i
+		}
+	}
+	if bytes.IndexByte(k, '\\') >= 0 {
+		s, ok := decodeString(append(append([]byte{'"'}, k...), '"'))
+		if !ok {
+			return -1
+		}
+		k = []byte(s)
+		for i, n := range names {
+			if string(k) == n {
+				return i
+			}
+		}
+	}
+	for i, n := range names {
+		if foldEqual(k, n) {
+			return i
+		}
+	}
+	return -1
+}
+
+// foldEqual reports whether k equals the ASCII name n ignoring ASCII case.
+func foldEqual(k []byte, n string) bool {
+	if len(k) != len(n) {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if lowerASCII(k[i]) != lowerASCII(n[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// members iterates over the members of a JSON object.
+type members struct {
+	b   []byte
+	p   int
+	bad bool
+}
+
+// objectMembers returns an iterator over the object in b (which may be
+// surrounded by white space), and false if b does not hold an object.
+func objectMembers(b []byte) (members, bool) {
+	p := skipWS(b, 0)
+	if p >= len(b) || b[p] != '{' {
+		return members{}, false
+	}
+	return members{b: b, p: p + 1}, true
+}
+
+// next returns the next member's key (raw: escapes are not decoded) and
+// value (raw JSON). It returns false at the end of the object or on
+// malformed input, after which failed reports which.
+func (m *members) next() (key, val []byte, ok bool) {
+	if m.bad || m.b == nil {
+		return nil, nil, false
+	}
+	b := m.b
+	p := skipWS(b, m.p)
+	if p < len(b) && b[p] == ',' {
+		p = skipWS(b, p+1)
+	} else if p < len(b) && b[p] == '}' {
+		m.b = nil
+		return nil, nil, false
+	}
+	if p >= len(b) || b[p] != '"' {
+		m.bad = true
+		return nil, nil, false
+	}
+	end := skipString(b, p)
+	if end < 0 {
+		m.bad = true
+		return nil, nil, false
+	}
+	key = b[p+1 : end-1]
+	p = skipWS(b, end)
+	if p >= len(b) || b[p] != ':' {
+		m.bad = true
+		return nil, nil, false
+	}
+	p = skipWS(b, p+1)
+	end = skipValue(b, p)
+	if end < 0 {
+		m.bad = true
+		return nil, nil, false
+	}
+	val = b[p:end]
+	p = skipWS(b, end)
+	if p >= len(b) || (b[p] != ',' && b[p] != '}') {
+		m.bad = true
+		return nil, nil, false
+	}
+	m.p = p
+	return key, val, true
+}
+
+// failed reports whether iteration stopped on malformed input.
+func (m *members) failed() bool { return m.bad }
+
+func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipWS(b []byte, p int) int {
+	for p < len(b) && isWS(b[p]) {
+		p++
+	}
+	return p
+}
+
+// skipString returns the offset after the string starting at b[p] == '"',
+// or -1 if it is not terminated. It looks at eight bytes at a time.
+func skipString(b []byte, p int) int {
+	i := p + 1
+	for i < len(b) {
+		if len(b)-i >= 8 {
+			m := quoteOrBackslash(binary.LittleEndian.Uint64(b[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) / 8
+		}
+		switch b[i] {
+		case '"':
+			return i + 1
+		case '\\':
+			i += 2
+		default:
+			i++
+		}
+	}
+	return -1
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// quoteOrBackslash returns a mask whose lowest set bit is the high bit of
+// the first byte of w (little-endian) that is '"' or '\\', and 0 if there is
+// none. Bits above the lowest may be wrong.
+func quoteOrBackslash(w uint64) uint64 {
+	q := w ^ (lsb * '"')
+	s := w ^ (lsb * '\\')
+	return ((q-lsb)&^q | (s-lsb)&^s) & msb
+}
+
+// skipValue returns the offset after the value starting at b[p], or -1.
+func skipValue(b []byte, p int) int {
+	if p >= len(b) {
+		return -1
+	}
+	switch b[p] {
+	case '"':
+		return skipString(b, p)
+	case '{', '[':
+		depth := 0
+		for i := p; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				end := skipString(b, i)
+				if end < 0 {
+					return -1
+				}
+				i = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return -1
+	default: // number, true, false, null
+		i := p
+		for i < len(b) {
+			c := b[i]
+			if c == ',' || c == '}' || c == ']' || isWS(c) {
+				break
+			}
+			i++
+		}
+		if i == p {
+			return -1
+		}
+		return i
+	}
+}
+
+// isNull reports whether the raw value v is JSON null.
+func isNull(v []byte) bool { return string(v) == "null" }
+
+// decodeString decodes the raw value v as a JSON string.
+func decodeString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	in := v[1 : len(v)-1]
+	if bytes.IndexByte(in, '\\') < 0 {
+		return string(in), true
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// stringValue returns the value of a string column from the raw value v:
+// the string's bytes (a sub-slice of v when it has no escapes), or "" for
+// an absent value, null or anything that is not a string.
+func stringValue(v []byte) any {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return ""
+	}
+	in := v[1 : len(v)-1]
+	if bytes.IndexByte(in, '\\') < 0 {
+		return in
+	}
+	s, _ := decodeString(v)
+	return s
+}
+
+// timeValue decodes the raw value v as an RFC 3339 timestamp, the form
+// time.Time has in JSON. It returns nil (SQL NULL) for an absent value,
+// null, "" and anything that does not parse.
+func timeValue(v []byte) any {
+	s := v
+	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
+		return nil
+	}
+	s = s[1 : len(s)-1]
+	if len(s) == 0 || bytes.IndexByte(s, '\\') >= 0 {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(s))
+	if err != nil {
+		return nil
+	}
+	return t.UTC()
+}
+
+// dynamicValue returns the value of a dynamic column from the raw value v:
+// nil (SQL NULL) for an absent value or JSON null, else the JSON text,
+// which DuckDB checks (text that is not JSON becomes NULL).
+func dynamicValue(v []byte) any {
+	if len(v) == 0 || isNull(v) {
+		return nil
+	}
+	return v
+}

@@ -1,0 +1,139 @@
+package index
+
+import (
+	"bytes"
+	stdjson "encoding/json"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestScanMembers(t *testing.T) {
+	names := []string{"level", "auditID", "user", "objectRef"}
+	tests := []struct {
+		name string
+		in   string
+		ok   bool
+		want []string // raw values by name, "" for absent
+	}{
+		{"plain", `{"level":"Metadata","auditID":"a1","user":{"username":"u","groups":["g"]},"objectRef":null}`, true,
+			[]string{`"Metadata"`, `"a1"`, `{"username":"u","groups":["g"]}`, `null`}},
+		{"white space", " \n{ \"level\" :\t\"Request\" ,\r\n \"x\" : [1, 2, {\"y\": \"}\"}] } ", true,
+			[]string{`"Request"`, "", "", ""}},
+		{"empty", `{}`, true, []string{"", "", "", ""}},
+		{"case-insensitive, last wins", `{"Level":"a","LEVEL":"b","AuditID":"c"}`, true, []string{`"b"`, `"c"`, "", ""}},
+		{"exact match then folded: last wins", `{"level":"a","Level":"b"}`, true, []string{`"b"`, "", "", ""}},
+		{"escaped key", `{"le\u0076el":"x"}`, true, []string{`"x"`, "", "", ""}},
+		{"escapes in values", `{"level":"a\"b\\","user":{"k":"\\\"}"}}`, true, []string{`"a\"b\\"`, "", `{"k":"\\\"}"}`, ""}},
+		{"numbers and literals", `{"level":-1.5e3,"auditID":true,"user":false}`, true, []string{`-1.5e3`, `true`, `false`, ""}},
+		{"not an object", `["level"]`, false, nil},
+		{"truncated", `{"level":"a`, false, nil},
+		{"truncated object", `{"user":{"a":1}`, false, nil},
+		{"missing colon", `{"level" "a"}`, false, nil},
+		{"missing comma", `{"level":"a" "auditID":"b"}`, false, nil},
+		{"empty input", ``, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := make([][]byte, len(names))
+			ok := scanMembers([]byte(tt.in), names, out)
+			if ok != tt.ok {
+				t.Fatalf("ok = %v, want %v", ok, tt.ok)
+			}
+			if !ok {
+				return
+			}
+			for i, w := range tt.want {
+				if string(out[i]) != w {
+					t.Errorf("%s = %q, want %q", names[i], out[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestStringAndTimeValues(t *testing.T) {
+	for in, want := range map[string]string{
+		`"abc"`: "abc", `"a\u00e9\n"`: "aé\n", `null`: "", `12`: "", ``: "", `"\ud83d\ude00"`: "😀",
+	} {
+		var got string
+		switch v := stringValue([]byte(in)).(type) {
+		case string:
+			got = v
+		case []byte:
+			got = string(v)
+		}
+		if got != want {
+			t.Errorf("stringValue(%s) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		`"2026-01-02T03:04:05.123456Z"`:      "2026-01-02T03:04:05.123456Z",
+		`"2026-01-02T05:04:05.123456+02:00"`: "2026-01-02T03:04:05.123456Z",
+		`"2026-01-02T03:04:05Z"`:             "2026-01-02T03:04:05Z",
+		`""`:                                 "<nil>",
+		`null`:                               "<nil>",
+		`"yesterday"`:                        "<nil>",
+	} {
+		got := "<nil>"
+		if v := timeValue([]byte(in)); v != nil {
+			got = v.(interface{ Format(string) string }).Format("2006-01-02T15:04:05.999999999Z07:00")
+		}
+		if got != want {
+			t.Errorf("timeValue(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// FuzzScanMembers checks the scanner against encoding/json: it must not
+// panic on any input, and on a valid object with distinct plain keys it
+// must find every member with exactly the bytes of its value.
+func FuzzScanMembers(f *testing.F) {
+	for _, s := range []string{
+		`{"level":"Metadata","user":{"username":"u"},"sourceIPs":["1.2.3.4"]}`,
+		`{"a":"\"","b":[{"c":"]"}],"d":-0.5e-3,"e":null}`,
+		`{"a":{"b":{"c":{"d":[[[]]]}}}}`, `{`, `{"a"`, `{"a":`, `{"a":"\`, `{"a":1}x`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, ok := objectMembers(b)
+		var keys, vals [][]byte
+		if ok {
+			for {
+				k, v, ok := m.next()
+				if !ok {
+					break
+				}
+				if len(v) == 0 || v[0] == ' ' {
+					t.Fatalf("empty or unstripped value for key %q", k)
+				}
+				keys, vals = append(keys, k), append(vals, v)
+			}
+			ok = !m.failed()
+		}
+		var want map[string]stdjson.RawMessage
+		if !utf8.Valid(b) || stdjson.Unmarshal(b, &want) != nil || want == nil {
+			// Not an object (anything but a panic is fine), or not
+			// UTF-8, which the index makes valid before scanning.
+			return
+		}
+		if !ok {
+			t.Fatalf("scanner rejects a valid object: %q", b)
+		}
+		seen := map[string]bool{}
+		for _, k := range keys {
+			if bytes.IndexByte(k, '\\') >= 0 || seen[string(k)] {
+				return // escaped or duplicate keys: TestScanMembers covers them
+			}
+			seen[string(k)] = true
+		}
+		for i, k := range keys {
+			if w, ok := want[string(k)]; !ok || !bytes.Equal(w, vals[i]) {
+				t.Fatalf("key %q: value %q, encoding/json has %q", k, vals[i], w)
+			}
+		}
+		if len(seen) != len(want) {
+			t.Fatalf("found %d members, encoding/json %d", len(seen), len(want))
+		}
+	})
+}

@@ -1,0 +1,140 @@
+package index
+
+import (
+	"database/sql/driver"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cdewatch/cdewatch/internal/event"
+)
+
+// A mapping turns the records of one ledger table (event.Record.Table) into
+// rows of one index table. Adding a source table (AzureActivity,
+// SigninLogs, AppAccess, ContainerLog, Syslog) is a Relation in the catalog
+// plus a mapping here; the schema version changes with it, so an existing
+// index is rebuilt from the ledger and the records it skipped before are
+// indexed.
+type mapping struct {
+	table  string  // index table the rows go to
+	fields []field // one per column of the table, in order
+	// prepare, if set, parses the record once per row for the fields.
+	prepare func(*row)
+}
+
+// field computes one column's value. Values are what the appender takes:
+// string, int32, uint64, time.Time, []byte (the JSON text of a dynamic
+// column), or nil for NULL.
+type field struct {
+	name  string
+	value func(*row) any
+}
+
+// row is the record being mapped, with what prepare parsed from it.
+type row struct {
+	seq uint64
+	rec event.Record
+	k   kubeEvent
+}
+
+// mappings by ledger table.
+var mappings = map[string]*mapping{
+	event.TableKubeAudit:     {table: TableKubeAuditLogs, fields: kubeAuditFields, prepare: prepareKubeAudit},
+	event.TableCdewatchAudit: {table: TableCdewatchAudit, fields: cdewatchAuditFields},
+}
+
+// mappedTables returns the ledger tables that have a mapping, sorted.
+func mappedTables() []string {
+	out := make([]string, 0, len(mappings))
+	for t := range mappings {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func init() {
+	for src, m := range mappings {
+		rel, ok := byName[m.table]
+		if !ok || rel.IsView() {
+			panic(fmt.Sprintf("index: mapping of %s targets unknown table %s", src, m.table))
+		}
+		if got, want := fieldNames(m.fields), rel.ColumnNames(); !slices.Equal(got, want) {
+			panic(fmt.Sprintf("index: mapping of %s has fields %v, table %s has columns %v", src, got, m.table, want))
+		}
+	}
+}
+
+func fieldNames(fs []field) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.name
+	}
+	return out
+}
+
+// values appends the row's values to dst.
+func (m *mapping) values(dst []driver.Value, r *row) []driver.Value {
+	if m.prepare != nil {
+		m.prepare(r)
+	}
+	for _, f := range m.fields {
+		dst = append(dst, f.value(r))
+	}
+	return dst
+}
+
+// text returns s as valid UTF-8, as DuckDB requires of VARCHAR.
+func text(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+func timestamp(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+// pciNames caches Class.String for every set of the known classes.
+var pciNames = func() []string {
+	const n = 1 << 7
+	out := make([]string, n)
+	for i := range out {
+		out[i] = event.Class(i).String()
+	}
+	return out
+}()
+
+func pciString(c event.Class) string {
+	if int(c) < len(pciNames) {
+		return pciNames[c]
+	}
+	return c.String()
+}
+
+// commonFields are the values of the columns of commonTail.
+var commonFields = []field{
+	{ColSeq, func(r *row) any { return r.seq }},
+	{"Source", func(r *row) any { return text(r.rec.Source) }},
+	{"ReceivedTime", func(r *row) any { return timestamp(r.rec.Received) }},
+	{"Pci", func(r *row) any { return pciString(r.rec.PCI) }},
+	{"Outcome", func(r *row) any { return text(string(r.rec.Outcome)) }},
+	{"Status", func(r *row) any { return int32(r.rec.Status) }},
+	{"CallerIpAddress", func(r *row) any { return text(r.rec.OriginIP) }},
+	{"Resource", func(r *row) any { return text(r.rec.Resource) }},
+}
+
+// CdewatchAudit: cdewatch's self-audit records (event.SelfAudit).
+var cdewatchAuditFields = append([]field{
+	{ColTimeGenerated, func(r *row) any { return timestamp(r.rec.Time) }},
+	{"OperationName", func(r *row) any { return text(r.rec.Action) }},
+	{"Caller", func(r *row) any { return text(r.rec.User) }},
+	{"UserAgent", func(r *row) any { return text(r.rec.UserAgent) }},
+	{"Details", func(r *row) any { return dynamicValue(r.rec.Raw) }},
+}, commonFields...)

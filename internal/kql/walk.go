@@ -1,0 +1,276 @@
+package kql
+
+// Inspect walks the tree rooted at n depth-first, in source order: it
+// calls f(n) and, when f returns true, walks each child of n. Nil children
+// are skipped.
+func Inspect(n Node, f func(Node) bool) {
+	if n == nil || !f(n) {
+		return
+	}
+	for _, c := range Children(n) {
+		Inspect(c, f)
+	}
+}
+
+// Children returns the direct children of n in source order.
+func Children(n Node) []Node {
+	var out []Node
+	add := func(cs ...Node) {
+		for _, c := range cs {
+			if !isNilNode(c) {
+				out = append(out, c)
+			}
+		}
+	}
+	exprs := func(es []Expr) {
+		for _, e := range es {
+			add(e)
+		}
+	}
+	named := func(ns []*NamedExpr) {
+		for _, ne := range ns {
+			add(ne)
+		}
+	}
+	options := func(os []*Option) {
+		for _, o := range os {
+			add(o)
+		}
+	}
+	cols := func(cs []*ColumnDecl) {
+		for _, c := range cs {
+			add(c)
+		}
+	}
+	switch n := n.(type) {
+	case *Query:
+		for _, s := range n.Statements {
+			add(s)
+		}
+	case *LetStmt:
+		add(n.Name, n.Value, n.Tabular, n.Func)
+	case *SetStmt:
+		add(n.Value)
+	case *TabularStmt:
+		add(n.Expr)
+	case *FuncDef:
+		for _, p := range n.Params {
+			add(p)
+		}
+		add(n.Body)
+	case *Param:
+		add(n.Name)
+		cols(n.Schema)
+		add(n.Default)
+	case *FuncBody:
+		for _, l := range n.Lets {
+			add(l)
+		}
+		add(n.Value, n.Tabular)
+	case *ColumnDecl:
+		add(n.Name)
+	case *Pipe:
+		add(n.Source)
+		for _, o := range n.Ops {
+			add(o)
+		}
+	case *FuncSource:
+		add(n.Call)
+	case *Print:
+		named(n.Columns)
+	case *DataTable:
+		cols(n.Columns)
+		exprs(n.Values)
+	case *Range:
+		add(n.Column, n.From, n.To, n.Step)
+	case *ExternalData:
+		cols(n.Columns)
+		exprs(n.URIs)
+		options(n.Props)
+	case *Option:
+		exprs(n.Values)
+	case *NamedExpr:
+		for _, id := range n.Names {
+			add(id)
+		}
+		add(n.Expr)
+	case *Where:
+		add(n.Pred)
+	case *Project:
+		named(n.Columns)
+	case *ProjectAway:
+		for _, c := range n.Columns {
+			add(c)
+		}
+	case *ProjectKeep:
+		for _, c := range n.Columns {
+			add(c)
+		}
+	case *ProjectRename:
+		for _, r := range n.Renames {
+			add(r)
+		}
+	case *Rename:
+		add(n.New, n.Old)
+	case *ProjectReorder:
+		for _, c := range n.Columns {
+			add(c)
+		}
+	case *ReorderColumn:
+		add(n.Pattern)
+	case *ProjectByNames:
+		exprs(n.Columns)
+	case *Extend:
+		named(n.Columns)
+	case *Summarize:
+		options(n.Hints)
+		named(n.Aggs)
+		named(n.By)
+	case *Sort:
+		for _, k := range n.Keys {
+			add(k)
+		}
+	case *SortKey:
+		add(n.Expr)
+	case *Top:
+		add(n.N)
+		for _, k := range n.By {
+			add(k)
+		}
+	case *Take:
+		add(n.N)
+	case *Distinct:
+		options(n.Hints)
+		named(n.Columns)
+	case *Union:
+		options(n.Options)
+		for _, l := range n.Legs {
+			add(l)
+		}
+	case *Join:
+		options(n.Hints)
+		add(n.Right)
+		exprs(n.On)
+	case *Lookup:
+		options(n.Hints)
+		add(n.Right)
+		exprs(n.On)
+	case *MvExpand:
+		options(n.Options)
+		for _, it := range n.Items {
+			add(it)
+		}
+		add(n.Limit)
+	case *MvItem:
+		add(n.Name, n.Expr)
+	case *MvApply:
+		options(n.Options)
+		for _, it := range n.Items {
+			add(it)
+		}
+		add(n.Limit)
+		for _, o := range n.Ops {
+			add(o)
+		}
+	case *ParseOp:
+		add(n.Source)
+		for _, el := range n.Pattern {
+			add(el)
+		}
+	case *ParseElem:
+		add(n.Text, n.Column)
+	case *ParseKV:
+		add(n.Source)
+		cols(n.Columns)
+		options(n.Props)
+	case *Render:
+		options(n.Props)
+	case *Serialize:
+		named(n.Columns)
+	case *As:
+		options(n.Hints)
+		add(n.Name)
+	case *Invoke:
+		add(n.Call)
+	case *Sample:
+		add(n.N)
+	case *SampleDistinct:
+		add(n.N, n.Column)
+	case *TopNested:
+		for _, l := range n.Levels {
+			add(l)
+		}
+	case *TopNestedLevel:
+		add(n.N, n.Of, n.Others, n.By)
+	case *Evaluate:
+		options(n.Hints)
+		add(n.Call)
+		cols(n.Schema)
+	case *MakeSeries:
+		options(n.Hints)
+		for _, a := range n.Aggs {
+			add(a)
+		}
+		add(n.On, n.From, n.To, n.Step)
+		named(n.By)
+	case *SeriesAgg:
+		add(n.Agg, n.Default)
+	case *Search:
+		for _, t := range n.Tables {
+			add(t)
+		}
+		add(n.Pred)
+	case *Reduce:
+		add(n.By)
+		options(n.Props)
+	case *Dynamic:
+		add(n.Value)
+	case *DynArray:
+		exprs(n.Elems)
+	case *DynBag:
+		exprs(n.Values)
+	case *Binary:
+		add(n.L, n.R)
+	case *Unary:
+		add(n.X)
+	case *Call:
+		exprs(n.Args)
+	case *NamedArg:
+		add(n.Value)
+	case *Member:
+		add(n.X)
+	case *Index:
+		add(n.X, n.Index)
+	case *InList:
+		add(n.X)
+		exprs(n.List)
+	case *Between:
+		add(n.X, n.Low, n.High)
+	case *SubQuery:
+		add(n.Pipe)
+	}
+	return out
+}
+
+// isNilNode reports whether n is nil or a typed nil pointer.
+func isNilNode(n Node) bool {
+	switch v := n.(type) {
+	case nil:
+		return true
+	case *Ident:
+		return v == nil
+	case *Pipe:
+		return v == nil
+	case *FuncDef:
+		return v == nil
+	case *FuncBody:
+		return v == nil
+	case *Literal:
+		return v == nil
+	case *NamedExpr:
+		return v == nil
+	case *Call:
+		return v == nil
+	}
+	return false
+}
