@@ -445,7 +445,14 @@ func (f *formatter) op(op Operator) {
 			f.w(" flags=", quote(op.Flags, '"'))
 		}
 		f.w(" ")
-		f.expr(op.Source)
+		if lit, ok := op.Source.(*Literal); ok && lit.Kind == LitString {
+			// after flags="..." a string would be concatenated to it
+			f.w("(")
+			f.expr(op.Source)
+			f.w(")")
+		} else {
+			f.expr(op.Source)
+		}
 		f.w(" with")
 		for _, el := range op.Pattern {
 			f.w(" ")
