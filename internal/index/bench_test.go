@@ -50,10 +50,12 @@ func cpuTime(tb testing.TB) time.Duration {
 //
 //	go test ./internal/index -run '^$' -bench BenchmarkIndex -cpu 1
 //
-// (Threads: 1 keeps DuckDB to one worker thread as well). "memory" is an
-// in-memory database, "file" a database file with the default batches
-// (16,384 records, as when Run catches up), "file-10k" with batches of
-// 10,000 records (Run tailing 50,000 records/s: BatchDelay 200ms).
+// (Workers: 1 and Threads: 1 keep the index and DuckDB to one thread).
+// "memory" is an in-memory database, "file" a database file with the
+// default batches (16,384 records, as when Run catches up), "file-10k"
+// with batches of 10,000 records (Run tailing 50,000 records/s:
+// BatchDelay 200ms), "file-2workers" the defaults for two cores (two
+// workers, DuckDB's threads); run that one with -cpu 2.
 func BenchmarkIndex(b *testing.B) {
 	recs := benchRecords(b)
 	const n = 250_000
@@ -66,13 +68,18 @@ func BenchmarkIndex(b *testing.B) {
 		name     string
 		file     bool
 		maxBatch int
-	}{{"memory", false, 0}, {"file", true, 0}, {"file-10k", true, 10000}} {
+		workers  int
+	}{{"memory", false, 0, 1}, {"file", true, 0, 1}, {"file-10k", true, 10000, 1}, {"file-2workers", true, 0, 0}} {
 		b.Run(bc.name, func(b *testing.B) {
 			path := ""
 			if bc.file {
 				path = filepath.Join(b.TempDir(), "index.duckdb")
 			}
-			x := openIndex(b, path, Options{Threads: 1, MaxBatch: bc.maxBatch})
+			opts := Options{Threads: 1, Workers: bc.workers, MaxBatch: bc.maxBatch}
+			if bc.workers == 0 {
+				opts.Threads = 0
+			}
+			x := openIndex(b, path, opts)
 			src := &cycleSource{recs: recs, n: n}
 			b.SetBytes(size)
 			b.ReportAllocs()
@@ -85,8 +92,14 @@ func BenchmarkIndex(b *testing.B) {
 			wall, used := time.Since(start), cpuTime(b)-cpu
 			b.ReportMetric(float64(n*b.N)/wall.Seconds(), "records/s")
 			b.ReportMetric(float64(n*b.N)/used.Seconds(), "records/cpu-s")
-			if fi, err := os.Stat(path); err == nil && bc.file {
-				b.ReportMetric(float64(fi.Size())/n, "file-B/rec")
+			if bc.file {
+				// Storage once everything is checkpointed (compressed).
+				if _, err := x.DB().Exec("CHECKPOINT"); err != nil {
+					b.Fatal(err)
+				}
+				if fi, err := os.Stat(path); err == nil {
+					b.ReportMetric(float64(fi.Size())/n, "file-B/rec")
+				}
 			}
 		})
 	}

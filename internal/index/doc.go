@@ -9,6 +9,27 @@
 // the ledger, and Open empties an index built under another schema
 // version so that Run rebuilds it.
 //
+// # Throughput
+//
+// Up to Options.Workers batches are read, mapped and appended at once, each
+// in a transaction on a connection of its own; they commit in order of
+// seq, so what is committed is always a prefix of the ledger. Rows reach
+// DuckDB through a query appender (dynamic columns are appended as text
+// and cast to JSON by DuckDB, which validates them). While the ledger
+// grows fast, Run waits BatchDelay between batches so that they are large:
+// a transaction has a fixed cost. Every CheckpointRows rows the pipeline
+// pauses, with no transaction open (DuckDB refuses to checkpoint while
+// another transaction has written), and has DuckDB checkpoint: compress
+// what the WAL holds into the database file, about one row group at a
+// time. DuckDB's own threshold is raised to 1GB, as its default (16MB)
+// would recompress the table's last row group over and over.
+//
+// DuckDB calls in this package never get a context that may be canceled:
+// interrupting a connection can leave the database instance alive after
+// Close, and opening the same file again in the process then spins
+// forever in DuckDB's instance cache. Cancellation is checked between
+// records instead.
+//
 // # Tables
 //
 // Tables and columns follow Azure Log Analytics so that KQL written for

@@ -458,7 +458,7 @@ func TestResumeAfterStop(t *testing.T) {
 		time.Sleep(50 * time.Microsecond)
 		return nil
 	})
-	opts := Options{MaxBatch: 300, CheckpointRows: -1}
+	opts := Options{MaxBatch: 300, CheckpointRows: 1000}
 	for round := 0; round < 3; round++ {
 		x := openIndex(t, path, opts)
 		start := x.Cursor()

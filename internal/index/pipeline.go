@@ -47,7 +47,10 @@ func (x *Index) Rebuild(ctx context.Context, src Source) error {
 		return err
 	}
 	defer done()
-	if err := x.reset(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := x.reset(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	p, err := x.newPipeline(ctx, src)
@@ -80,13 +83,11 @@ type pipeline struct {
 	assigned uint64 // the first seq not given to a worker
 	started  time.Time
 
-	rows         atomic.Uint64 // committed since the last checkpoint
-	checkpointer sync.WaitGroup
-	checkpoints  atomic.Bool // a checkpoint is running
+	rows atomic.Uint64 // committed since the last checkpoint
 }
 
 func (x *Index) newPipeline(ctx context.Context, src Source) (*pipeline, error) {
-	if err := x.ensureWorkers(ctx, x.opts.Workers); err != nil {
+	if err := x.ensureWorkers(context.WithoutCancel(ctx), x.opts.Workers); err != nil {
 		return nil, err
 	}
 	p := &pipeline{x: x, src: src, jobs: make(chan *job), assigned: x.cursor.Load()}
@@ -104,15 +105,13 @@ func (x *Index) newPipeline(ctx context.Context, src Source) (*pipeline, error) 
 	return p, nil
 }
 
-// stop ends the workers, which must be idle, and waits for a running
-// checkpoint.
+// stop ends the workers, which must be idle.
 func (p *pipeline) stop() {
 	close(p.jobs)
 	p.wg.Wait()
 	for _, w := range p.writers {
 		w.close()
 	}
-	p.checkpointer.Wait()
 }
 
 // work runs jobs on w until the pipeline stops.
@@ -178,14 +177,18 @@ func (p *pipeline) run(ctx context.Context, catchUp bool) error {
 			p.drain()
 			return p.stopped(ctx, catchUp)
 		}
-		p.maybeCheckpoint(ctx)
+		due := p.checkpointDue()
+		if due && len(p.inflight) == 0 {
+			p.checkpoint(ctx)
+			continue
+		}
 
 		size, cur := p.src.Size(), x.cursor.Load()
 		if catchUp && cur >= size && len(p.inflight) == 0 {
 			return nil
 		}
 		var delay <-chan time.Time
-		if p.assigned < size && len(p.inflight) < len(p.writers) {
+		if p.assigned < size && len(p.inflight) < len(p.writers) && !due {
 			wait := x.opts.BatchDelay - time.Since(p.started)
 			if catchUp || wait <= 0 || size-p.assigned >= uint64(x.opts.MaxBatch) {
 				p.assign(min(size, p.assigned+uint64(x.opts.MaxBatch)))
@@ -245,23 +248,22 @@ func (p *pipeline) drain() {
 	p.assigned = p.x.cursor.Load()
 }
 
-// maybeCheckpoint starts a checkpoint in the background once
-// CheckpointRows rows were committed since the last, so that DuckDB
-// compresses about one full row group at a time (see Options).
-func (p *pipeline) maybeCheckpoint(ctx context.Context) {
-	x := p.x
-	n := x.opts.CheckpointRows
-	if x.inMemory || n <= 0 || p.rows.Load() < uint64(n) || !p.checkpoints.CompareAndSwap(false, true) {
-		return
-	}
+// checkpointDue reports whether CheckpointRows rows were committed since
+// the last checkpoint (see Options).
+func (p *pipeline) checkpointDue() bool {
+	n := p.x.opts.CheckpointRows
+	return !p.x.inMemory && n > 0 && p.rows.Load() >= uint64(n)
+}
+
+// checkpoint asks DuckDB to move the WAL into the database file. DuckDB
+// refuses while another transaction has written, so the pipeline calls it
+// with no batch in flight; batches wait meanwhile.
+func (p *pipeline) checkpoint(ctx context.Context) {
 	p.rows.Store(0)
-	p.checkpointer.Go(func() {
-		defer p.checkpoints.Store(false)
-		// Not fatal: DuckDB checkpoints at CheckpointThreshold anyway.
-		if _, err := x.db.ExecContext(context.WithoutCancel(ctx), "CHECKPOINT"); err != nil {
-			x.log.Warn("index: checkpoint failed", "err", err)
-		}
-	})
+	// Not fatal: DuckDB checkpoints at CheckpointThreshold anyway.
+	if _, err := p.x.db.ExecContext(context.WithoutCancel(ctx), "CHECKPOINT"); err != nil {
+		p.x.log.Warn("index: checkpoint failed", "err", err)
+	}
 }
 
 func isClosed(ch <-chan struct{}) bool {

@@ -27,7 +27,7 @@ type writer struct {
 }
 
 func (x *Index) newWriter(ctx context.Context, id int) (*writer, error) {
-	conn, err := x.db.Conn(ctx)
+	conn, err := x.db.Conn(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("index: connect: %w", err)
 	}
@@ -51,7 +51,13 @@ type batchResult struct {
 // from <= seq < to, leaving the transaction open for commit.
 func (w *writer) prepare(ctx context.Context, src Source, from, to uint64) error {
 	w.result = batchResult{next: from}
-	if _, err := w.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// DuckDB calls never see ctx: canceling one interrupts the
+	// connection, which DuckDB does not always recover from cleanly.
+	// append checks ctx between records instead.
+	if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), "BEGIN TRANSACTION"); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	w.inTx = true
@@ -121,7 +127,7 @@ func (w *writer) append(ctx context.Context, c driver.Conn, src Source, from, to
 		if seq < res.next || seq >= to {
 			return fmt.Errorf("source returned seq %d, want %d or more and below %d", seq, res.next, to)
 		}
-		if seq&1023 == 0 && ctx.Err() != nil {
+		if seq&63 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		res.missing += seq - res.next
