@@ -47,23 +47,40 @@
 //   - AKSAuditAdmin: a view, KubeAuditLogs without get and list requests.
 //   - CdewatchAudit: cdewatch's own audit trail (TimeGenerated,
 //     OperationName, Caller, UserAgent, Details).
+//   - AzureActivity: Azure Activity Log events, the Log Analytics
+//     AzureActivity columns plus ActivityLevel, Level under the name the
+//     AKS PCI guide's queries use.
+//   - SigninLogs: Entra ID sign-ins, the key Log Analytics SigninLogs
+//     columns.
+//   - AppAccess: applications' logs of their access to cardholder data, a
+//     cdewatch table (TimeGenerated, Application, Action, User, Subject,
+//     DataClass, Reason, Details).
+//   - ContainerLog: container stdout/stderr lines, the legacy Log Analytics
+//     ContainerLog columns plus PodName, PodNamespace and ContainerName of
+//     ContainerLogV2.
+//   - Syslog: syslog messages, the Log Analytics Syslog columns.
 //
 // Every table ends with the cdewatch columns: seq (the record's ledger
 // sequence number), Source, ReceivedTime, Pci (the PCI DSS 10.2.1.x
 // classes), and the PCI DSS 10.2.2 details the other columns do not
 // already hold: Outcome, Status, CallerIpAddress and Resource (the user is
-// Caller, the type of event OperationName, the time TimeGenerated).
+// Caller, the type of event OperationName, the time TimeGenerated). Where
+// a Log Analytics table has a column of the same name, the table keeps one:
+// AzureActivity's CallerIpAddress and Resource are the cdewatch columns,
+// while SigninLogs keeps its own dynamic Status and has no cdewatch Status.
 //
 // Dynamic columns are DuckDB JSON: `User->>'username'`,
 // `json_extract_string(Annotations, '$."authorization.k8s.io/decision"')`.
-// Datetimes are TIMESTAMP (UTC, microseconds). String columns hold "" for
-// an absent value, as in Log Analytics; datetime and dynamic columns hold
-// NULL.
+// Datetimes are TIMESTAMP (UTC, microseconds). Timespans are BIGINT
+// counts of microseconds (not Kusto's 100ns ticks). String columns hold ""
+// for an absent value, as in Log Analytics; datetime and dynamic columns
+// hold NULL.
 //
-// Records of ledger tables the index has no mapping for yet (AzureActivity,
-// SigninLogs, AppAccess, ContainerLog, Syslog) are skipped and counted;
-// adding a mapping changes the schema version, so the next Open empties
-// the index and Run indexes them from the start of the ledger.
+// The AzureActivity, SigninLogs, AppAccess, ContainerLog and Syslog tables
+// have no mapping from ledger records yet and stay empty: records of those
+// ledger tables are skipped and counted. Adding a mapping changes the
+// schema version, so the next Open empties the index and Run indexes them
+// from the start of the ledger.
 //
 // SCHEMA.md lists every column; TestSchemaDoc keeps it in step with the
 // catalog.

@@ -625,6 +625,7 @@ func TestSchemaDoc(t *testing.T) {
 	b.WriteString("The tables and views of the index (package `internal/index`), generated from its catalog\n")
 	b.WriteString("by `go test ./internal/index -run TestSchemaDoc -update`. KQL types; DuckDB types in parentheses.\n")
 	b.WriteString("String columns hold \"\" for an absent value; datetime and dynamic columns hold null.\n")
+	b.WriteString("Datetimes keep microseconds; timespan columns hold a count of microseconds (not Kusto's 100ns ticks).\n")
 	for _, r := range Relations() {
 		fmt.Fprintf(&b, "\n## %s\n\n%s.\n", r.Name, r.Doc)
 		if r.IsView() {

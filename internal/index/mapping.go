@@ -12,11 +12,13 @@ import (
 )
 
 // A mapping turns the records of one ledger table (event.Record.Table) into
-// rows of one index table. Adding a source table (AzureActivity,
-// SigninLogs, AppAccess, ContainerLog, Syslog) is a Relation in the catalog
-// plus a mapping here; the schema version changes with it, so an existing
+// rows of one index table. The catalog already has the tables of the
+// sources to come (AzureActivity, SigninLogs, AppAccess, ContainerLog,
+// Syslog); until a table has a mapping here, records of it are skipped and
+// counted. Adding a mapping changes the schema version, so an existing
 // index is rebuilt from the ledger and the records it skipped before are
-// indexed.
+// indexed. A table that omits columns of commonTail leaves the same fields
+// out of commonFields (SigninLogs has no cdewatch Status).
 type mapping struct {
 	table  string  // index table the rows go to
 	fields []field // one per column of the table, in order

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -23,7 +24,10 @@ const (
 )
 
 // sqlTypes is the DuckDB type that stores each KQL type. Column.SQL may
-// override it (seq is a UBIGINT).
+// override it (seq is a UBIGINT). A timespan is a BIGINT count of
+// microseconds, not a DuckDB INTERVAL: an INTERVAL keeps months, days and
+// microseconds apart, while a Kusto timespan is a single length of time
+// that compares, sorts, sums and divides as a number.
 var sqlTypes = map[Type]string{
 	String:   "VARCHAR",
 	Long:     "BIGINT",
@@ -31,7 +35,7 @@ var sqlTypes = map[Type]string{
 	Real:     "DOUBLE",
 	Bool:     "BOOLEAN",
 	DateTime: "TIMESTAMP",
-	TimeSpan: "INTERVAL",
+	TimeSpan: "BIGINT",
 	Dynamic:  "JSON",
 }
 
@@ -40,6 +44,8 @@ var sqlTypes = map[Type]string{
 // Values follow Log Analytics conventions: a string column holds "" rather
 // than NULL when the source has no value; datetime and dynamic columns hold
 // NULL (Kusto's null and dynamic null). A datetime keeps microseconds.
+// Timespan columns hold a count of microseconds (DuckDB BIGINT), not of
+// Kusto's 100ns ticks: 1s is 1000000.
 type Column struct {
 	Name string // as KQL names it; DuckDB identifiers are the same, double-quoted
 	Type Type
@@ -97,6 +103,11 @@ const (
 	ViewAKSAudit       = "AKSAudit"
 	ViewAKSAuditAdmin  = "AKSAuditAdmin"
 	TableCdewatchAudit = "CdewatchAudit"
+	TableAzureActivity = "AzureActivity" // Azure Activity Log events
+	TableSigninLogs    = "SigninLogs"    // Entra ID sign-ins
+	TableAppAccess     = "AppAccess"     // applications' card-data access logs
+	TableContainerLog  = "ContainerLog"  // container stdout/stderr lines
+	TableSyslog        = "Syslog"        // syslog messages
 )
 
 // Column names shared by every table: where a row came from in the ledger.
@@ -105,9 +116,17 @@ const (
 	ColTimeGenerated = "TimeGenerated"
 )
 
-// commonTail are the cdewatch columns every table ends with.
-func commonTail() []Column {
-	return []Column{
+// commonTail returns the cdewatch columns every table ends with, less the
+// columns named in omit.
+//
+// A table whose Log Analytics columns include one of the same name (KQL
+// and DuckDB names must be unique, the latter case-insensitively) keeps
+// only one of the two: either the tail's, which then stands for the Log
+// Analytics column too and gets a Doc saying so (withDocs), or the
+// table's own, named in omit (the table's mapping then leaves the same
+// fields out of commonFields).
+func commonTail(omit ...string) []Column {
+	cols := []Column{
 		{Name: ColSeq, Type: Long, SQL: "UBIGINT", Doc: "ledger sequence number (Merkle leaf index) of the record"},
 		{Name: "Source", Type: String, Doc: "cluster, subscription or application the record came from, bound to the sender's credential"},
 		{Name: "ReceivedTime", Type: DateTime, Doc: "when cdewatch accepted the record"},
@@ -117,6 +136,27 @@ func commonTail() []Column {
 		{Name: "CallerIpAddress", Type: String, Doc: "10.2.2 origination: the client address"},
 		{Name: "Resource", Type: String, Doc: "10.2.2 affected resource, e.g. payments/secrets/card-key"},
 	}
+	for _, name := range omit {
+		i := slices.IndexFunc(cols, func(c Column) bool { return c.Name == name })
+		if i < 0 {
+			panic("index: commonTail has no column " + name)
+		}
+		cols = slices.Delete(cols, i, i+1)
+	}
+	return cols
+}
+
+// withDocs returns cols with the Doc of the columns named in docs
+// replaced.
+func withDocs(cols []Column, docs map[string]string) []Column {
+	for name, doc := range docs {
+		i := slices.IndexFunc(cols, func(c Column) bool { return c.Name == name })
+		if i < 0 {
+			panic("index: no column " + name)
+		}
+		cols[i].Doc = doc
+	}
+	return cols
 }
 
 func kubeAuditColumns() []Column {
@@ -158,12 +198,173 @@ func cdewatchAuditColumns() []Column {
 	return append(cols, commonTail()...)
 }
 
+// azureActivityColumns are the Log Analytics AzureActivity columns, from
+// the Azure Activity Log event (the members the docs name are those of the
+// event as the REST API and the portal give it).
+func azureActivityColumns() []Column {
+	cols := []Column{
+		{Name: ColTimeGenerated, Type: DateTime, Doc: "eventTimestamp of the activity record (time in the Storage/Event Hubs export): when the event happened"},
+		{Name: "ActivityStatus", Type: String, Doc: "status.localizedValue of the activity record: the status of the operation in display form"},
+		{Name: "ActivityStatusValue", Type: String, Doc: "status.value of the activity record: Started, In Progress, Succeeded, Failed, Active or Resolved (resultType in the export)"},
+		{Name: "ActivitySubstatus", Type: String, Doc: "subStatus.localizedValue of the activity record"},
+		{Name: "ActivitySubstatusValue", Type: String, Doc: "subStatus.value of the activity record, e.g. \"OK (HTTP Status Code: 200)\" (resultSignature in the export)"},
+		{Name: "Authorization", Type: String, Doc: "authorization of the activity record (action, role, scope: the RBAC check the operation passed) as JSON text"},
+		{Name: "Authorization_d", Type: Dynamic, Doc: "authorization of the activity record as a dynamic value: action, role, scope"},
+		{Name: "Caller", Type: String, Doc: "10.2.2 user identification: caller of the activity record, the UPN of a user, or the object id (GUID) of a service principal or managed identity"},
+		{Name: "Category", Type: String, Doc: "category.localizedValue of the activity record"},
+		{Name: "CategoryValue", Type: String, Doc: "category.value of the activity record: Administrative, Policy, Security, ServiceHealth, ResourceHealth, Alert, Autoscale or Recommendation"},
+		{Name: "Claims", Type: String, Doc: "claims of the activity record (the JWT claims of the caller's token) as JSON text"},
+		{Name: "Claims_d", Type: Dynamic, Doc: "claims of the activity record as a dynamic value"},
+		{Name: "CorrelationId", Type: String, Doc: "correlationId of the activity record, shared by the events of one request"},
+		{Name: "EventDataId", Type: String, Doc: "eventDataId of the activity record: the event's unique id"},
+		{Name: "EventSubmissionTimestamp", Type: DateTime, Doc: "submissionTimestamp of the activity record: when the event became available"},
+		{Name: "Hierarchy", Type: String, Doc: "management group hierarchy of the subscription the event belongs to"},
+		{Name: "HTTPRequest", Type: String, Doc: "httpRequest of the activity record (clientRequestId, clientIpAddress, method) as JSON text"},
+		{Name: "Level", Type: String, Doc: "level of the activity record: Critical, Error, Warning, Informational or Verbose"},
+		{Name: "ActivityLevel", Type: String, Doc: "the Level under the name the AKS PCI guide's queries use (the real table has no ActivityLevel)"},
+		{Name: "OperationId", Type: String, Doc: "operationId of the activity record, shared by the events of one operation"},
+		{Name: "OperationName", Type: String, Doc: "operationName.localizedValue of the activity record: the operation in display form"},
+		{Name: "OperationNameValue", Type: String, Doc: "10.2.2 type of event: operationName.value of the activity record, e.g. Microsoft.Storage/storageAccounts/listAccountSas/action"},
+		{Name: "Properties", Type: String, Doc: "properties of the activity record (event-specific details) as JSON text"},
+		{Name: "Properties_d", Type: Dynamic, Doc: "properties of the activity record as a dynamic value"},
+		{Name: "ResourceGroup", Type: String, Doc: "resourceGroupName of the activity record"},
+		{Name: "ResourceId", Type: String, Doc: "resourceId of the activity record: the Azure resource id of the resource acted on"},
+		{Name: "_ResourceId", Type: String, Doc: "the resource id in the standard column Log Analytics gives every table (resource-context queries)"},
+		{Name: "ResourceProvider", Type: String, Doc: "resourceProviderName.localizedValue of the activity record"},
+		{Name: "ResourceProviderValue", Type: String, Doc: "resourceProviderName.value of the activity record, e.g. Microsoft.Storage"},
+		{Name: "SourceSystem", Type: String, Doc: "always Azure"},
+		{Name: "SubscriptionId", Type: String, Doc: "subscriptionId of the activity record"},
+		{Name: "_SubscriptionId", Type: String, Doc: "the subscription id in the standard column Log Analytics gives every table"},
+		{Name: "TenantId", Type: String, Doc: "the standard Log Analytics TenantId column (in Azure the id of the workspace, not of the Entra tenant, which is in Claims)"},
+		{Name: "Type", Type: String, Doc: "the table's name, AzureActivity, as in every Log Analytics table"},
+	}
+	return append(cols, withDocs(commonTail(), map[string]string{
+		"CallerIpAddress": "10.2.2 origination: httpRequest.clientIpAddress of the activity record (callerIpAddress in the export); also the table's Log Analytics CallerIpAddress column",
+		"Resource":        "10.2.2 affected resource: the name of the resource acted on (the last part of ResourceId); also the table's Log Analytics Resource column, which is not repeated",
+	})...)
+}
+
+// signinLogsColumns are the key Log Analytics SigninLogs columns, from an
+// Entra ID sign-in (the members the docs name are those of the sign-in
+// record's properties in the Entra diagnostic export).
+func signinLogsColumns() []Column {
+	cols := []Column{
+		{Name: ColTimeGenerated, Type: DateTime, Doc: "time of the exported record: when the sign-in happened"},
+		{Name: "CreatedDateTime", Type: DateTime, Doc: "createdDateTime of the sign-in"},
+		{Name: "UserPrincipalName", Type: String, Doc: "userPrincipalName of the sign-in: the user's UPN"},
+		{Name: "UserDisplayName", Type: String, Doc: "userDisplayName of the sign-in"},
+		{Name: "UserId", Type: String, Doc: "userId of the sign-in: the user's object id"},
+		{Name: "UserType", Type: String, Doc: "userType of the sign-in: Member or Guest"},
+		{Name: "IPAddress", Type: String, Doc: "ipAddress of the sign-in: the client's address"},
+		{Name: "Location", Type: String, Doc: "country or region code of the sign-in, e.g. US"},
+		{Name: "LocationDetails", Type: Dynamic, Doc: "location of the sign-in: city, state, countryOrRegion, geoCoordinates"},
+		{Name: "ResultType", Type: String, Doc: "result of the sign-in: \"0\" for success, else the Entra error code, e.g. \"50126\" (status.errorCode as text)"},
+		{Name: "ResultDescription", Type: String, Doc: "resultDescription of the exported record: what the error code means"},
+		{Name: "ResultSignature", Type: String, Doc: "resultSignature of the exported record"},
+		{Name: "Status", Type: Dynamic, Doc: "status of the sign-in: errorCode, failureReason, additionalDetails. Log Analytics' dynamic Status takes the place of the cdewatch Status (int) column every other table ends with, so that KQL written for SigninLogs runs as written; the sign-in's result code is ResultType"},
+		{Name: "AppDisplayName", Type: String, Doc: "appDisplayName of the sign-in: the application signed in to"},
+		{Name: "AppId", Type: String, Doc: "appId of the sign-in: the application's id"},
+		{Name: "ResourceDisplayName", Type: String, Doc: "resourceDisplayName of the sign-in: the resource the token is for"},
+		{Name: "ClientAppUsed", Type: String, Doc: "clientAppUsed of the sign-in, e.g. Browser, Mobile Apps and Desktop clients, Exchange ActiveSync"},
+		{Name: "ConditionalAccessStatus", Type: String, Doc: "conditionalAccessStatus of the sign-in: success, failure or notApplied"},
+		{Name: "ConditionalAccessPolicies", Type: Dynamic, Doc: "appliedConditionalAccessPolicies of the sign-in: each policy with its result"},
+		{Name: "AuthenticationRequirement", Type: String, Doc: "authenticationRequirement of the sign-in: singleFactorAuthentication or multiFactorAuthentication"},
+		{Name: "AuthenticationDetails", Type: Dynamic, Doc: "authenticationDetails of the sign-in: each authentication step, its method and result"},
+		{Name: "MfaDetail", Type: Dynamic, Doc: "mfaDetail of the sign-in: authMethod, authDetail"},
+		{Name: "DeviceDetail", Type: Dynamic, Doc: "deviceDetail of the sign-in: deviceId, displayName, operatingSystem, browser, isCompliant, isManaged, trustType"},
+		{Name: "IsInteractive", Type: Bool, Doc: "isInteractive of the sign-in: whether a user signed in (rather than a client using a refresh token)"},
+		{Name: "IsRisky", Type: Bool, Doc: "isRisky of the sign-in: whether Entra ID Protection flagged it"},
+		{Name: "RiskLevelDuringSignIn", Type: String, Doc: "riskLevelDuringSignIn of the sign-in: none, low, medium or high"},
+		{Name: "RiskLevelAggregated", Type: String, Doc: "riskLevelAggregated of the sign-in: none, low, medium or high"},
+		{Name: "RiskState", Type: String, Doc: "riskState of the sign-in, e.g. none, atRisk, remediated, dismissed"},
+		{Name: "RiskDetail", Type: String, Doc: "riskDetail of the sign-in: why the risk state is what it is"},
+		{Name: "UserAgent", Type: String, Doc: "userAgent of the sign-in"},
+		{Name: "CorrelationId", Type: String, Doc: "correlationId of the sign-in, shared by the sign-ins of one session"},
+		{Name: "Id", Type: String, Doc: "id of the sign-in: its unique id"},
+		{Name: "OperationName", Type: String, Doc: "operationName of the exported record: Sign-in activity"},
+		{Name: "Category", Type: String, Doc: "category of the exported record: SignInLogs"},
+		{Name: "Identity", Type: String, Doc: "identity of the exported record: the display name of who signed in"},
+		{Name: "AADTenantId", Type: String, Doc: "tenantId of the exported record: the Entra tenant signed in to"},
+		{Name: "HomeTenantId", Type: String, Doc: "homeTenantId of the sign-in: the user's home tenant (differs for a guest)"},
+		{Name: "ServicePrincipalId", Type: String, Doc: "servicePrincipalId of the sign-in, for the sign-in of a service principal"},
+		{Name: "ServicePrincipalName", Type: String, Doc: "servicePrincipalName of the sign-in, for the sign-in of a service principal"},
+		{Name: "TokenIssuerType", Type: String, Doc: "tokenIssuerType of the sign-in, e.g. AzureAD, ADFederationServices"},
+		{Name: "UniqueTokenIdentifier", Type: String, Doc: "uniqueTokenIdentifier of the sign-in: the id of the token issued"},
+	}
+	return append(cols, withDocs(commonTail("Status"), map[string]string{
+		"CallerIpAddress": "10.2.2 origination: the client address, as IPAddress",
+	})...)
+}
+
+// appAccessColumns are the columns of cdewatch's AppAccess table, from an
+// application's record of an access to cardholder data.
+func appAccessColumns() []Column {
+	cols := []Column{
+		{Name: ColTimeGenerated, Type: DateTime, Doc: "when the application accessed the data, as its log says, else ReceivedTime"},
+		{Name: "Application", Type: String, Doc: "the application that logged the access"},
+		{Name: "Action", Type: String, Doc: "10.2.2 type of event: what was done with the data: read, write, delete, export, decrypt, …"},
+		{Name: "User", Type: String, Doc: "10.2.2 user identification: the end user or service account the application acted for"},
+		{Name: "Subject", Type: String, Doc: "what was accessed, e.g. a record id or a token"},
+		{Name: "DataClass", Type: String, Doc: "class of the data accessed: pan, sad, chd, …"},
+		{Name: "Reason", Type: String, Doc: "the reason the application gives for the access, e.g. a ticket or a business purpose"},
+		{Name: "Details", Type: Dynamic, Doc: "the access record as the application sent it"},
+	}
+	return append(cols, commonTail()...)
+}
+
+// containerLogColumns are the legacy Log Analytics ContainerLog columns,
+// from a line a container wrote, plus three ContainerLogV2 columns.
+func containerLogColumns() []Column {
+	cols := []Column{
+		{Name: ColTimeGenerated, Type: DateTime, Doc: "when the container wrote the line (the container runtime's timestamp), else ReceivedTime"},
+		{Name: "Computer", Type: String, Doc: "the node the container runs on"},
+		{Name: "ContainerID", Type: String, Doc: "the container runtime's id of the container"},
+		{Name: "Image", Type: String, Doc: "the container's image name"},
+		{Name: "ImageTag", Type: String, Doc: "the container's image tag"},
+		{Name: "LogEntry", Type: String, Doc: "the log line"},
+		{Name: "LogEntrySource", Type: String, Doc: "stdout or stderr"},
+		{Name: "Name", Type: String, Doc: "PodUid/ContainerName, as the legacy table names a container"},
+		{Name: "Repository", Type: String, Doc: "the registry repository of the image"},
+		{Name: "TimeOfCommand", Type: DateTime, Doc: "when the agent collected the line"},
+		{Name: "SourceSystem", Type: String, Doc: "the kind of agent that collected the line"},
+		{Name: "_ResourceId", Type: String, Doc: "resource id of the cluster (the standard Log Analytics column)"},
+		{Name: "PodName", Type: String, Doc: "the pod's name, as in ContainerLogV2 (the legacy ContainerLog has no such column)"},
+		{Name: "PodNamespace", Type: String, Doc: "the pod's namespace, as in ContainerLogV2 (the legacy ContainerLog has no such column)"},
+		{Name: "ContainerName", Type: String, Doc: "the container's name in the pod, as in ContainerLogV2 (the legacy ContainerLog has it only in Name)"},
+	}
+	return append(cols, commonTail()...)
+}
+
+// syslogColumns are the Log Analytics Syslog columns, from an RFC 5424 or
+// RFC 3164 message.
+func syslogColumns() []Column {
+	cols := []Column{
+		{Name: ColTimeGenerated, Type: DateTime, Doc: "the message's TIMESTAMP (EventTime), else ReceivedTime"},
+		{Name: "Computer", Type: String, Doc: "the host the message came from"},
+		{Name: "HostName", Type: String, Doc: "HOSTNAME of the message"},
+		{Name: "HostIP", Type: String, Doc: "address of the host that sent the message"},
+		{Name: "Facility", Type: String, Doc: "facility of the message's PRI, by name: kern, user, auth, authpriv, daemon, local0, …"},
+		{Name: "SeverityLevel", Type: String, Doc: "severity of the message's PRI, by name: emerg, alert, crit, err, warning, notice, info, debug"},
+		{Name: "SyslogMessage", Type: String, Doc: "MSG of the message"},
+		{Name: "ProcessName", Type: String, Doc: "APP-NAME of the message (the tag of an RFC 3164 message)"},
+		{Name: "ProcessID", Type: Int, Doc: "PROCID of the message, 0 if none or not a number"},
+		{Name: "EventTime", Type: DateTime, Doc: "TIMESTAMP of the message"},
+		{Name: "SourceSystem", Type: String, Doc: "the kind of system the message came from, e.g. Linux"},
+	}
+	return append(cols, commonTail()...)
+}
+
 // catalog lists every relation, tables before the views over them.
 var catalog = []*Relation{
 	{Name: TableKubeAuditLogs, Columns: kubeAuditColumns(), Doc: "Kubernetes audit events (audit.k8s.io/v1), one row per event and stage; Log Analytics AKSAudit columns"},
 	{Name: ViewAKSAudit, Base: TableKubeAuditLogs, Doc: "Log Analytics name of KubeAuditLogs"},
 	{Name: ViewAKSAuditAdmin, Base: TableKubeAuditLogs, Where: `"Verb" NOT IN ('get', 'list')`, Doc: "KubeAuditLogs without get and list requests, as Log Analytics AKSAuditAdmin"},
 	{Name: TableCdewatchAudit, Columns: cdewatchAuditColumns(), Doc: "cdewatch's own audit trail: start/stop, authentication failures, credential changes, queries"},
+	{Name: TableAzureActivity, Columns: azureActivityColumns(), Doc: "Azure Activity Log events (control-plane operations on Azure resources), one row per event; Log Analytics AzureActivity columns plus ActivityLevel"},
+	{Name: TableSigninLogs, Columns: signinLogsColumns(), Doc: "Entra ID sign-ins, one row per sign-in; the key Log Analytics SigninLogs columns"},
+	{Name: TableAppAccess, Columns: appAccessColumns(), Doc: "applications' logs of their access to cardholder data, one row per access; a cdewatch table, with no Log Analytics equivalent"},
+	{Name: TableContainerLog, Columns: containerLogColumns(), Doc: "container stdout and stderr lines, one row per line; the legacy Log Analytics ContainerLog columns plus PodName, PodNamespace and ContainerName of ContainerLogV2"},
+	{Name: TableSyslog, Columns: syslogColumns(), Doc: "syslog messages, one row per message; Log Analytics Syslog columns"},
 }
 
 var byName = func() map[string]*Relation {

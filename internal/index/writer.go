@@ -229,8 +229,6 @@ func appenderType(c Column) duckdb.Type {
 		return duckdb.TYPE_BOOLEAN
 	case "TIMESTAMP":
 		return duckdb.TYPE_TIMESTAMP
-	case "INTERVAL":
-		return duckdb.TYPE_INTERVAL
 	}
 	panic("index: no appender type for " + c.SQLType())
 }

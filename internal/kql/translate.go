@@ -1,0 +1,511 @@
+package kql
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Plan is a translated query: one SQL statement per tabular statement.
+type Plan struct {
+	Stmts []*StmtPlan
+	// TablesRead are the catalog tables the query reads, sorted.
+	TablesRead []string
+}
+
+// StmtPlan is the SQL of one tabular statement and the shape of its
+// result.
+type StmtPlan struct {
+	SQL     string
+	Columns []Column
+	Ordered bool
+	Chart   *Chart
+}
+
+// col is a column of a relation being built: its KQL name and type and the
+// generated SQL name that holds it.
+type col struct {
+	name string
+	typ  string
+	id   string
+}
+
+// orderTerm is one key of the order a relation's rows are in.
+type orderTerm struct {
+	sql  string // over the relation's column ids
+	desc bool
+	// nullsFirst places nulls before other values.
+	nullsFirst bool
+}
+
+func (o orderTerm) String() string {
+	s := o.sql
+	if o.desc {
+		s += " DESC"
+	} else {
+		s += " ASC"
+	}
+	if o.nullsFirst {
+		return s + " NULLS FIRST"
+	}
+	return s + " NULLS LAST"
+}
+
+// rel is a tabular value: a SQL query and its columns. When ordered is
+// set the rows are in an order the query fixed; order holds its keys while
+// the columns they name are still present.
+type rel struct {
+	sql     string
+	cols    []col
+	ordered bool
+	order   []orderTerm
+	chart   *Chart
+}
+
+// find returns the column named name.
+func (r *rel) find(name string) (col, bool) {
+	for _, c := range r.cols {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return col{}, false
+}
+
+func (r *rel) names() []string {
+	out := make([]string, len(r.cols))
+	for i, c := range r.cols {
+		out[i] = c.name
+	}
+	return out
+}
+
+// hasIDs reports whether every column id the order terms use is still
+// among cols.
+func orderValid(order []orderTerm, cols []col) bool {
+	for _, o := range order {
+		found := false
+		for _, c := range cols {
+			if strings.Contains(o.sql, sqlIdent(c.id)) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// binding is what a let statement or a function parameter binds a name
+// to.
+type binding struct {
+	scalar *texpr   // a scalar value
+	tab    *Pipe    // a tabular expression, translated at each use
+	rel    *rel     // a tabular value already translated (tabular parameter)
+	fn     *FuncDef // a user function
+	env    *env     // the scope tab and fn were defined in
+	name   string
+}
+
+// env is a lexical scope of let bindings.
+type env struct {
+	parent *env
+	names  map[string]*binding
+}
+
+func (e *env) lookup(name string) *binding {
+	for s := e; s != nil; s = s.parent {
+		if b, ok := s.names[name]; ok {
+			return b
+		}
+	}
+	return nil
+}
+
+func (e *env) child() *env { return &env{parent: e, names: map[string]*binding{}} }
+
+// translator holds the state of one translation.
+type translator struct {
+	eng       *Engine
+	now       time.Time
+	nextID    int
+	nextAlias int
+	read      map[string]bool
+	depth     int
+}
+
+// Translate turns a parsed query into SQL. Errors are *Error values naming
+// the place in the query.
+func (e *Engine) Translate(q *Query) (plan *Plan, err error) {
+	return e.translate(q, e.opts.Now())
+}
+
+func (e *Engine) translate(q *Query, now time.Time) (plan *Plan, err error) {
+	t := &translator{eng: e, now: now.UTC().Truncate(time.Microsecond), read: map[string]bool{}}
+	defer func() {
+		if r := recover(); r != nil {
+			qe, ok := r.(*Error)
+			if !ok {
+				panic(r)
+			}
+			plan, err = nil, qe
+		}
+	}()
+	plan = &Plan{}
+	root := (&env{}).child()
+	for _, st := range q.Statements {
+		switch s := st.(type) {
+		case *LetStmt:
+			t.bindLet(root, s)
+		case *SetStmt:
+			// request properties have no effect here; accepted so that
+			// queries written for Kusto run
+		case *TabularStmt:
+			r := t.pipe(root, s.Expr)
+			plan.Stmts = append(plan.Stmts, t.finish(r))
+		}
+	}
+	if len(plan.Stmts) == 0 {
+		t.fail(q.Pos, "the query has no tabular statement to run: it only binds names with let; add a statement that uses them")
+	}
+	plan.TablesRead = sortedKeys(t.read)
+	return plan, nil
+}
+
+// fail stops the translation with an error at pos.
+func (t *translator) fail(pos Node, format string, args ...any) {
+	p := Pos{Line: 1, Col: 1}
+	if pos != nil {
+		p = pos.Position()
+	}
+	panic(&Error{Pos: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (t *translator) newID() string {
+	t.nextID++
+	return genIdent(t.nextID)
+}
+
+func (t *translator) alias() string {
+	t.nextAlias++
+	return fmt.Sprintf("t%d", t.nextAlias)
+}
+
+// finish renders the final SELECT of a statement: columns in order, with
+// dynamic values as JSON text, limited to one
+// row more than the engine returns (to detect an oversized result).
+func (t *translator) finish(r *rel) *StmtPlan {
+	sp := &StmtPlan{Ordered: r.ordered, Chart: r.chart}
+	var sel []string
+	for _, c := range r.cols {
+		expr := sqlIdent(c.id)
+		if c.typ == tyDynamic || c.typ == tyNull {
+			expr = "CAST(" + expr + " AS VARCHAR)"
+		}
+		sel = append(sel, expr)
+		sp.Columns = append(sp.Columns, Column{Name: c.name, Type: publicType(c.typ)})
+	}
+	if len(sel) == 0 {
+		sel = []string{"1"}
+	}
+	// DuckDB keeps the order of a sorted subquery through projections,
+	// filters and limits, so the rows come out in the order r has.
+	s := "SELECT " + strings.Join(sel, ", ") + " FROM (" + r.sql + ") AS " + t.alias()
+	s += fmt.Sprintf(" LIMIT %d", t.eng.opts.MaxRows+1)
+	sp.SQL = s
+	return sp
+}
+
+func publicType(t string) string {
+	switch t {
+	case tyNull:
+		return tyDynamic
+	case tyDecimal:
+		return tyReal
+	}
+	return t
+}
+
+func joinOrder(terms []orderTerm) string {
+	parts := make([]string, len(terms))
+	for i, o := range terms {
+		parts[i] = o.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// bindLet binds a let statement's name in e.
+func (t *translator) bindLet(e *env, s *LetStmt) {
+	b := &binding{env: e, name: s.Name.Name}
+	switch {
+	case s.Func != nil:
+		b.fn = s.Func
+	case s.Tabular != nil:
+		b.tab = s.Tabular
+	default:
+		if p := t.asTabular(e, s.Value); p != nil {
+			b.tab = p
+		} else {
+			x := t.expr(&scope{env: e}, s.Value)
+			b.scalar = &x
+		}
+	}
+	e.names[s.Name.Name] = b
+}
+
+// asTabular returns the value of a let as a tabular expression when it is
+// one: a name bound to a table, a tabular let or a table of the catalog,
+// or a call of a function that returns a table.
+func (t *translator) asTabular(e *env, x Expr) *Pipe {
+	switch v := x.(type) {
+	case *Ident:
+		if b := e.lookup(v.Name); b != nil {
+			if b.tab != nil || b.rel != nil {
+				return &Pipe{Pos: v.Pos, Source: &TableRef{Pos: v.Pos, Name: v.Name}}
+			}
+			return nil
+		}
+		if _, ok := t.eng.tables[v.Name]; ok {
+			return &Pipe{Pos: v.Pos, Source: &TableRef{Pos: v.Pos, Name: v.Name}}
+		}
+	case *Call:
+		switch v.Name {
+		case "materialize", "table", "view":
+			return &Pipe{Pos: v.Pos, Source: &FuncSource{Pos: v.Pos, Call: v}}
+		}
+		if b := e.lookup(v.Name); b != nil && b.fn != nil && t.fnIsTabular(b) {
+			return &Pipe{Pos: v.Pos, Source: &FuncSource{Pos: v.Pos, Call: v}}
+		}
+	case *SubQuery:
+		return v.Pipe
+	}
+	return nil
+}
+
+// fnIsTabular reports whether a user function returns a table.
+func (t *translator) fnIsTabular(b *binding) bool {
+	body := b.fn.Body
+	if body.Tabular != nil {
+		return true
+	}
+	e := b.env.child()
+	for _, p := range b.fn.Params {
+		if p.Tabular {
+			e.names[p.Name.Name] = &binding{rel: &rel{}}
+		} else {
+			e.names[p.Name.Name] = &binding{scalar: &texpr{sql: "NULL", typ: p.Type}}
+		}
+	}
+	for _, l := range body.Lets {
+		if l.Tabular != nil || l.Func != nil {
+			e.names[l.Name.Name] = &binding{tab: l.Tabular, fn: l.Func, env: e}
+			continue
+		}
+		if p := t.asTabular(e, l.Value); p != nil {
+			e.names[l.Name.Name] = &binding{tab: p, env: e}
+		} else {
+			e.names[l.Name.Name] = &binding{scalar: &texpr{sql: "NULL", typ: tyNull}}
+		}
+	}
+	return t.asTabular(e, body.Value) != nil
+}
+
+// pipe translates a tabular expression.
+func (t *translator) pipe(e *env, p *Pipe) *rel {
+	t.depth++
+	defer func() { t.depth-- }()
+	if t.depth > 100 {
+		t.fail(p, "the query nests tabular expressions or function calls more than 100 deep")
+	}
+	r := t.source(e, p.Source)
+	for _, op := range p.Ops {
+		r = t.operator(e, r, op)
+	}
+	return r
+}
+
+// source translates the first element of a pipe.
+func (t *translator) source(e *env, s Source) *rel {
+	switch v := s.(type) {
+	case *TableRef:
+		return t.tableRef(e, v)
+	case *Pipe:
+		return t.pipe(e, v)
+	case *FuncSource:
+		return t.funcSource(e, v)
+	case *Print:
+		return t.print(e, v)
+	case *DataTable:
+		return t.dataTable(e, v)
+	case *Range:
+		return t.rangeSource(e, v)
+	case *Union:
+		return t.union(e, nil, v)
+	case *Search:
+		return t.search(e, nil, v)
+	case *ExternalData:
+		t.fail(v, "externaldata is not supported: cdewatch queries only its own tables and does not read external URLs")
+	case *Evaluate:
+		t.fail(v, "evaluate %s is not supported as a source", v.Call.Name)
+	}
+	t.fail(s, "this tabular source is not supported")
+	return nil
+}
+
+// tableRef resolves a table name: a let binding first, then the catalog.
+func (t *translator) tableRef(e *env, v *TableRef) *rel {
+	if v.Wildcard {
+		t.fail(v, "table name patterns such as '%s' are supported only in union and search", v.Name)
+	}
+	if b := e.lookup(v.Name); b != nil {
+		switch {
+		case b.rel != nil:
+			return b.rel
+		case b.tab != nil:
+			return t.pipe(b.env, b.tab)
+		case b.fn != nil:
+			if len(b.fn.Params) == 0 {
+				return t.callTabular(e, b, &Call{Pos: v.Pos, Name: v.Name})
+			}
+			t.fail(v, "'%s' is a function: call it with its arguments, %s(...)", v.Name, v.Name)
+		default:
+			t.fail(v, "'%s' is a scalar value, not a table", v.Name)
+		}
+	}
+	return t.catalogTable(v, v.Name)
+}
+
+// catalogTable returns the rows of a catalog table.
+func (t *translator) catalogTable(pos Node, name string) *rel {
+	def, ok := t.eng.tables[name]
+	if !ok {
+		t.fail(pos, "unknown table '%s'%s; the tables are: %s", name, didYouMean(name, t.eng.names), t.tableList())
+	}
+	t.read[name] = true
+	r := &rel{}
+	var sel []string
+	for _, c := range def.Columns {
+		id := t.newID()
+		sel = append(sel, sqlIdent(c.Name)+" AS "+sqlIdent(id))
+		r.cols = append(r.cols, col{name: c.Name, typ: c.Type, id: id})
+	}
+	r.sql = "SELECT " + strings.Join(sel, ", ") + " FROM " + sqlIdent(def.Relation)
+	return r
+}
+
+func (t *translator) tableList() string {
+	if len(t.eng.names) == 0 {
+		return "(none: this engine has no tables; use datatable, print or range)"
+	}
+	return strings.Join(t.eng.names, ", ")
+}
+
+// matchTables returns the catalog tables a name pattern matches.
+func (t *translator) matchTables(pattern string) []string {
+	var out []string
+	for _, n := range t.eng.names {
+		if wildcardMatch(pattern, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// wildcardMatch matches name against a pattern where '*' is any text.
+func wildcardMatch(pattern, name string) bool {
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return pattern == name
+	}
+	if !strings.HasPrefix(name, parts[0]) {
+		return false
+	}
+	name = name[len(parts[0]):]
+	for i, p := range parts[1:] {
+		last := i == len(parts)-2
+		if last {
+			return strings.HasSuffix(name, p)
+		}
+		j := strings.Index(name, p)
+		if j < 0 {
+			return false
+		}
+		name = name[j+len(p):]
+	}
+	return true
+}
+
+// project builds a relation selecting exprs (SQL over r's ids) as new
+// columns.
+func (t *translator) project(r *rel, cols []col, exprs []string) *rel {
+	var sel []string
+	for i, c := range cols {
+		if exprs[i] == sqlIdent(c.id) {
+			sel = append(sel, exprs[i])
+		} else {
+			sel = append(sel, exprs[i]+" AS "+sqlIdent(c.id))
+		}
+	}
+	if len(sel) == 0 {
+		sel = []string{"NULL AS " + sqlIdent(t.newID())}
+	}
+	out := &rel{sql: "SELECT " + strings.Join(sel, ", ") + " FROM (" + r.sql + ") AS " + t.alias(), cols: cols, ordered: r.ordered, chart: r.chart}
+	if r.ordered && orderValid(r.order, cols) {
+		out.order = r.order
+	}
+	return out
+}
+
+// wrap applies a clause (WHERE, LIMIT, ...) to r, keeping its columns.
+func (t *translator) wrap(r *rel, clause string) *rel {
+	out := *r
+	out.sql = "SELECT * FROM (" + r.sql + ") AS " + t.alias() + " " + clause
+	return &out
+}
+
+// passThrough returns the SQL expressions that keep r's columns as they
+// are.
+func passThrough(cols []col) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = sqlIdent(c.id)
+	}
+	return out
+}
+
+// uniqueName returns name, or name with the smallest numeric suffix that
+// no column of cols has.
+func uniqueName(name string, cols []col) string {
+	taken := func(n string) bool {
+		for _, c := range cols {
+			if c.name == n {
+				return true
+			}
+		}
+		return false
+	}
+	if !taken(name) {
+		return name
+	}
+	for i := 1; ; i++ {
+		if n := fmt.Sprintf("%s%d", name, i); !taken(n) {
+			return n
+		}
+	}
+}
+
+// columnList lists column names for error messages.
+func columnList(names []string) string {
+	if len(names) == 0 {
+		return "(none)"
+	}
+	sorted := append([]string(nil), names...)
+	sort.Strings(sorted)
+	if len(sorted) > 60 {
+		return strings.Join(sorted[:60], ", ") + fmt.Sprintf(", … (%d more)", len(sorted)-60)
+	}
+	return strings.Join(sorted, ", ")
+}
