@@ -22,6 +22,7 @@ Usage:
   cdewatch serve   [--config FILE] [--listen ADDR] [--data DIR] [--demo]   run the server
   cdewatch verify  --data DIR [--key VERIFIER]                             check the ledger end to end
   cdewatch token   create|list|revoke ...                                  manage API tokens
+  cdewatch query   [--token-file F] [--format table|json|csv] 'KQL'|-      run a KQL query (recorded in the audit trail)
   cdewatch reindex --data DIR                                              rebuild the query index from the ledger
   cdewatch bench   [--self | --server URL --token-file F] [...]            load generator
   cdewatch version [--verifier --data DIR]                                 print version or the checkpoint verifier key
@@ -47,6 +48,7 @@ func run(ctx context.Context, args []string) int {
 		"serve":   runServe,
 		"verify":  runVerify,
 		"token":   runToken,
+		"query":   runQuery,
 		"reindex": runReindex,
 		"bench":   runBench,
 		"version": runVersion,

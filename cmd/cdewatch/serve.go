@@ -24,6 +24,7 @@ import (
 	"github.com/cdewatch/cdewatch/internal/ingest"
 	"github.com/cdewatch/cdewatch/internal/ingest/filetail"
 	"github.com/cdewatch/cdewatch/internal/k8saudit"
+	"github.com/cdewatch/cdewatch/internal/kql"
 	"github.com/cdewatch/cdewatch/internal/ledger"
 )
 
@@ -167,15 +168,24 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 	}
 
 	srv := &api.Server{Ledger: led, Tokens: tokens, K8sAudit: k8s, Audit: audit, Log: log.With("component", "api")}
+	if idx != nil {
+		srv.Query = kql.NewEngine(idx.DB(), queryTables(), kql.Options{
+			Timeout:  time.Duration(cfg.Query.Timeout),
+			MaxRows:  cfg.Query.MaxRows,
+			MaxBytes: int64(cfg.Query.MaxBytes),
+		}).Run
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	// A query may run for query.timeout before its result is written.
+	writeTimeout := max(60*time.Second, time.Duration(cfg.Query.Timeout)+30*time.Second)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -286,6 +296,20 @@ func loadDemo(ctx context.Context, k *ingest.K8sAudit, log *slog.Logger) error {
 	}
 	log.Info("demo day loaded", "events", len(events))
 	return nil
+}
+
+// queryTables describes the index's tables and views to the query engine.
+func queryTables() []kql.TableDef {
+	rels := index.Relations()
+	out := make([]kql.TableDef, len(rels))
+	for i, r := range rels {
+		cols := make([]kql.Column, len(r.Columns))
+		for j, c := range r.Columns {
+			cols[j] = kql.Column{Name: c.Name, Type: string(c.Type)}
+		}
+		out[i] = kql.TableDef{Name: r.Name, Columns: cols, Doc: r.Doc}
+	}
+	return out
 }
 
 // indexPath is the DuckDB database of the query tables, rebuilt from the

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -19,41 +21,94 @@ import (
 )
 
 const tokenUsage = `Usage:
-  cdewatch token create --source NAME [--role ingest|admin]   new token; the secret is printed once
+  cdewatch token create --source NAME           new ingest token bound to a source (cluster); the secret is printed once
+  cdewatch token create --role reader|admin     new token that may run queries (reader) or do everything (admin)
   cdewatch token list
   cdewatch token revoke ID
-Common flags: --server URL (default http://127.0.0.1:8470), --admin-token-file FILE (default ./cdewatch-data/admin.token)`
+Common flags: --server URL (default http://127.0.0.1:8470), --admin-token-file FILE (default ./cdewatch-data/admin.token),
+  --ca FILE (PEM certificate to trust for an https server)`
 
-// client is a minimal admin client of the API.
+// defaultServer is the API address the client commands use by default.
+const defaultServer = "http://127.0.0.1:8470"
+
+// client is a minimal client of the API.
 type client struct {
 	server string
 	token  string
 	http   *http.Client
 }
 
-func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+// newClient returns a client of the API at server that authenticates with
+// token. caFile, if set, is a PEM file of certificates to trust besides
+// the system's (for a server whose certificate is self-signed).
+func newClient(server, token, caFile string, timeout time.Duration) (*client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if caFile != "" {
+		b, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &client{server: strings.TrimRight(server, "/"), token: token, http: &http.Client{Timeout: timeout, Transport: tr}}, nil
+}
+
+// send makes a request with body (JSON-encoded unless nil) and returns the
+// body of a 2xx answer, at most limit bytes. Any other answer is an error
+// with the status and the server's message.
+func (c *client) send(ctx context.Context, method, path string, body any, limit int64) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.server, "/")+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.server+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "cdewatch/"+version)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w (is `cdewatch serve` running at %s?)", method, path, err, c.server)
+		return nil, fmt.Errorf("%s %s: %w (is `cdewatch serve` running at %s?)", method, path, err, c.server)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read the answer: %w", method, path, err)
+	}
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+		var e struct {
+			Error string `json:"error"`
+		}
+		msg := strings.TrimSpace(string(b[:min(int64(len(b)), 4096)]))
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			msg = e.Error
+		}
+		return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, msg)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s %s: the answer is larger than %d bytes", method, path, limit)
+	}
+	return b, nil
+}
+
+// do sends body and decodes the JSON answer into out, if set.
+func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+	b, err := c.send(ctx, method, path, body, 1<<20)
+	if err != nil {
+		return err
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)
@@ -76,10 +131,11 @@ func runToken(ctx context.Context, args []string) error {
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("token "+sub, flag.ContinueOnError)
-	server := fs.String("server", "http://127.0.0.1:8470", "cdewatch API URL")
+	server := fs.String("server", defaultServer, "cdewatch API URL")
 	adminFile := fs.String("admin-token-file", filepath.Join("./cdewatch-data", auth.AdminTokenFile), "file holding an admin token")
+	caFile := fs.String("ca", "", "PEM file of a certificate (or CA) to trust for an https server")
 	source := fs.String("source", "", "source (cluster) name the ingest token is bound to")
-	role := fs.String("role", string(auth.RoleIngest), "token role: ingest or admin")
+	role := fs.String("role", string(auth.RoleIngest), "token role: ingest, reader or admin")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -87,14 +143,21 @@ func runToken(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	c := &client{server: *server, token: secret, http: &http.Client{Timeout: 30 * time.Second}}
+	c, err := newClient(*server, secret, *caFile, 30*time.Second)
+	if err != nil {
+		return err
+	}
 	switch sub {
 	case "create":
 		var out api.TokenResponse
 		if err := c.do(ctx, http.MethodPost, "/v1/tokens", api.TokenRequest{Role: auth.Role(*role), Source: *source}, &out); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "created %s token %s (source %q); the secret below is shown only once:\n", out.Role, out.ID, out.Source)
+		if out.Source != "" {
+			fmt.Fprintf(os.Stderr, "created %s token %s (source %q); the secret below is shown only once:\n", out.Role, out.ID, out.Source)
+		} else {
+			fmt.Fprintf(os.Stderr, "created %s token %s; the secret below is shown only once:\n", out.Role, out.ID)
+		}
 		fmt.Println(out.Secret)
 	case "list":
 		var toks []auth.Token

@@ -1,6 +1,45 @@
 // Package api is cdewatch's HTTP API: ingest, the transparency log
-// (checkpoints, proofs, tiles) and token administration. Every endpoint but
-// /healthz needs a bearer token.
+// (checkpoints, proofs, tiles), token administration and queries. Every
+// endpoint but /healthz needs a bearer token; a missing or invalid one is
+// answered 401 and recorded as auth.failed, one of the wrong role 403 and
+// recorded as auth.denied. Errors are JSON objects {"error": "..."}.
+//
+// # Queries
+//
+// POST /v1/query runs a KQL query over the index (the tables of
+// internal/index: KubeAuditLogs, AKSAudit, AKSAuditAdmin, CdewatchAudit, …).
+// It needs a reader or an admin token. The body is {"query": "<KQL>"}, at
+// most 1 MiB, no other member. Answers:
+//
+//	200  {"Tables": [{"TableName", "Columns": [{"ColumnName", "ColumnType"}], "Rows": [[...]]}, ...]}
+//	     one table per tabular statement, as kql.Result marshals it
+//	400  the body is not such an object, or the query is empty, or it is
+//	     wrong: the error names the line and column ("line 1, column 15: ...")
+//	413  the body is larger than 1 MiB
+//	422  a limit stopped the query: {"error": "...", "limit": "timeout"}
+//	     (or "max_rows", "max_bytes"; configuration section query:)
+//	500  the database failed; the message is generic, the server log and the
+//	     audit record have the cause
+//	503  the index is disabled (index.enabled: false), or the query could
+//	     not be recorded in the audit trail (then no result is returned)
+//
+// Every request that reaches the endpoint with a reader or admin token,
+// successful or not, is appended to the ledger (PCI DSS 10.2.1.3) before
+// the response is written, as a CdewatchAudit record with OperationName
+// "query", Caller the token ("token:<id> (reader)"), Outcome success or
+// failure, Status the HTTP status, CallerIpAddress and UserAgent the
+// client's, Pci log-access, and Details holding token_id, role, query (cut
+// at 64 KiB: query_truncated, query_bytes), tables (the catalog tables the
+// query read; empty when unknown, e.g. for a query that did not parse),
+// result_tables, rows, started, duration_ms, and for failures error (as
+// sent), limit and cause (the internal error of a 500). If that append
+// fails the answer is 503 and the result is withheld: there is no
+// unrecorded access to the audit logs.
+//
+// Results lag ingest: the index is fed from the ledger asynchronously, so a
+// query sees what the ledger held about a second (the index's batch delay
+// plus one batch) before it started; a query's own record becomes visible
+// to later queries the same way.
 package api
 
 import (
@@ -11,6 +50,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -30,15 +70,18 @@ type Server struct {
 	Tokens   *auth.Store
 	K8sAudit http.Handler
 	Audit    AuditFunc
-	Log      *slog.Logger
+	// Query runs queries for POST /v1/query; nil when the index is
+	// disabled (the endpoint then answers 503).
+	Query QueryFunc
+	Log   *slog.Logger
 }
 
 // Handler returns the routed, authenticated handler.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("POST /v1/ingest/k8s-audit", s.require(auth.RoleIngest, s.K8sAudit))
-	admin := func(h http.HandlerFunc) http.Handler { return s.require(auth.RoleAdmin, h) }
+	mux.Handle("POST /v1/ingest/k8s-audit", s.require(s.K8sAudit, auth.RoleIngest))
+	admin := func(h http.HandlerFunc) http.Handler { return s.require(h, auth.RoleAdmin) }
 	mux.Handle("GET /v1/checkpoint", admin(s.checkpoint))
 	mux.Handle("GET /v1/log/checkpoint", admin(s.checkpoint))
 	mux.Handle("GET /v1/log/tile/{path...}", admin(s.tile))
@@ -47,7 +90,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/tokens", admin(s.listTokens))
 	mux.Handle("POST /v1/tokens", admin(s.createToken))
 	mux.Handle("DELETE /v1/tokens/{id}", admin(s.revokeToken))
-	mux.Handle("/", s.require("", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /v1/query", s.require(http.HandlerFunc(s.query), auth.RoleReader, auth.RoleAdmin))
+	mux.Handle("/", s.require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})))
 	return mux
@@ -61,9 +105,15 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// require authenticates the bearer token and checks its role ("" = any
-// valid token). Failures are answered 401/403 and recorded in the ledger.
-func (s *Server) require(role auth.Role, next http.Handler) http.Handler {
+// require authenticates the bearer token and checks that its role is one
+// of roles (none: any valid token). Failures are answered 401/403 and
+// recorded in the ledger.
+func (s *Server) require(next http.Handler, roles ...auth.Role) http.Handler {
+	need := make([]string, len(roles))
+	for i, r := range roles {
+		need[i] = string(r)
+	}
+	needText := strings.Join(need, " or ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		p, valid := s.Tokens.Authenticate(strings.TrimSpace(secret))
@@ -78,23 +128,31 @@ func (s *Server) require(role auth.Role, next http.Handler) http.Handler {
 			httpjson.Error(w, http.StatusUnauthorized, reason+": send Authorization: Bearer <token>")
 			return
 		}
-		if role != "" && p.Role != role {
+		if len(roles) > 0 && !slices.Contains(roles, p.Role) {
 			s.audit(r, event.SelfAudit{Action: event.ActionAuthDenied, User: p.Name(), Outcome: event.Failure, Status: http.StatusForbidden, Class: event.InvalidAccess,
-				Details: map[string]any{"reason": "role " + string(p.Role) + " may not use this endpoint", "need": string(role), "method": r.Method, "path": r.URL.Path}})
-			httpjson.Error(w, http.StatusForbidden, fmt.Sprintf("this endpoint needs a %s token; the token presented is %s", role, p.Role))
+				Details: map[string]any{"reason": "role " + string(p.Role) + " may not use this endpoint", "need": needText, "method": r.Method, "path": r.URL.Path}})
+			httpjson.Error(w, http.StatusForbidden, fmt.Sprintf("this endpoint needs a %s token; the token presented is %s", needText, p.Role))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})
 }
 
+// audit records a self-audit action about request r, logging a failure.
 func (s *Server) audit(r *http.Request, a event.SelfAudit) {
+	if err := s.record(r, a); err != nil {
+		s.Log.Error("could not record self-audit event", "action", a.Action, "err", err)
+	}
+}
+
+// record records a self-audit action about request r (with the client's
+// address and agent, and the path as the resource) and returns once it is
+// durable, or the error.
+func (s *Server) record(r *http.Request, a event.SelfAudit) error {
 	a.OriginIP = remoteIP(r)
 	a.Agent = r.UserAgent()
 	a.Resource = r.URL.Path
-	if err := s.Audit(r.Context(), a); err != nil {
-		s.Log.Error("could not record self-audit event", "action", a.Action, "err", err)
-	}
+	return s.Audit(r.Context(), a)
 }
 
 func remoteIP(r *http.Request) string {

@@ -30,7 +30,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		httpjson.Error(w, http.StatusBadRequest, "token request: "+err.Error()+` (want {"role":"ingest","source":"<cluster>"})`)
+		httpjson.Error(w, http.StatusBadRequest, "token request: "+err.Error()+` (want {"role":"ingest","source":"<cluster>"}, {"role":"reader"} or {"role":"admin"})`)
 		return
 	}
 	if req.Role == "" {

@@ -28,8 +28,9 @@ type Role string
 
 // Roles.
 const (
-	RoleAdmin  Role = "admin"  // everything: tokens, proofs, checkpoints
+	RoleAdmin  Role = "admin"  // everything: tokens, proofs, checkpoints, queries
 	RoleIngest Role = "ingest" // send events for its source only
+	RoleReader Role = "reader" // run queries over the index, nothing else
 )
 
 // File names in the data directory.
@@ -129,16 +130,16 @@ func (s *Store) Authenticate(secret string) (Principal, bool) {
 // Create makes a new token and returns its secret, shown only this once.
 func (s *Store) Create(role Role, source string) (string, Token, error) {
 	switch role {
-	case RoleAdmin:
+	case RoleAdmin, RoleReader:
 		if source != "" {
-			return "", Token{}, errors.New("admin tokens are not bound to a source")
+			return "", Token{}, fmt.Errorf("%s tokens are not bound to a source", role)
 		}
 	case RoleIngest:
 		if !ValidSource(source) {
 			return "", Token{}, fmt.Errorf("ingest tokens need a source name (letters, digits, . _ : / -, at most 128): got %q", source)
 		}
 	default:
-		return "", Token{}, fmt.Errorf("unknown role %q (want admin or ingest)", role)
+		return "", Token{}, fmt.Errorf("unknown role %q (want admin, ingest or reader)", role)
 	}
 	return s.create(role, source)
 }

@@ -63,10 +63,34 @@ func TestCreateValidation(t *testing.T) {
 	for _, c := range []struct {
 		role   Role
 		source string
-	}{{RoleIngest, ""}, {RoleIngest, "has space"}, {RoleAdmin, "x"}, {"root", ""}} {
+	}{{RoleIngest, ""}, {RoleIngest, "has space"}, {RoleAdmin, "x"}, {RoleReader, "x"}, {"root", ""}} {
 		if _, _, err := s.Create(c.role, c.source); err == nil {
 			t.Errorf("Create(%q, %q) succeeded", c.role, c.source)
 		}
+	}
+	if _, _, err := s.Create("root", ""); err == nil || !strings.Contains(err.Error(), "want admin, ingest or reader") {
+		t.Errorf("unknown role: %v", err)
+	}
+}
+
+func TestReaderToken(t *testing.T) {
+	s, _, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, tok, err := s.Create(RoleReader, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Role != RoleReader || tok.Source != "" {
+		t.Fatalf("token %+v", tok)
+	}
+	p, ok := s.Authenticate(secret)
+	if !ok || p.Role != RoleReader || p.TokenID != tok.ID {
+		t.Fatalf("reader token: %+v %v", p, ok)
+	}
+	if got, want := p.Name(), "token:"+tok.ID+" (reader)"; got != want {
+		t.Errorf("Name() = %q, want %q", got, want)
 	}
 }
 

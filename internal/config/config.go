@@ -25,6 +25,7 @@ type Config struct {
 	Ingest Ingest    `yaml:"ingest"`
 	PCI    PCI       `yaml:"pci"`
 	Index  Index     `yaml:"index"`
+	Query  Query     `yaml:"query"`
 	// AuditFiles are kube-apiserver audit log files (log backend, JSON format) to follow.
 	AuditFiles []AuditFile `yaml:"audit_files"`
 
@@ -61,6 +62,16 @@ type Index struct {
 	MemoryLimit string `yaml:"memory_limit"`
 }
 
+// Query bounds one KQL query run through POST /v1/query (kql.Options).
+type Query struct {
+	// Timeout is the longest a query may run before it is stopped.
+	Timeout Duration `yaml:"timeout"`
+	// MaxRows bounds the rows of each result table.
+	MaxRows int `yaml:"max_rows"`
+	// MaxBytes bounds the size of a whole result, counted as the text of its cells.
+	MaxBytes ByteSize `yaml:"max_bytes"`
+}
+
 // PCI declares the cardholder data environment and privileged identities.
 type PCI struct {
 	CDENamespaces    []string `yaml:"cde_namespaces"`
@@ -92,6 +103,11 @@ func Default() *Config {
 			DedupWindow:     Duration(5 * time.Minute),
 		},
 		Index: Index{Enabled: true},
+		Query: Query{
+			Timeout:  Duration(30 * time.Second),
+			MaxRows:  50_000,
+			MaxBytes: 64 << 20,
+		},
 		PCI: PCI{
 			PrivilegedGroups: []string{"system:masters"},
 			AdminRoles:       []string{"cluster-admin"},
@@ -218,6 +234,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Ingest.DedupWindow < 0 {
 		bad("ingest.dedup_window", "must not be negative")
+	}
+	if c.Query.Timeout <= 0 || time.Duration(c.Query.Timeout) > time.Hour {
+		bad("query.timeout", "%v must be positive and at most 1h", c.Query.Timeout)
+	}
+	if c.Query.MaxRows <= 0 {
+		bad("query.max_rows", "%d must be positive", c.Query.MaxRows)
+	}
+	if c.Query.MaxBytes < 1<<10 || c.Query.MaxBytes > 1<<30 {
+		bad("query.max_bytes", "%v must be between 1KiB and 1GiB", c.Query.MaxBytes)
 	}
 	seen := map[string]bool{}
 	for i, f := range c.AuditFiles {

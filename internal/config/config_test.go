@@ -20,7 +20,22 @@ func TestParse(t *testing.T) {
 			if c.Ingest.MaxRequestBytes != 12<<20 || c.Ingest.MaxEventBytes != 256<<10 {
 				t.Errorf("ingest defaults: %v %v", c.Ingest.MaxRequestBytes, c.Ingest.MaxEventBytes)
 			}
+			if time.Duration(c.Query.Timeout) != 30*time.Second || c.Query.MaxRows != 50000 || c.Query.MaxBytes != 64<<20 {
+				t.Errorf("query defaults: %+v", c.Query)
+			}
 		}},
+		{name: "query values", yaml: "query:\n  timeout: 2m\n  max_rows: 1000\n  max_bytes: 8MiB\n", check: func(t testing.TB, c *Config) {
+			if time.Duration(c.Query.Timeout) != 2*time.Minute || c.Query.MaxRows != 1000 || c.Query.MaxBytes != 8<<20 {
+				t.Errorf("query: %+v", c.Query)
+			}
+		}},
+		{name: "query unknown key", yaml: "query:\n  max_results: 5\n", wantErr: "line 2 (key query.max_results): field max_results not found"},
+		{name: "query bad timeout", yaml: "query:\n  timeout: soon\n", wantErr: "line 2 (key query.timeout): invalid duration"},
+		{name: "query zero timeout", yaml: "query:\n  timeout: 0s\n", wantErr: "line 2: query.timeout: 0s must be positive"},
+		{name: "query negative rows", yaml: "query:\n  timeout: 1s\n  max_rows: -1\n", wantErr: "line 3: query.max_rows"},
+		{name: "query rows not a number", yaml: "query:\n  max_rows: many\n", wantErr: "line 2"},
+		{name: "query bad size", yaml: "query:\n  max_bytes: lots\n", wantErr: "line 2 (key query.max_bytes): invalid size"},
+		{name: "query tiny size", yaml: "query:\n  max_bytes: 10\n", wantErr: "line 2: query.max_bytes: 10B must be between 1KiB and 1GiB"},
 		{name: "values", yaml: "listen: 0.0.0.0:9000\ningest:\n  max_request_bytes: 4MiB\n  dedup_window: 10m\npci:\n  cde_namespaces: [payments]\naudit_files:\n  - path: /var/log/audit.log\n    source: c1\n",
 			check: func(t testing.TB, c *Config) {
 				if c.Ingest.MaxRequestBytes != 4<<20 || time.Duration(c.Ingest.DedupWindow) != 10*time.Minute {

@@ -15,6 +15,7 @@ const (
 	ActionTokenCreate  = "token.create"  // 10.2.1.5 a credential was created
 	ActionTokenRevoke  = "token.revoke"  // 10.2.1.5 a credential was revoked
 	ActionIngestReject = "ingest.reject" // input that could not be stored, recorded so nothing vanishes silently
+	ActionQuery        = "query"         // 10.2.1.3 audit logs were read: a query over the index, successful or not
 )
 
 // SelfSource is the source name of records cdewatch writes about itself.

@@ -81,7 +81,7 @@ func (t *translator) aggregate(sc *scope, c *Call) texpr {
 		return res("count(*)", tyLong)
 	case "countif":
 		need(1, 1)
-		return res("count_if("+cond(0)+")", tyLong)
+		return res("coalesce(count_if("+cond(0)+"), 0)", tyLong)
 	case "dcount", "count_distinct":
 		need(1, 2)
 		return res("count(DISTINCT "+value(0)+")", tyLong)

@@ -16,6 +16,9 @@ type corpusExample struct {
 	SourceFile string `json:"source_file"`
 	Heading    string `json:"heading"`
 	Query      string `json:"query"`
+	// ExpectedOutput is the output the docs show, usually a markdown table
+	// (TestConformance compares it).
+	ExpectedOutput string `json:"expected_output_markdown"`
 }
 
 // loadCorpus reads the KQL documentation examples from the corpora

@@ -208,7 +208,9 @@ func init() {
 	})
 	add("substring", 2, 3, func(t *translator, c *Call, a []texpr) texpr {
 		s := t.arg(c, 0, a[0], tyString)
-		start := "greatest(" + t.arg(c, 1, a[1], tyLong) + ", 0) + 1"
+		st := t.arg(c, 1, a[1], tyLong)
+		// a negative start counts from the end
+		start := "greatest(CASE WHEN " + st + " < 0 THEN " + st + " + length(" + s + ") ELSE " + st + " END, 0) + 1"
 		if len(a) == 3 {
 			return texpr{sql: "coalesce(substr(" + s + ", " + start + ", greatest(" + t.arg(c, 2, a[2], tyLong) + ", 0)), '')", typ: tyString}
 		}
@@ -233,7 +235,8 @@ func init() {
 	add("replace_regex replace", 3, 3, func(t *translator, c *Call, a []texpr) texpr {
 		repl := t.arg(c, 2, a[2], tyString)
 		if s, ok := a[2].str(); ok {
-			repl = sqlString(regexp.MustCompile(`\$(\d)`).ReplaceAllString(strings.ReplaceAll(s, `\`, `\\`), `\$1`))
+			// Kusto writes groups as \1 (as DuckDB does) or $1
+			repl = sqlString(regexp.MustCompile(`\$(\d)`).ReplaceAllString(s, `\$1`))
 		}
 		return texpr{sql: "regexp_replace(" + t.arg(c, 0, a[0], tyString) + ", " + t.regex(c.Args[1], a[1]) + ", " + repl + ", 'g')", typ: tyString}
 	})
@@ -294,7 +297,7 @@ func init() {
 			for i := 1; i <= groups; i++ {
 				cols = append(cols, "regexp_extract_all("+s+", "+re+", "+strconv.Itoa(i)+")")
 			}
-			return texpr{sql: "CASE WHEN regexp_matches(" + s + ", " + re + ") THEN to_json(list_zip(" + strings.Join(cols, ", ") + ")) END", typ: tyDynamic}
+			return texpr{sql: "CASE WHEN regexp_matches(" + s + ", " + re + ") THEN to_json(list_transform(list_zip(" + strings.Join(cols, ", ") + "), e -> [" + zipFields(groups) + "])) END", typ: tyDynamic}
 		}
 	})
 	add("countof", 2, 3, func(t *translator, c *Call, a []texpr) texpr {
@@ -304,7 +307,8 @@ func init() {
 				return texpr{sql: "CAST(len(regexp_extract_all(" + s + ", " + t.regex(c.Args[1], a[1]) + ")) AS BIGINT)", typ: tyLong}
 			}
 		}
-		return texpr{sql: "CAST(CASE WHEN length(" + sub + ") = 0 THEN 0 ELSE (length(" + s + ") - length(replace(" + s + ", " + sub + ", ''))) // length(" + sub + ") END AS BIGINT)", typ: tyLong}
+		// plain matches may overlap: countof("aaaa", "aa") is 3
+		return texpr{sql: "CAST(CASE WHEN length(" + sub + ") = 0 THEN 0 ELSE len(list_filter(range(greatest(length(" + s + ") - length(" + sub + ") + 1, 0)), i -> substr(" + s + ", i + 1, length(" + sub + ")) = " + sub + ")) END AS BIGINT)", typ: tyLong}
 	})
 	add("hash_sha256", 1, 1, simple(tyString, "sha256(%s)", tyString))
 	add("hash_md5", 1, 1, simple(tyString, "md5(%s)", tyString))
@@ -602,7 +606,10 @@ func init() {
 		return texpr{sql: ipv4InRange(t.arg(c, 0, a[0], tyString), t.arg(c, 1, a[1], tyString)), typ: tyBool}
 	})
 	add("parse_ipv4", 1, 1, func(t *translator, c *Call, a []texpr) texpr {
-		return texpr{sql: ipv4Number(t.arg(c, 0, a[0], tyString)), typ: tyLong}
+		s := t.arg(c, 0, a[0], tyString)
+		// a.b.c.d/n keeps the network part
+		bits := "coalesce(TRY_CAST(nullif(regexp_extract(" + s + ", '/(\\d+)$', 1), '') AS BIGINT), 32)"
+		return texpr{sql: "((" + ipv4Number(s) + " >> (32 - " + bits + ")) << (32 - " + bits + "))", typ: tyLong}
 	})
 	add("ipv4_compare", 2, 2, func(t *translator, c *Call, a []texpr) texpr {
 		x, y := ipv4Number(t.arg(c, 0, a[0], tyString)), ipv4Number(t.arg(c, 1, a[1], tyString))

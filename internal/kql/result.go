@@ -192,8 +192,11 @@ func FormatTimespan(d time.Duration) string {
 }
 
 func quoteJSON(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // formatReal64 renders a finite real in its shortest form, as

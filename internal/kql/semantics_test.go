@@ -93,14 +93,16 @@ func runScript(t *testing.T, path string) int {
 			c := semCase{name: strings.TrimSpace(line[4:]), line: i + 1}
 			i++
 			var q []string
-			for i < len(lines) && lines[i] != "---" {
+			for i < len(lines) && lines[i] != "---" && lines[i] != "--- table" {
 				q = append(q, lines[i])
 				i++
 			}
 			if i == len(lines) {
 				t.Fatalf("%s:%d: case %q has no '---' line", path, c.line, c.name)
 			}
-			i++
+			if lines[i] == "---" {
+				i++
+			}
 			c.wantStart = i
 			for i < len(lines) && !strings.HasPrefix(lines[i], "=== ") && !strings.HasPrefix(lines[i], "table ") && !strings.HasPrefix(lines[i], "now ") {
 				i++
@@ -284,6 +286,9 @@ func runCase(eng *Engine, c semCase) string {
 		}
 		parts = append(parts, b.String())
 	}
+	if len(parts) > 1 {
+		return "--- table\n" + strings.Join(parts, "\n--- table\n")
+	}
 	return strings.Join(parts, "\n--- table\n")
 }
 
@@ -294,8 +299,8 @@ func caseMatches(got, want string) bool {
 	if strings.HasPrefix(want, "error:") {
 		return strings.HasPrefix(got, "error:") && strings.Contains(got, strings.TrimSpace(strings.TrimPrefix(want, "error:")))
 	}
-	gt := strings.Split(got, "\n--- table\n")
-	wt := strings.Split(want, "\n--- table\n")
+	gt := strings.Split(strings.TrimPrefix(got, "--- table\n"), "\n--- table\n")
+	wt := strings.Split(strings.TrimPrefix(want, "--- table\n"), "\n--- table\n")
 	if len(gt) != len(wt) {
 		return false
 	}

@@ -61,6 +61,9 @@ type rel struct {
 	ordered bool
 	order   []orderTerm
 	chart   *Chart
+	// table is the catalog table the rows come from unchanged in shape
+	// (for search's $table); "" otherwise.
+	table string
 }
 
 // find returns the column named name.
@@ -393,6 +396,7 @@ func (t *translator) catalogTable(pos Node, name string) *rel {
 		r.cols = append(r.cols, col{name: c.Name, typ: c.Type, id: id})
 	}
 	r.sql = "SELECT " + strings.Join(sel, ", ") + " FROM " + sqlIdent(def.Relation)
+	r.table = name
 	return r
 }
 

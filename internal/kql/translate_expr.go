@@ -453,6 +453,14 @@ func (t *translator) compare(sc *scope, v *Binary) texpr {
 		op = "<>"
 	}
 	ls, rs := t.comparable(v, l, r)
+	if op == "<>" {
+		// Kusto: null != value is true, null != null is null
+		nonNull := func(x texpr) bool { return x.lit != nil && !x.lit.Null && x.lit.Kind != LitNull }
+		if nonNull(l) || nonNull(r) {
+			return texpr{sql: "(" + ls + " IS DISTINCT FROM " + rs + ")", typ: tyBool, agg: l.agg || r.agg}
+		}
+		return texpr{sql: "(CASE WHEN " + ls + " IS NULL AND " + rs + " IS NULL THEN NULL ELSE " + ls + " IS DISTINCT FROM " + rs + " END)", typ: tyBool, agg: l.agg || r.agg}
+	}
 	return texpr{sql: "(" + ls + " " + op + " " + rs + ")", typ: tyBool, agg: l.agg || r.agg}
 }
 

@@ -499,6 +499,10 @@ func aggColumnName(x Expr, sc *scope, t *translator) string {
 			arg = t.expr(&inner, c.Args[0]).name
 		}
 	}
+	if (c.Name == "take_any" || c.Name == "take_anyif") && arg != "" {
+		// take_any keeps the column's own name
+		return arg
+	}
 	name := prefix + "_" + arg
 	if c.Name == "percentile" && len(c.Args) == 2 {
 		if l, ok := c.Args[1].(*Literal); ok {

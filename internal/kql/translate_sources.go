@@ -258,7 +258,10 @@ func (t *translator) unionRels(legs []unionLeg, inner bool, withSource *Ident) *
 // the predicate holds; a bare string matches any column that has it.
 func (t *translator) search(e *env, r *rel, v *Search) *rel {
 	src := r
-	if src == nil {
+	if src != nil {
+		// search over piped rows names their table in $table, as Kusto does
+		src = t.unionRels([]unionLeg{{r, r.table}}, false, &Ident{Pos: v.Pos, Name: "$table"})
+	} else {
 		var legs []unionLeg
 		names := t.eng.names
 		if len(v.Tables) > 0 {
