@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -46,6 +47,9 @@ type Engine struct {
 	tables map[string]*TableDef
 	names  []string // table names, sorted
 	opts   Options
+
+	regOnce sync.Once // registers the Go-implemented functions
+	regErr  error
 }
 
 // NewEngine returns an engine that queries db, where the given tables
@@ -104,6 +108,10 @@ func (e *Engine) Run(ctx context.Context, src string) (*Result, error) {
 	plan, err := e.Translate(q)
 	if err != nil {
 		return nil, err
+	}
+	e.regOnce.Do(func() { e.regErr = RegisterFunctions(ctx, e.db) })
+	if e.regErr != nil {
+		return nil, e.regErr
 	}
 	return e.execute(ctx, plan)
 }

@@ -560,9 +560,3 @@ func leftMemberName(b *Binary) string {
 	}
 	return ""
 }
-
-// evaluate translates the evaluate plugins cdewatch supports.
-func (t *translator) evaluate(e *env, r *rel, v *Evaluate) *rel {
-	t.fail(v, "evaluate %s is not supported", v.Call.Name)
-	return nil
-}

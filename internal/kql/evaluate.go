@@ -1,0 +1,7 @@
+package kql
+
+// evaluate translates the evaluate plugins cdewatch supports.
+func (t *translator) evaluate(e *env, r *rel, v *Evaluate) *rel {
+	t.fail(v, "evaluate %s is not supported", v.Call.Name)
+	return nil
+}
