@@ -126,7 +126,7 @@ func (t *translator) operator(e *env, r *rel, op Operator) *rel {
 	case *Evaluate:
 		return t.evaluate(e, r, v)
 	case *MakeSeries:
-		t.fail(v, "make-series is not supported yet: use summarize ... by bin(Timestamp, step)")
+		return t.makeSeries(e, r, v)
 	case *MvApply:
 		t.fail(v, "mv-apply is not supported yet: use mv-expand followed by summarize")
 	case *ParseKV:

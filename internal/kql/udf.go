@@ -72,6 +72,8 @@ func (s *scalarUDF) Executor() duckdb.ScalarFuncExecutor {
 func allUDFs() []udf {
 	var out []udf
 	out = append(out, geoUDFs()...)
+	out = append(out, shapeUDFs()...)
+	out = append(out, seriesUDFs()...)
 	out = append(out, moreUDFs()...)
 	return out
 }
