@@ -105,7 +105,7 @@ func Default() *Config {
 		Index: Index{Enabled: true},
 		Query: Query{
 			Timeout:  Duration(30 * time.Second),
-			MaxRows:  50_000,
+			MaxRows:  500_000,
 			MaxBytes: 64 << 20,
 		},
 		PCI: PCI{

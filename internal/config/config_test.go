@@ -20,7 +20,7 @@ func TestParse(t *testing.T) {
 			if c.Ingest.MaxRequestBytes != 12<<20 || c.Ingest.MaxEventBytes != 256<<10 {
 				t.Errorf("ingest defaults: %v %v", c.Ingest.MaxRequestBytes, c.Ingest.MaxEventBytes)
 			}
-			if time.Duration(c.Query.Timeout) != 30*time.Second || c.Query.MaxRows != 50000 || c.Query.MaxBytes != 64<<20 {
+			if time.Duration(c.Query.Timeout) != 30*time.Second || c.Query.MaxRows != 500000 || c.Query.MaxBytes != 64<<20 {
 				t.Errorf("query defaults: %+v", c.Query)
 			}
 		}},

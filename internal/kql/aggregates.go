@@ -17,7 +17,7 @@ var aggNames = map[string]string{
 	"make_list": "list", "make_list_if": "list", "makelist": "list", "make_list_with_nulls": "list",
 	"make_bag": "bag", "make_bag_if": "bag", "percentile": "percentile", "percentiles": "percentile",
 	"percentiles_array": "percentiles", "any": "any", "take_any": "any", "take_anyif": "any", "anyif": "any",
-	"stdev": "stdev", "stdevp": "stdevp", "variance": "variance", "variancep": "variancep",
+	"stdev": "stdev", "stdevp": "stdev", "variance": "variance", "variancep": "variance",
 	"count_distinct": "count_distinct", "arg_max": "max", "arg_min": "min", "dcount_hll": "dcount_hll",
 	"hll": "hll", "hll_merge": "hll_merge", "tdigest": "tdigest", "binary_all_and": "binary_all_and",
 	"binary_all_or": "binary_all_or", "binary_all_xor": "binary_all_xor",
@@ -234,6 +234,8 @@ func (t *translator) call(sc *scope, c *Call) texpr {
 			return t.scalarSubquery(sc, p, c)
 		}
 		return t.expr(sc, c.Args[0])
+	case "pack_all":
+		return t.packAll(sc, c)
 	case "row_number", "prev", "next", "row_cumsum":
 		return t.window(sc, c)
 	case "materialize":

@@ -25,7 +25,8 @@ type TableDef struct {
 type Options struct {
 	// Timeout bounds the run time of one query (default 30 s).
 	Timeout time.Duration
-	// MaxRows bounds the rows of each result table (default 50,000).
+	// MaxRows bounds the rows of each result table (default 500,000, as
+	// Kusto's query result truncation limit).
 	MaxRows int
 	// MaxBytes bounds the size of the whole result, counted as the text of
 	// its cells (default 64 MiB).
@@ -38,7 +39,7 @@ type Options struct {
 }
 
 // DefaultOptions are the options NewEngine fills in.
-var DefaultOptions = Options{Timeout: 30 * time.Second, MaxRows: 50_000, MaxBytes: 64 << 20}
+var DefaultOptions = Options{Timeout: 30 * time.Second, MaxRows: 500_000, MaxBytes: 64 << 20}
 
 // Engine runs KQL queries over a DuckDB database. It is safe for
 // concurrent use; each Run is independent.

@@ -113,10 +113,13 @@ func cell(v any, typ string) (any, int, error) {
 	}
 	switch typ {
 	case tyString, tyGuid:
-		s := fmt.Sprint(v)
-		if b, ok := v.([]byte); ok {
-			s = string(b)
+		switch x := v.(type) {
+		case string:
+			return x, len(x) + 2, nil
+		case []byte:
+			return string(x), len(x) + 2, nil
 		}
+		s := fmt.Sprint(v)
 		return s, len(s) + 2, nil
 	case tyLong, tyInt:
 		n, err := toInt64(v)

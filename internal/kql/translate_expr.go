@@ -453,9 +453,13 @@ func (t *translator) compare(sc *scope, v *Binary) texpr {
 		op = "<>"
 	}
 	ls, rs := t.comparable(v, l, r)
+	nonNull := func(x texpr) bool { return x.lit != nil && !x.lit.Null && x.lit.Kind != LitNull }
+	if op == "=" && !nonNull(l) && !nonNull(r) && (l.lit != nil || r.lit != nil) {
+		// Kusto: null == value is false, null == null is null
+		return texpr{sql: "(CASE WHEN " + ls + " IS NULL AND " + rs + " IS NULL THEN NULL ELSE " + ls + " IS NOT DISTINCT FROM " + rs + " END)", typ: tyBool, agg: l.agg || r.agg}
+	}
 	if op == "<>" {
 		// Kusto: null != value is true, null != null is null
-		nonNull := func(x texpr) bool { return x.lit != nil && !x.lit.Null && x.lit.Kind != LitNull }
 		if nonNull(l) || nonNull(r) {
 			return texpr{sql: "(" + ls + " IS DISTINCT FROM " + rs + ")", typ: tyBool, agg: l.agg || r.agg}
 		}

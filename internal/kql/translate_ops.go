@@ -110,8 +110,10 @@ func (t *translator) operator(e *env, r *rel, op Operator) *rel {
 	case *GetSchema:
 		return t.getSchema(r)
 	case *As:
-		e.names[v.Name.Name] = &binding{rel: r}
-		return r
+		out := *r
+		out.table = v.Name.Name
+		e.names[v.Name.Name] = &binding{rel: &out}
+		return &out
 	case *Invoke:
 		b := e.lookup(v.Call.Name)
 		if b == nil || b.fn == nil {
@@ -128,9 +130,9 @@ func (t *translator) operator(e *env, r *rel, op Operator) *rel {
 	case *MakeSeries:
 		return t.makeSeries(e, r, v)
 	case *MvApply:
-		t.fail(v, "mv-apply is not supported yet: use mv-expand followed by summarize")
+		return t.mvApply(e, r, v)
 	case *ParseKV:
-		t.fail(v, "parse-kv is not supported yet: use parse or extract")
+		return t.parseKV(e, r, v)
 	case *TopNested:
 		t.fail(v, "top-nested is not supported yet: use summarize and top")
 	case *SampleDistinct:
@@ -138,7 +140,7 @@ func (t *translator) operator(e *env, r *rel, op Operator) *rel {
 	case *Reduce:
 		t.fail(v, "reduce is not supported")
 	case *ProjectByNames:
-		t.fail(v, "project-by-names is not supported: name the columns with project")
+		return t.projectByNames(e, r, v)
 	}
 	t.fail(op, "this operator is not supported")
 	return nil
@@ -487,8 +489,8 @@ func aggColumnName(x Expr, sc *scope, t *translator) string {
 	if !ok {
 		return ""
 	}
-	switch c.Name {
-	case "count", "countif":
+	switch {
+	case c.Name == "countif", c.Name == "count" && len(c.Args) == 0:
 		return prefix + "_"
 	}
 	arg := ""
@@ -572,7 +574,9 @@ func (t *translator) argMax(sc *scope, a *NamedExpr, c *Call, r *rel, add func(n
 		fields = append(fields, fmt.Sprintf("'f%d': %s", i, it.x.sql))
 	}
 	sid := t.newID()
-	*inner = append(*inner, argFn+"({"+strings.Join(fields, ", ")+"}, "+by.sql+") AS "+sqlIdent(sid))
+	st := "{" + strings.Join(fields, ", ") + "}"
+	// Kusto returns a row even when every value of the key is null
+	*inner = append(*inner, "CASE WHEN "+fn+"("+by.sql+") IS NULL THEN first("+st+") ELSE "+argFn+"("+st+", "+by.sql+") END AS "+sqlIdent(sid))
 	for i, it := range items {
 		name := it.name
 		if len(names) > i+1 {

@@ -33,7 +33,7 @@ func (t *translator) dataTable(e *env, v *DataTable) *rel {
 		t.fail(v, "datatable needs at least one column")
 	}
 	sc := &scope{env: e}
-	r := &rel{ordered: true}
+	r := &rel{}
 	ids := make([]string, len(v.Columns))
 	for i, c := range v.Columns {
 		ids[i] = t.newID()
@@ -144,7 +144,11 @@ type unionLeg struct {
 func (t *translator) union(e *env, r *rel, v *Union) *rel {
 	var legs []unionLeg
 	if r != nil {
-		legs = append(legs, unionLeg{r, "union_arg0"})
+		name := r.table
+		if name == "" {
+			name = "union_arg0"
+		}
+		legs = append(legs, unionLeg{r, name})
 	}
 	for _, p := range v.Legs {
 		if tr, ok := p.Source.(*TableRef); ok && len(p.Ops) == 0 {
@@ -161,7 +165,12 @@ func (t *translator) union(e *env, r *rel, v *Union) *rel {
 			legs = append(legs, unionLeg{t.tableRef(e, tr), tr.Name})
 			continue
 		}
-		legs = append(legs, unionLeg{t.pipe(e, p), fmt.Sprintf("union_arg%d", len(legs))})
+		lr := t.pipe(e, p)
+		name := lr.table
+		if name == "" {
+			name = fmt.Sprintf("union_arg%d", len(legs))
+		}
+		legs = append(legs, unionLeg{lr, name})
 	}
 	if len(legs) == 0 {
 		t.fail(v, "union needs at least one table")

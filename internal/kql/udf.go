@@ -75,6 +75,7 @@ func allUDFs() []udf {
 	out = append(out, shapeUDFs()...)
 	out = append(out, seriesUDFs()...)
 	out = append(out, moreUDFs()...)
+	out = append(out, opUDFs()...)
 	return out
 }
 
