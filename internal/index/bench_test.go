@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -145,7 +146,11 @@ func BenchmarkVisibility(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		x, err := Open(filepath.Join(b.TempDir(), "index.duckdb"), Options{})
+		opts := Options{}
+		if s := os.Getenv("CDEWATCH_CHECKPOINT_ROWS"); s != "" {
+			opts.CheckpointRows, _ = strconv.Atoi(s)
+		}
+		x, err := Open(filepath.Join(b.TempDir(), "index.duckdb"), opts)
 		if err != nil {
 			b.Fatal(err)
 		}

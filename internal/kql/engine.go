@@ -49,8 +49,25 @@ type Engine struct {
 	names  []string // table names, sorted
 	opts   Options
 
-	regOnce sync.Once // registers the Go-implemented functions
-	regErr  error
+	regMu   sync.Mutex
+	regDone bool // the Go-implemented functions are registered
+}
+
+// registerFunctions registers the Go-implemented functions once; a
+// failure is retried at the next query.
+func (e *Engine) registerFunctions() error {
+	e.regMu.Lock()
+	defer e.regMu.Unlock()
+	if e.regDone {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := RegisterFunctions(ctx, e.db); err != nil {
+		return err
+	}
+	e.regDone = true
+	return nil
 }
 
 // NewEngine returns an engine that queries db, where the given tables
@@ -110,9 +127,8 @@ func (e *Engine) Run(ctx context.Context, src string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.regOnce.Do(func() { e.regErr = RegisterFunctions(ctx, e.db) })
-	if e.regErr != nil {
-		return nil, e.regErr
+	if err := e.registerFunctions(); err != nil {
+		return nil, err
 	}
 	return e.execute(ctx, plan)
 }

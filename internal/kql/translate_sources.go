@@ -79,17 +79,22 @@ func (t *translator) rangeSource(e *env, v *Range) *rel {
 	from, to, step := t.expr(sc, v.From), t.expr(sc, v.To), t.expr(sc, v.Step)
 	id := t.newID()
 	r := &rel{ordered: true}
+	// the generate_series table function streams its rows (the list form
+	// would build them all at once)
+	series := func(a, b, c string) string {
+		return "SELECT generate_series AS " + sqlIdent(id) + " FROM generate_series(" + a + ", " + b + ", " + c + ")"
+	}
 	switch {
 	case from.typ == tyDateTime:
 		ts := t.convert(v.To, to, tyDateTime)
 		ss := t.convert(v.Step, step, tyTimespan)
-		r.sql = "SELECT unnest(generate_series(" + from.sql + ", " + ts + ", to_microseconds(" + ss + "))) AS " + sqlIdent(id)
+		r.sql = series(from.sql, ts, "to_microseconds("+ss+")")
 		r.cols = []col{{name: v.Column.Name, typ: tyDateTime, id: id}}
 	case from.typ == tyTimespan:
-		r.sql = "SELECT unnest(generate_series(" + from.sql + ", " + t.convert(v.To, to, tyTimespan) + ", " + t.convert(v.Step, step, tyTimespan) + ")) AS " + sqlIdent(id)
+		r.sql = series(from.sql, t.convert(v.To, to, tyTimespan), t.convert(v.Step, step, tyTimespan))
 		r.cols = []col{{name: v.Column.Name, typ: tyTimespan, id: id}}
 	case isIntegral(from.typ) && isIntegral(to.typ) && isIntegral(step.typ):
-		r.sql = "SELECT unnest(generate_series(CAST(" + from.sql + " AS BIGINT), CAST(" + to.sql + " AS BIGINT), CAST(" + step.sql + " AS BIGINT))) AS " + sqlIdent(id)
+		r.sql = series("CAST("+from.sql+" AS BIGINT)", "CAST("+to.sql+" AS BIGINT)", "CAST("+step.sql+" AS BIGINT)")
 		r.cols = []col{{name: v.Column.Name, typ: tyLong, id: id}}
 	case isNumeric(from.typ) && isNumeric(to.typ) && isNumeric(step.typ):
 		// generate_series has no DOUBLE form: count the steps

@@ -94,12 +94,22 @@ func registerFunctions(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("registering the KQL functions: %w", err)
 	}
 	defer conn.Close()
-	for _, u := range allUDFs() {
-		var n int
-		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", u.Name).Scan(&n); err != nil {
+	have := map[string]bool{}
+	rows, err := conn.QueryContext(ctx, "SELECT DISTINCT function_name FROM duckdb_functions() WHERE starts_with(function_name, 'kql_')")
+	if err != nil {
+		return fmt.Errorf("registering the KQL functions: %w", err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
 			return fmt.Errorf("registering the KQL functions: %w", err)
 		}
-		if n > 0 {
+		have[n] = true
+	}
+	rows.Close()
+	for _, u := range allUDFs() {
+		if have[u.Name] {
 			continue
 		}
 		cfg := duckdb.ScalarFuncConfig{SpecialNullHandling: !u.NullArgs}
