@@ -17,7 +17,7 @@ var aggNames = map[string]string{
 	"make_list": "list", "make_list_if": "list", "makelist": "list", "make_list_with_nulls": "list",
 	"make_bag": "bag", "make_bag_if": "bag", "percentile": "percentile", "percentiles": "percentile",
 	"percentiles_array": "percentiles", "any": "any", "take_any": "any", "take_anyif": "any", "anyif": "any",
-	"stdev": "stdev", "stdevp": "stdev", "variance": "variance", "variancep": "variance",
+	"stdev": "stdev", "stdevp": "stdevp", "variance": "variance", "variancep": "variance",
 	"count_distinct": "count_distinct", "arg_max": "max", "arg_min": "min", "dcount_hll": "dcount_hll",
 	"hll": "hll", "hll_merge": "hll_merge", "tdigest": "tdigest", "binary_all_and": "binary_all_and",
 	"binary_all_or": "binary_all_or", "binary_all_xor": "binary_all_xor",
@@ -75,9 +75,8 @@ func (t *translator) aggregate(sc *scope, c *Call) texpr {
 	switch c.Name {
 	case "count":
 		need(0, 1)
-		if len(args) == 1 {
-			return res("count("+args[0].sql+")", tyLong)
-		}
+		// count(x) counts rows, as count() does (Kusto's documented
+		// result for a column with nulls)
 		return res("count(*)", tyLong)
 	case "countif":
 		need(1, 1)

@@ -65,11 +65,17 @@ func (t *translator) packAll(sc *scope, c *Call) texpr {
 	for _, col := range sc.r.cols {
 		parts = append(parts, sqlString(col.name), toDynamic(texpr{sql: sqlIdent(col.id), typ: col.typ}))
 	}
-	s := "json_object(" + strings.Join(parts, ", ") + ")"
 	if ignoreNull {
-		s = "CAST(json_merge_patch('{}', " + s + ") AS JSON)"
+		// pack_all(true) leaves out null and empty values
+		var kv []string
+		for _, col := range sc.r.cols {
+			x := texpr{sql: sqlIdent(col.id), typ: col.typ}
+			kv = append(kv, "CASE WHEN "+emptySQL(x)+" THEN NULL ELSE struct_pack(k := "+sqlString(col.name)+", v := "+toDynamic(x)+") END")
+		}
+		s := "coalesce(CAST(map_from_entries(list_filter([" + strings.Join(kv, ", ") + "], e -> e IS NOT NULL)) AS JSON), '{}')"
+		return texpr{sql: s, typ: tyDynamic}
 	}
-	return texpr{sql: s, typ: tyDynamic}
+	return texpr{sql: "json_object(" + strings.Join(parts, ", ") + ")", typ: tyDynamic}
 }
 
 // bagUnpack translates evaluate bag_unpack(col [, prefix]

@@ -787,6 +787,10 @@ func (t *translator) mvExpand(e *env, r *rel, v *MvExpand) *rel {
 		if firstList == "" {
 			firstList = list
 		}
+		if v.Limit != nil {
+			// at most Limit rows from each input row
+			list = "list_slice(" + list + ", 1, " + strconv.FormatInt(t.constLong(e, v.Limit, "mv-expand limit"), 10) + ")"
+		}
 		elem := "unnest(" + list + ")"
 		typ := tyDynamic
 		if it.ToType != "" && it.ToType != tyDynamic {
@@ -805,9 +809,5 @@ func (t *translator) mvExpand(e *env, r *rel, v *MvExpand) *rel {
 		cols = append(cols, col{name: v.ItemIndex.Name, typ: tyLong, id: t.newID()})
 		exprs = append(exprs, "unnest(range(CAST(len("+firstList+") AS BIGINT)))")
 	}
-	out := t.project(r, cols, exprs)
-	if v.Limit != nil {
-		t.fail(v.Limit, "mv-expand limit is not supported")
-	}
-	return out
+	return t.project(r, cols, exprs)
 }

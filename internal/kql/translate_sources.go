@@ -167,6 +167,12 @@ func (t *translator) union(e *env, r *rel, v *Union) *rel {
 				}
 				continue
 			}
+			if v.IsFuzzy && e.lookup(tr.Name) == nil {
+				if _, ok := t.eng.tables[tr.Name]; !ok {
+					// isfuzzy: a missing table is left out
+					continue
+				}
+			}
 			legs = append(legs, unionLeg{t.tableRef(e, tr), tr.Name})
 			continue
 		}
