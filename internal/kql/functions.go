@@ -266,7 +266,10 @@ func init() {
 		re := t.regex(c.Args[0], a[0])
 		g := t.arg(c, 1, a[1], tyLong)
 		if a[1].lit != nil {
-			g = a[1].lit.Value
+			// DuckDB wants the group as a plain constant
+			if n, ok := a[1].lit.Int(); ok && (a[1].lit.Kind == LitLong || a[1].lit.Kind == LitInt) {
+				g = strconv.FormatInt(n, 10)
+			}
 		}
 		s := t.arg(c, 2, a[2], tyString)
 		x := "CASE WHEN regexp_matches(" + s + ", " + re + ") THEN regexp_extract(" + s + ", " + re + ", " + g + ") END"
