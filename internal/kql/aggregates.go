@@ -18,8 +18,8 @@ var aggNames = map[string]string{
 	"make_bag": "bag", "make_bag_if": "bag", "percentile": "percentile", "percentiles": "percentile",
 	"percentiles_array": "percentiles", "any": "any", "take_any": "any", "take_anyif": "any", "anyif": "any",
 	"stdev": "stdev", "stdevp": "stdevp", "variance": "variance", "variancep": "variance",
-	"count_distinct": "count_distinct", "arg_max": "max", "arg_min": "min", "dcount_hll": "dcount_hll",
-	"hll": "hll", "hll_merge": "hll_merge", "tdigest": "tdigest", "binary_all_and": "binary_all_and",
+	"count_distinct": "count_distinct", "arg_max": "max", "arg_min": "min",
+	"hll": "hll", "hll_merge": "hll_merge", "tdigest": "tdigest", "tdigest_merge": "tdigest_merge", "merge_tdigest": "tdigest_merge", "binary_all_and": "binary_all_and",
 	"binary_all_or": "binary_all_or", "binary_all_xor": "binary_all_xor",
 }
 
@@ -178,8 +178,8 @@ func (t *translator) aggregate(sc *scope, c *Call) texpr {
 	case "percentile":
 		need(2, 2)
 		return res(percentileSQL(t, c, numeric(0), args[1]), numeric(0).typ)
-	case "dcount_hll", "hll", "hll_merge", "tdigest":
-		t.fail(c, "%s() is not supported: cdewatch computes dcount exactly, so it keeps no HLL or t-digest state", c.Name)
+	case "hll", "hll_merge", "tdigest", "tdigest_merge", "merge_tdigest":
+		return t.sketchAggregate(c, args, res)
 	case "binary_all_and", "binary_all_or", "binary_all_xor":
 		need(1, 1)
 		fn := map[string]string{"binary_all_and": "bit_and", "binary_all_or": "bit_or", "binary_all_xor": "bit_xor"}[c.Name]
@@ -218,7 +218,7 @@ func (t *translator) call(sc *scope, c *Call) texpr {
 		}
 		return t.callScalarFn(sc, b, c)
 	}
-	if _, ok := aggNames[c.Name]; ok {
+	if _, ok := aggNames[c.Name]; ok && !(isSketchAgg(c.Name) && len(c.Args) > 1 && c.Name != "hll" && c.Name != "tdigest") {
 		return t.aggregate(sc, c)
 	}
 	switch c.Name {
@@ -267,6 +267,9 @@ func (t *translator) call(sc *scope, c *Call) texpr {
 	x.agg = x.agg || agg
 	if x.name == "" && len(args) > 0 && nameKeeping[c.Name] {
 		x.name = args[0].name
+	}
+	if x.name == "" && len(args) > 0 {
+		x.name = sketchName(c.Name, args[0].name)
 	}
 	return x
 }

@@ -626,7 +626,7 @@ func init() {
 	})
 	add("new_guid", 0, 0, simple(tyGuid, "CAST(uuid() AS VARCHAR)"))
 	add("typeof", 1, 1, func(t *translator, c *Call, a []texpr) texpr { return a[0] })
-	for _, group := range []map[string]fnSpec{geoFunctions(), shapeFunctions(), seriesFunctions(), moreFunctions()} {
+	for _, group := range []map[string]fnSpec{sketchFunctions(), geoFunctions(), shapeFunctions(), seriesFunctions(), moreFunctions()} {
 		for name, spec := range group {
 			f[name] = spec
 		}

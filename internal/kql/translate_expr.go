@@ -42,6 +42,10 @@ type scope struct {
 	// window allows row_number(), prev() and next() (after serialize or
 	// sort).
 	window bool
+	// input are the columns the operator received, for pack_all() (which
+	// does not see columns defined earlier in the same extend); nil means
+	// r's columns.
+	input []col
 }
 
 // expr translates a scalar expression.

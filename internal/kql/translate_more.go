@@ -61,14 +61,18 @@ func (t *translator) packAll(sc *scope, c *Call) texpr {
 			ignoreNull = l.Value == "true"
 		}
 	}
+	cols := sc.input
+	if cols == nil {
+		cols = sc.r.cols
+	}
 	var parts []string
-	for _, col := range sc.r.cols {
+	for _, col := range cols {
 		parts = append(parts, sqlString(col.name), toDynamic(texpr{sql: sqlIdent(col.id), typ: col.typ}))
 	}
 	if ignoreNull {
 		// pack_all(true) leaves out null and empty values
 		var kv []string
-		for _, col := range sc.r.cols {
+		for _, col := range cols {
 			x := texpr{sql: sqlIdent(col.id), typ: col.typ}
 			kv = append(kv, "CASE WHEN "+emptySQL(x)+" THEN NULL ELSE struct_pack(k := "+sqlString(col.name)+", v := "+toDynamic(x)+") END")
 		}

@@ -229,12 +229,12 @@ func (t *translator) projectOp(e *env, r *rel, items []*NamedExpr, extend bool) 
 	}
 	colN := 0
 	for _, it := range items {
-		sc := &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true}
+		sc := &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols}
 		x := t.expr(sc, it.Expr)
 		for id := range pending {
 			if strings.Contains(x.sql, sqlIdent(id)) {
 				flush()
-				sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true}
+				sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols}
 				x = t.expr(sc, it.Expr)
 				break
 			}

@@ -176,7 +176,10 @@ func (t *translator) union(e *env, r *rel, v *Union) *rel {
 			legs = append(legs, unionLeg{t.tableRef(e, tr), tr.Name})
 			continue
 		}
-		lr := t.pipe(e, p)
+		lr := t.fuzzyLeg(e, p, v.IsFuzzy)
+		if lr == nil {
+			continue
+		}
 		name := lr.table
 		if name == "" {
 			name = fmt.Sprintf("union_arg%d", len(legs))
@@ -579,4 +582,23 @@ func leftMemberName(b *Binary) string {
 		}
 	}
 	return ""
+}
+
+// fuzzyLeg translates a union leg; with isfuzzy a leg that names a table
+// or column that does not exist is left out (nil) instead of failing.
+func (t *translator) fuzzyLeg(e *env, p *Pipe, fuzzy bool) (r *rel) {
+	if !fuzzy {
+		return t.pipe(e, p)
+	}
+	depth := t.depth
+	defer func() {
+		if x := recover(); x != nil {
+			if _, ok := x.(*Error); !ok {
+				panic(x)
+			}
+			t.depth = depth
+			r = nil
+		}
+	}()
+	return t.pipe(e, p)
 }

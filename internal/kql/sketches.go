@@ -1,0 +1,124 @@
+package kql
+
+import "strings"
+
+// cdewatch keeps the "sketches" of hll() and tdigest() exactly: an hll
+// value is the dynamic array of the distinct values seen, a tdigest value
+// the dynamic array of every value. dcount_hll and percentile_tdigest are
+// then exact (Kusto's are estimates within their documented error), and a
+// sketch grows with the data it summarizes instead of staying small.
+
+// sketchAggregate translates hll(), hll_merge(), tdigest() and
+// tdigest_merge() as aggregations.
+func (t *translator) sketchAggregate(c *Call, args []texpr, res func(sql, typ string) texpr) texpr {
+	if len(args) < 1 {
+		t.fail(c, "%s needs a value", c.Name)
+	}
+	x := args[0]
+	switch c.Name {
+	case "hll":
+		return res("coalesce(to_json(list(DISTINCT "+toDynamic(x)+" ORDER BY "+toDynamic(x)+") FILTER (WHERE "+x.sql+" IS NOT NULL)), '[]')", tyDynamic)
+	case "tdigest":
+		return res("coalesce(to_json(list("+toDynamic(x)+" ORDER BY "+toDynamic(x)+") FILTER (WHERE "+x.sql+" IS NOT NULL)), '[]')", tyDynamic)
+	case "hll_merge":
+		return res("coalesce(to_json(list_distinct(flatten(list(CAST(json_extract("+t.arg(c, 0, x, tyDynamic)+", '$[*]') AS JSON[]))))), '[]')", tyDynamic)
+	}
+	// tdigest_merge, merge_tdigest
+	return res("coalesce(to_json(flatten(list(CAST(json_extract("+t.arg(c, 0, x, tyDynamic)+", '$[*]') AS JSON[])))), '[]')", tyDynamic)
+}
+
+// sketchFunctions are the scalar functions over sketches.
+func sketchFunctions() map[string]fnSpec {
+	elems := func(t *translator, c *Call, i int, a texpr) string {
+		return "CAST(json_extract(" + t.arg(c, i, a, tyDynamic) + ", '$[*]') AS JSON[])"
+	}
+	merge := func(distinct bool) func(t *translator, c *Call, a []texpr) texpr {
+		return func(t *translator, c *Call, a []texpr) texpr {
+			s := elems(t, c, 0, a[0])
+			for i := 1; i < len(a); i++ {
+				s = "list_concat(" + s + ", " + elems(t, c, i, a[i]) + ")"
+			}
+			if distinct {
+				s = "list_distinct(" + s + ")"
+			}
+			return texpr{sql: "to_json(" + s + ")", typ: tyDynamic}
+		}
+	}
+	nums := func(t *translator, c *Call, a texpr) string {
+		return "list_sort(CAST(json_extract(" + t.arg(c, 0, a, tyDynamic) + ", '$[*]') AS DOUBLE[]))"
+	}
+	return map[string]fnSpec{
+		"hll_merge":     {2, 64, merge(true)},
+		"merge_tdigest": {2, 64, merge(false)},
+		"tdigest_merge": {2, 64, merge(false)},
+		"dcount_hll": {1, 1, func(t *translator, c *Call, a []texpr) texpr {
+			return texpr{sql: "CAST(coalesce(json_array_length(" + t.arg(c, 0, a[0], tyDynamic) + "), 0) AS BIGINT)", typ: tyLong}
+		}},
+		"percentile_tdigest": {2, 3, func(t *translator, c *Call, a []texpr) texpr {
+			typ := tyReal
+			if len(a) == 3 {
+				typ = typeOfArg(t, c, a[2])
+			}
+			l := nums(t, c, a[0])
+			p := t.arg(c, 1, a[1], tyReal)
+			// nearest rank: the smallest value with at least p% of the values at or below it
+			s := "list_extract(" + l + ", CAST(greatest(ceil(" + p + " / 100.0 * len(" + l + ")), 1) AS BIGINT))"
+			return texpr{sql: t.convert(c, texpr{sql: s, typ: tyReal}, typ), typ: typ}
+		}},
+		"rank_tdigest": {2, 2, func(t *translator, c *Call, a []texpr) texpr {
+			l := nums(t, c, a[0])
+			return texpr{sql: "CAST(len(list_filter(" + l + ", v -> v <= " + t.arg(c, 1, a[1], tyReal) + ")) AS BIGINT)", typ: tyLong}
+		}},
+	}
+}
+
+// isSketchAgg reports whether name is a sketch aggregation.
+func isSketchAgg(name string) bool {
+	switch name {
+	case "hll", "tdigest", "hll_merge", "tdigest_merge", "merge_tdigest":
+		return true
+	}
+	return false
+}
+
+// sketchName is the name Kusto gives an unnamed call of a sketch function
+// of one column: dcount_hll_merged, percentile_tdigest_merged.
+func sketchName(fn string, arg string) string {
+	switch fn {
+	case "dcount_hll", "percentile_tdigest", "rank_tdigest":
+		if arg != "" {
+			return fn + "_" + strings.TrimSpace(arg)
+		}
+	}
+	return ""
+}
+
+// dcountIntersect is evaluate dcount_intersect(hll1, hll2, ...): columns
+// s0, s1, ... with the distinct count of the first set, of the first two
+// intersected, and so on.
+func (t *translator) dcountIntersect(e *env, r *rel, v *Evaluate) *rel {
+	sc := &scope{env: e, r: r}
+	cols := append([]col(nil), r.cols...)
+	exprs := passThrough(cols)
+	acc := ""
+	for i, a := range v.Call.Args {
+		x := t.expr(sc, a)
+		l := "CAST(json_extract(" + t.convert(a, x, tyDynamic) + ", '$[*]') AS VARCHAR[])"
+		if acc == "" {
+			acc = l
+		} else {
+			acc = "list_intersect(" + acc + ", " + l + ")"
+		}
+		cols = append(cols, col{name: "s" + itoa(i), typ: tyLong, id: t.newID()})
+		exprs = append(exprs, "CAST(len(list_distinct("+acc+")) AS BIGINT)")
+	}
+	return t.project(r, cols, exprs)
+}
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}
