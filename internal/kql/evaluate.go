@@ -1,5 +1,10 @@
 package kql
 
+import (
+	"fmt"
+	"strings"
+)
+
 // evaluate translates the evaluate plugins cdewatch supports.
 func (t *translator) evaluate(e *env, r *rel, v *Evaluate) *rel {
 	switch v.Call.Name {
@@ -7,7 +12,195 @@ func (t *translator) evaluate(e *env, r *rel, v *Evaluate) *rel {
 		return t.bagUnpack(e, r, v)
 	case "dcount_intersect":
 		return t.dcountIntersect(e, r, v)
+	case "rolling_percentile":
+		return t.rollingPercentile(e, r, v)
+	case "sliding_window_counts":
+		return t.slidingWindowCounts(e, r, v)
+	case "rows_near":
+		return t.rowsNear(e, r, v)
+	case "schema_merge":
+		return t.schemaMerge(r, v)
 	}
-	t.fail(v, "evaluate %s is not supported", v.Call.Name)
+	t.fail(v, "evaluate %s is not supported (cdewatch supports bag_unpack, dcount_intersect, rolling_percentile, sliding_window_counts, rows_near and schema_merge)", v.Call.Name)
 	return nil
+}
+
+// pluginArgs translates a plugin's arguments, checking their number.
+func (t *translator) pluginArgs(sc *scope, c *Call, min, max int) []texpr {
+	if len(c.Args) < min || max >= 0 && len(c.Args) > max {
+		t.fail(c, "%s takes %s", c.Name, arity(min, max))
+	}
+	out := make([]texpr, len(c.Args))
+	for i, a := range c.Args {
+		out[i] = t.expr(sc, a)
+	}
+	return out
+}
+
+// rollingPercentile is evaluate rolling_percentile(Value, Percentile,
+// Index, BinSize, BinsToLookBack [, Dimension, ...]): for each bin of Index
+// (and dimensions), the percentile of the values of that bin and the
+// BinsToLookBack-1 before it.
+func (t *translator) rollingPercentile(e *env, r *rel, v *Evaluate) *rel {
+	c := v.Call
+	sc := &scope{env: e, r: r}
+	a := t.pluginArgs(sc, c, 5, -1)
+	val, pct, idx := a[0], a[1], a[2]
+	n := t.constLong(e, c.Args[4], "rolling_percentile")
+	bin := binFn(t, c, []texpr{idx, a[3]})
+	var size string
+	if idx.typ == tyDateTime {
+		size = t.arg(c, 3, a[3], tyTimespan)
+	} else {
+		size = t.arg(c, 3, a[3], idx.typ)
+	}
+	// one row per (bin, dimensions) with the bin's values
+	binned := "SELECT " + bin.sql + " AS b, " + val.sql + " AS v"
+	var dims, dimCols []string
+	var outCols []col
+	idxName := idx.name
+	if idxName == "" {
+		idxName = "Index"
+	}
+	outCols = append(outCols, col{name: idxName, typ: idx.typ, id: t.newID()})
+	for i, d := range a[5:] {
+		binned += ", " + d.sql + " AS d" + itoa(i)
+		dims = append(dims, "d"+itoa(i))
+		name := d.name
+		if name == "" {
+			name = fmt.Sprintf("Dimension%d", i+1)
+		}
+		outCols = append(outCols, col{name: name, typ: d.typ, id: t.newID()})
+		dimCols = append(dimCols, "x.d"+itoa(i)+" = y.d"+itoa(i))
+	}
+	binned += " FROM (" + r.sql + ") AS " + t.alias()
+	pctName := strings.ReplaceAll(FormatValue(litValue(pct)), ".", "_")
+	valName := val.name
+	outCols = append(outCols, col{name: fmt.Sprintf("rolling_%d_percentile_%s_%s", n, valName, pctName), typ: val.typ, id: t.newID()})
+	keys := append([]string{"b"}, dims...)
+	on := append([]string{"y.b > x.b - " + fmt.Sprint(n) + " * " + stepOf(idx.typ, size), "y.b <= x.b"}, dimCols...)
+	var sel []string
+	sel = append(sel, "x.b AS "+sqlIdent(outCols[0].id))
+	for i := range dims {
+		sel = append(sel, "x.d"+itoa(i)+" AS "+sqlIdent(outCols[i+1].id))
+	}
+	sel = append(sel, "quantile_disc(y.v, "+t.arg(c, 1, pct, tyReal)+" / 100.0) AS "+sqlIdent(outCols[len(outCols)-1].id))
+	group := make([]string, len(keys))
+	for i := range keys {
+		group[i] = itoa(i + 1)
+	}
+	q := "WITH bins AS (" + binned + "), keys AS (SELECT DISTINCT " + strings.Join(keys, ", ") + " FROM bins) " +
+		"SELECT " + strings.Join(sel, ", ") + " FROM keys AS x JOIN bins AS y ON " + strings.Join(on, " AND ") + " GROUP BY " + strings.Join(group, ", ")
+	return &rel{sql: q, cols: outCols}
+}
+
+// stepOf renders a bin size for arithmetic on the bin values' type.
+func stepOf(typ, size string) string {
+	if typ == tyDateTime {
+		return "to_microseconds(" + size + ")"
+	}
+	return size
+}
+
+// litValue returns a literal's value for naming, or its SQL.
+func litValue(x texpr) any {
+	if x.lit != nil {
+		return x.lit.Value
+	}
+	return x.sql
+}
+
+// slidingWindowCounts is evaluate sliding_window_counts(Id, Timeline,
+// Start, End, LookbackWindow, Bin [, Dimension, ...]): for each bin from
+// Start to End, the count and distinct count of Id over the lookback
+// window ending with that bin.
+func (t *translator) slidingWindowCounts(e *env, r *rel, v *Evaluate) *rel {
+	c := v.Call
+	sc := &scope{env: e, r: r}
+	a := t.pluginArgs(sc, c, 6, -1)
+	id, ts := a[0], a[1]
+	if ts.typ != tyDateTime {
+		t.fail(c.Args[1], "sliding_window_counts needs a datetime timeline, not a %s", ts.typ)
+	}
+	start, end := t.arg(c, 2, a[2], tyDateTime), t.arg(c, 3, a[3], tyDateTime)
+	look, bin := t.arg(c, 4, a[4], tyTimespan), t.arg(c, 5, a[5], tyTimespan)
+	outCols := []col{{name: "Timestamp", typ: tyDateTime, id: t.newID()}}
+	var dims, dimOn, dimSel []string
+	src := "SELECT " + ts.sql + " AS ts, " + id.sql + " AS id"
+	for i, d := range a[6:] {
+		src += ", " + d.sql + " AS d" + itoa(i)
+		dims = append(dims, "d"+itoa(i))
+		name := d.name
+		if name == "" {
+			name = fmt.Sprintf("Dimension%d", i+1)
+		}
+		outCols = append(outCols, col{name: name, typ: d.typ, id: t.newID()})
+		dimOn = append(dimOn, "k.d"+itoa(i)+" = s.d"+itoa(i))
+		dimSel = append(dimSel, "k.d"+itoa(i)+" AS "+sqlIdent(outCols[len(outCols)-1].id))
+	}
+	src += " FROM (" + r.sql + ") AS " + t.alias()
+	outCols = append(outCols, col{name: "Count", typ: tyLong, id: t.newID()}, col{name: "dcount", typ: tyLong, id: t.newID()})
+	n := len(outCols)
+	bins := "SELECT generate_series AS b FROM generate_series(" + start + ", " + end + ", to_microseconds(" + bin + "))"
+	keys := "SELECT b FROM bins"
+	if len(dims) > 0 {
+		keys = "SELECT b, " + strings.Join(dims, ", ") + " FROM bins, (SELECT DISTINCT " + strings.Join(dims, ", ") + " FROM src)"
+	}
+	on := append([]string{"s.ts >= k.b + to_microseconds(" + bin + ") - to_microseconds(" + look + ")", "s.ts < k.b + to_microseconds(" + bin + ")"}, dimOn...)
+	sel := append([]string{"k.b AS " + sqlIdent(outCols[0].id)}, dimSel...)
+	sel = append(sel, "count(s.id) AS "+sqlIdent(outCols[n-2].id), "count(DISTINCT s.id) AS "+sqlIdent(outCols[n-1].id))
+	group := make([]string, 1+len(dims))
+	for i := range group {
+		group[i] = itoa(i + 1)
+	}
+	q := "WITH src AS (" + src + "), bins AS (" + bins + "), k AS (" + keys + ") SELECT " + strings.Join(sel, ", ") +
+		" FROM k LEFT JOIN src AS s ON " + strings.Join(on, " AND ") + " GROUP BY " + strings.Join(group, ", ") + " ORDER BY 1"
+	return &rel{sql: q, cols: outCols, ordered: true}
+}
+
+// rowsNear is evaluate rows_near(Predicate, Before [, After]): the rows
+// within Before rows before and After rows after any row where Predicate
+// holds, in the input's order.
+func (t *translator) rowsNear(e *env, r *rel, v *Evaluate) *rel {
+	c := v.Call
+	if len(c.Args) < 2 || len(c.Args) > 3 {
+		t.fail(c, "rows_near takes 2 or 3 arguments")
+	}
+	pred := t.asBool(c.Args[0], t.expr(&scope{env: e, r: r}, c.Args[0]))
+	before := t.constLong(e, c.Args[1], "rows_near")
+	after := before
+	if len(c.Args) == 3 {
+		after = t.constLong(e, c.Args[2], "rows_near")
+	}
+	over := "OVER (" + rowOrder(r) + " ROWS BETWEEN " + fmt.Sprint(after) + " PRECEDING AND " + fmt.Sprint(before) + " FOLLOWING)"
+	out := *r
+	out.sql = "SELECT * EXCLUDE (_near) FROM (SELECT *, max(CASE WHEN " + pred + " THEN 1 ELSE 0 END) " + over + " AS _near FROM (" + r.sql + ") AS " + t.alias() + ") AS " + t.alias() + " WHERE _near = 1"
+	return &out
+}
+
+// schemaMerge is evaluate schema_merge(): getschema rows of several
+// tables merged into one schema, columns in the order they first appear.
+func (t *translator) schemaMerge(r *rel, v *Evaluate) *rel {
+	need := []string{"ColumnName", "ColumnOrdinal", "DataType", "ColumnType"}
+	ids := make([]string, len(need))
+	for i, n := range need {
+		c, ok := r.find(n)
+		if !ok {
+			t.fail(v, "schema_merge needs the output of getschema (column %s is missing)", n)
+		}
+		ids[i] = sqlIdent(c.id)
+	}
+	out := &rel{ordered: true}
+	for i, n := range need {
+		typ := tyString
+		if i == 1 {
+			typ = tyInt
+		}
+		out.cols = append(out.cols, col{name: n, typ: typ, id: t.newID()})
+	}
+	a := t.alias()
+	out.sql = "SELECT " + ids[0] + " AS " + sqlIdent(out.cols[0].id) + ", CAST(row_number() OVER (ORDER BY min(o), min(rn)) - 1 AS INTEGER) AS " + sqlIdent(out.cols[1].id) +
+		", first(" + ids[2] + " ORDER BY rn) AS " + sqlIdent(out.cols[2].id) + ", first(" + ids[3] + " ORDER BY rn) AS " + sqlIdent(out.cols[3].id) +
+		" FROM (SELECT *, " + ids[1] + " AS o, row_number() OVER () AS rn FROM (" + r.sql + ") AS " + a + ") GROUP BY " + ids[0] + " ORDER BY min(o), min(rn)"
+	return out
 }
