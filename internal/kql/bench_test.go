@@ -108,15 +108,7 @@ FROM range(%[2]d) r(i)`, ts(s), s),
 
 // benchEngine is an engine over the index's catalog at benchNow.
 func benchEngine(x *index.Index) *Engine {
-	var defs []TableDef
-	for _, r := range index.Relations() {
-		def := TableDef{Name: r.Name}
-		for _, c := range r.Columns {
-			def.Columns = append(def.Columns, Column{Name: c.Name, Type: string(c.Type)})
-		}
-		defs = append(defs, def)
-	}
-	return NewEngine(x.DB(), defs, Options{Now: func() time.Time { return benchNow }, MaxRows: 1_000_000, MaxBytes: 1 << 30, Timeout: 5 * time.Minute})
+	return NewEngine(x.DB(), catalogTables(), Options{Now: func() time.Time { return benchNow }, MaxRows: 1_000_000, MaxBytes: 1 << 30, Timeout: 5 * time.Minute})
 }
 
 // dailyReview is the guide's daily security review query, as written.
