@@ -1,7 +1,43 @@
-// Package kql is the front end of cdewatch's KQL (Kusto Query Language)
-// support: a hand-written lexer, a recursive-descent parser and the
-// syntax tree they produce. Translation to DuckDB SQL and execution are
-// later stages; they consume the tree defined here.
+// Package kql is cdewatch's KQL (Kusto Query Language) engine: a
+// hand-written lexer and recursive-descent parser, the syntax tree they
+// produce, the translation of that tree to DuckDB SQL, and execution
+// (Engine). docs/KQL.md describes the language as cdewatch supports it
+// for users; this comment describes the code.
+//
+// # Translation and execution
+//
+//	eng := kql.NewEngine(db, tables, kql.Options{Timeout: 30 * time.Second})
+//	res, err := eng.Run(ctx, "KubeAuditLogs | where Verb == 'delete' | count")
+//
+// Run parses, translates (Engine.Translate gives the Plan: one SQL
+// statement per tabular statement) and executes within the time limit,
+// reading at most MaxRows rows per table and MaxBytes in all. Errors are
+// *Error (the query is wrong: line, column, message), *LimitError (a
+// limit stopped it) or another error (the database failed).
+//
+// The translator (translate*.go) turns each tabular operator into a
+// SELECT over the previous one. It tracks every column's KQL name and
+// type and gives each a generated SQL name (c1, c2, …): KQL names never
+// reach SQL, so case-insensitive DuckDB identifiers, quotes and keywords
+// cannot collide with them, and every literal reaches SQL through
+// sqlString or as a parsed number. Expressions are typed (texpr) and
+// translated with KQL's semantics (translate_expr.go: comparisons, string
+// operators, dynamic access, arithmetic on datetimes and timespans);
+// functions.go, functions_more.go, geo*.go, series.go and sketches.go hold
+// the scalar functions, aggregates.go the aggregations, evaluate.go the
+// plugins. Functions SQL cannot express are written in Go and registered
+// in DuckDB as scalar UDFs (udf.go). Datetimes are TIMESTAMPs, timespans
+// BIGINT microseconds, dynamic values JSON. DuckDB keeps the order of a
+// sorted subquery through projections and filters, which is how order by
+// carries to the result.
+//
+// Tests: testdata/semantics/*.test are script-driven golden cases (tables,
+// queries, expected results; see the README there) run by TestSemantics;
+// TestConformance runs the Kusto documentation's examples and reports the
+// pass rate (docs/KQL-CONFORMANCE.md); hostile_test.go feeds hostile text
+// to every place a query's text meets SQL; engine_limits_test.go checks
+// the limits; BenchmarkQuery measures the guide's daily review over the
+// index's tables against the same query written by hand in SQL.
 //
 // # API
 //
@@ -23,7 +59,7 @@
 // (Suggest), a missing `by` after summarize aggregates or after order/top
 // is named as such, `=` for `==` and names with dashes are explained.
 // Function names are not checked here: which functions exist is the
-// translator's business (it can use Suggest for the same kind of message).
+// translator's business (it uses Suggest for the same kind of message).
 //
 // # The tree
 //
