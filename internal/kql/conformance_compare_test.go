@@ -189,6 +189,10 @@ func confCellEqual(want string, got any) bool {
 	case float64:
 		return confNumbersClose(want, g)
 	case bool:
+		// the documentation sometimes renders true and false as 1 and 0
+		if want == "1" || want == "0" {
+			return (want == "1") == g
+		}
 		return strings.EqualFold(want, strconv.FormatBool(g))
 	case time.Time:
 		w, ok := confParseTime(want)

@@ -464,8 +464,17 @@ func (t *translator) mvApply(e *env, r *rel, v *MvApply) *rel {
 	la, ra := t.alias(), t.alias()
 	var cols []col
 	var sel []string
+	expanded := map[string]bool{}
+	for _, it := range v.Items {
+		if it.Name == nil {
+			if id, ok := it.Expr.(*Ident); ok {
+				// expanded in place: the sub-query's output replaces it
+				expanded[id.Name] = true
+			}
+		}
+	}
 	for _, c := range r.cols {
-		if hasName(sub.cols, c.name) {
+		if hasName(sub.cols, c.name) || expanded[c.name] {
 			continue
 		}
 		cols = append(cols, c)
