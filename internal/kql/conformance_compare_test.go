@@ -156,7 +156,7 @@ func mdIsElision(s string) bool { return s == "..." || s == "…" }
 //	string       equal after trimming
 //	int64        the same integer (or number)
 //	float64      confNumbersClose; NaN, ±Infinity (∞) by name
-//	bool         true/false in any case
+//	bool         true/false in any case, or 1/0 as the docs sometimes print them
 //	time.Time    confParseTime gives the same instant, to the microsecond
 //	Duration     confParseTimespan gives the same span, to the microsecond
 //	RawMessage   as JSON (confJSONEqual); a JSON string also equals its text
