@@ -20,8 +20,10 @@ func (t *translator) evaluate(e *env, r *rel, v *Evaluate) *rel {
 		return t.rowsNear(e, r, v)
 	case "schema_merge":
 		return t.schemaMerge(r, v)
+	case "ipv4_lookup", "ipv6_lookup", "geo_polygon_lookup", "geo_line_lookup":
+		return t.lookupPlugin(e, r, v)
 	}
-	t.fail(v, "evaluate %s is not supported (cdewatch supports bag_unpack, dcount_intersect, rolling_percentile, sliding_window_counts, rows_near and schema_merge)", v.Call.Name)
+	t.fail(v, "evaluate %s is not supported (cdewatch supports bag_unpack, dcount_intersect, geo_line_lookup, geo_polygon_lookup, ipv4_lookup, ipv6_lookup, rolling_percentile, rows_near, schema_merge and sliding_window_counts)", v.Call.Name)
 	return nil
 }
 
@@ -203,4 +205,138 @@ func (t *translator) schemaMerge(r *rel, v *Evaluate) *rel {
 		", first(" + ids[2] + " ORDER BY rn) AS " + sqlIdent(out.cols[2].id) + ", first(" + ids[3] + " ORDER BY rn) AS " + sqlIdent(out.cols[3].id) +
 		" FROM (SELECT *, " + ids[1] + " AS o, row_number() OVER () AS rn FROM (" + r.sql + ") AS " + a + ") GROUP BY " + ids[0] + " ORDER BY min(o), min(rn)"
 	return out
+}
+
+// lookupPlugin translates the evaluate plugins that join the input with a
+// lookup table on a predicate over both sides: ipv4_lookup, ipv6_lookup,
+// geo_polygon_lookup and geo_line_lookup. Rows of the input without a
+// match are kept (with nulls) when return_unmatched is true; the lookup
+// key column is returned when return_lookup_key is true (or always, for
+// the IP lookups, as Kusto does).
+func (t *translator) lookupPlugin(e *env, r *rel, v *Evaluate) *rel {
+	c := v.Call
+	var pos []Expr
+	named := map[string]Expr{}
+	for _, a := range c.Args {
+		if na, ok := a.(*NamedArg); ok {
+			named[na.Name] = na.Value
+			continue
+		}
+		pos = append(pos, a)
+	}
+	boolArg := func(name string, at int) bool {
+		x, ok := named[name]
+		if !ok && at >= 0 && at < len(pos) {
+			x = pos[at]
+		}
+		if x == nil {
+			return false
+		}
+		l, ok := x.(*Literal)
+		return ok && l.Kind == LitBool && l.Value == "true"
+	}
+	if len(pos) < 3 {
+		t.fail(c, "%s needs the lookup table, its key column and the input's column(s)", c.Name)
+	}
+	lookupPipe := t.asTabular(e, pos[0])
+	if lookupPipe == nil {
+		t.fail(pos[0], "%s needs a table as its first argument", c.Name)
+	}
+	right := t.pipe(e, lookupPipe)
+	// fresh ids on the right, so that both sides can be named in one scope
+	rcols := make([]col, len(right.cols))
+	var sel []string
+	for i, rc := range right.cols {
+		rcols[i] = col{name: rc.name, typ: rc.typ, id: t.newID()}
+		sel = append(sel, sqlIdent(rc.id)+" AS "+sqlIdent(rcols[i].id))
+	}
+	right = &rel{sql: "SELECT " + strings.Join(sel, ", ") + " FROM (" + right.sql + ") AS " + t.alias(), cols: rcols}
+	ident := func(x Expr) *Ident {
+		id, ok := x.(*Ident)
+		if !ok {
+			t.fail(x, "%s needs a column name here", c.Name)
+		}
+		return id
+	}
+	// the lookup table's key column: ipv4_lookup(T, SourceKey, LookupRange),
+	// geo_*_lookup(T, LookupKey, ...)
+	keyAt := 1
+	if c.Name == "ipv4_lookup" || c.Name == "ipv6_lookup" {
+		keyAt = 2
+	}
+	key := ident(pos[keyAt])
+	keyCol, ok := right.find(key.Name)
+	if !ok {
+		t.fail(key, "unknown column '%s' in the lookup table; its columns are: %s", key.Name, columnList(right.names()))
+	}
+	// the predicate is KQL over a scope holding both sides' columns, the
+	// lookup table's under their names prefixed with "$lookup."
+	both := &rel{cols: append([]col(nil), r.cols...)}
+	for _, rc := range right.cols {
+		both.cols = append(both.cols, col{name: "$lookup." + rc.name, typ: rc.typ, id: rc.id})
+	}
+	keyRef := &Ident{Pos: key.Pos, Name: "$lookup." + key.Name}
+	var pred Expr
+	unmatched, withKey := false, false
+	switch c.Name {
+	case "ipv4_lookup", "ipv6_lookup":
+		fn := "ipv4_is_in_range"
+		if c.Name == "ipv6_lookup" {
+			fn = "ipv6_is_in_range"
+		}
+		pred = &Call{Pos: c.Pos, Name: fn, Args: []Expr{ident(pos[1]), keyRef}}
+		unmatched, withKey = boolArg("return_unmatched", 3), true
+	case "geo_polygon_lookup":
+		if len(pos) < 4 {
+			t.fail(c, "geo_polygon_lookup needs the polygons, their column, and the longitude and latitude columns")
+		}
+		lng, lat := ident(pos[2]), ident(pos[3])
+		if radius, ok := named["radius"]; ok {
+			pred = &Binary{Pos: c.Pos, Op: "<=", L: &Call{Pos: c.Pos, Name: "geo_distance_point_to_polygon", Args: []Expr{lng, lat, keyRef}}, R: radius}
+		} else {
+			pred = &Call{Pos: c.Pos, Name: "geo_point_in_polygon", Args: []Expr{lng, lat, keyRef}}
+		}
+		unmatched, withKey = boolArg("return_unmatched", -1), boolArg("return_lookup_key", -1)
+	case "geo_line_lookup":
+		if len(pos) < 5 {
+			t.fail(c, "geo_line_lookup needs the lines, their column, the longitude and latitude columns and the distance")
+		}
+		lng, lat := ident(pos[2]), ident(pos[3])
+		pred = &Binary{Pos: c.Pos, Op: "<=", L: &Call{Pos: c.Pos, Name: "geo_distance_point_to_line", Args: []Expr{lng, lat, keyRef}}, R: pos[4]}
+		unmatched, withKey = boolArg("return_unmatched", -1), boolArg("return_lookup_key", -1)
+	}
+	cond := t.asBool(pred, t.expr(&scope{env: e, r: both}, pred))
+	var cols []col
+	var exprs []string
+	add := func(side []col, nullable bool) {
+		for _, sc := range side {
+			if sc.id == keyCol.id && !withKey {
+				continue
+			}
+			nc := col{name: uniqueName(sc.name, cols), typ: sc.typ, id: sc.id}
+			x := sqlIdent(sc.id)
+			if nullable && sc.typ == tyString {
+				x = "coalesce(" + x + ", '')"
+			}
+			cols = append(cols, nc)
+			exprs = append(exprs, x)
+		}
+	}
+	if c.Name == "ipv6_lookup" {
+		add(right.cols, unmatched)
+		add(r.cols, false)
+	} else {
+		add(r.cols, false)
+		add(right.cols, unmatched)
+	}
+	join := "JOIN"
+	if unmatched {
+		join = "LEFT JOIN"
+	}
+	var out []string
+	for i, col := range cols {
+		out = append(out, exprs[i]+" AS "+sqlIdent(col.id))
+	}
+	// ids are unique on both sides, so the condition needs no aliases
+	return &rel{sql: "SELECT " + strings.Join(out, ", ") + " FROM (" + r.sql + ") AS " + t.alias() + " " + join + " (" + right.sql + ") AS " + t.alias() + " ON " + cond, cols: cols}
 }
