@@ -21,6 +21,9 @@ var aggNames = map[string]string{
 	"count_distinct": "count_distinct", "arg_max": "max", "arg_min": "min",
 	"hll": "hll", "hll_merge": "hll_merge", "tdigest": "tdigest", "tdigest_merge": "tdigest_merge", "merge_tdigest": "tdigest_merge", "binary_all_and": "binary_all_and",
 	"binary_all_or": "binary_all_or", "binary_all_xor": "binary_all_xor",
+	"covariance": "covariance", "covariancep": "covariancep", "covarianceif": "covarianceif", "covariancepif": "covariancepif",
+	"varianceif": "varianceif", "variancepif": "variancepif", "stdevif": "stdevif", "stdevpif": "stdevpif",
+	"percentilew": "percentile", "percentilesw": "percentile", "percentilesw_array": "percentile",
 }
 
 // aggregate translates a call of an aggregation function inside a
@@ -124,6 +127,32 @@ func (t *translator) aggregate(sc *scope, c *Call) texpr {
 		x := numeric(0)
 		fn := map[string]string{"stdev": "stddev_samp", "stdevp": "stddev_pop", "variance": "var_samp", "variancep": "var_pop"}[c.Name]
 		return res("coalesce("+fn+"(CAST("+x.sql+" AS DOUBLE)), 0)", tyReal)
+	case "stdevif", "stdevpif", "varianceif", "variancepif":
+		need(2, 2)
+		x := numeric(0)
+		fn := map[string]string{"stdevif": "stddev_samp", "stdevpif": "stddev_pop", "varianceif": "var_samp", "variancepif": "var_pop"}[c.Name]
+		return res("coalesce("+fn+"(CASE WHEN "+cond(1)+" THEN CAST("+x.sql+" AS DOUBLE) END), 0)", tyReal)
+	case "covariance", "covariancep", "covarianceif", "covariancepif":
+		isIf := strings.HasSuffix(c.Name, "if")
+		if isIf {
+			need(3, 3)
+		} else {
+			need(2, 2)
+		}
+		x, y := numeric(0), numeric(1)
+		fn := "covar_samp"
+		if strings.HasPrefix(c.Name, "covariancep") {
+			fn = "covar_pop"
+		}
+		xs, ys := "CAST("+x.sql+" AS DOUBLE)", "CAST("+y.sql+" AS DOUBLE)"
+		if isIf {
+			xs = "CASE WHEN " + cond(2) + " THEN " + xs + " END"
+			ys = "CASE WHEN " + cond(2) + " THEN " + ys + " END"
+		}
+		return res("coalesce("+fn+"("+ys+", "+xs+"), 0)", tyReal)
+	case "percentilew":
+		need(3, 3)
+		return res(weightedPercentileSQL(t, c, numeric(0), numeric(1), args[2]), numeric(0).typ)
 	case "any", "take_any":
 		need(1, 1)
 		return res("any_value("+args[0].sql+")", args[0].typ)
@@ -439,4 +468,16 @@ func rowOrder(r *rel) string {
 		return "ORDER BY " + joinOrder(r.order)
 	}
 	return ""
+}
+
+// weightedPercentileSQL is the nearest-rank percentile p of x where each
+// value counts weight times: the smallest value whose cumulative weight
+// reaches p% of the total.
+func weightedPercentileSQL(t *translator, c *Call, x, w, p texpr) string {
+	list := "list({'v': CAST(" + x.sql + " AS DOUBLE), 'w': CAST(" + w.sql + " AS DOUBLE)} ORDER BY " + x.sql + ") FILTER (WHERE " + x.sql + " IS NOT NULL AND " + w.sql + " > 0)"
+	s := "kql_weighted_percentile(CAST(to_json(" + list + ") AS VARCHAR), " + t.arg(c, 2, p, tyReal) + ")"
+	if isIntegral(x.typ) {
+		return "CAST(" + s + " AS " + sqlType(x.typ) + ")"
+	}
+	return s
 }

@@ -123,12 +123,16 @@ func (e *Engine) Run(ctx context.Context, src string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan, err := e.Translate(q)
-	if err != nil {
-		return nil, err
-	}
 	if err := e.registerFunctions(); err != nil {
 		return nil, err
+	}
+	// the time limit covers translation too: a few operators read the
+	// data to plan (bag_unpack finds its columns)
+	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
+	defer cancel()
+	plan, err := e.translate(ctx, q, e.opts.Now())
+	if err != nil {
+		return nil, e.ctxError(ctx, err)
 	}
 	return e.execute(ctx, plan)
 }

@@ -15,20 +15,12 @@ import (
 // execute runs a plan's statements in order, within the engine's time
 // limit, and reads their results.
 func (e *Engine) execute(ctx context.Context, plan *Plan) (*Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
-	defer cancel()
 	res := &Result{TablesRead: plan.TablesRead}
 	var size int64
 	for i, st := range plan.Stmts {
 		tab, err := e.runStmt(ctx, st, &size)
 		if err != nil {
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, e.errTimeout()
-			}
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("running the query: %w", ctx.Err())
-			}
-			return nil, err
+			return nil, e.ctxError(ctx, err)
 		}
 		tab.Name = "PrimaryResult"
 		if len(plan.Stmts) > 1 {
@@ -219,9 +211,14 @@ func toInt64(v any) (int64, error) {
 	return 0, fmt.Errorf("expected an integer, got %T", v)
 }
 
-// constQuery evaluates a constant SQL expression during translation.
-func (e *Engine) constQuery(q string, dst any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return e.db.QueryRowContext(ctx, q).Scan(dst)
+// ctxError turns an error that happened because ctx ended into the
+// timeout's LimitError or the cancellation; other errors pass unchanged.
+func (e *Engine) ctxError(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return e.errTimeout()
+	case ctx.Err() != nil:
+		return fmt.Errorf("running the query: %w", ctx.Err())
+	}
+	return err
 }

@@ -138,7 +138,15 @@ func init() {
 			t.fail(c, "datetime_diff needs the part as a string literal")
 		}
 		x, y := t.arg(c, 1, a[1], tyDateTime), t.arg(c, 2, a[2], tyDateTime)
-		return texpr{sql: "date_diff(" + sqlString(strings.ToLower(part)) + ", " + y + ", " + x + ")", typ: tyLong}
+		part = strings.ToLower(part)
+		switch part {
+		case "nanosecond":
+			return texpr{sql: "((epoch_us(" + x + ") - epoch_us(" + y + ")) * 1000)", typ: tyLong}
+		case "year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond", "microsecond":
+		default:
+			t.fail(c.Args[0], "unknown datetime part %q (want year, quarter, month, week, day, hour, minute, second, millisecond, microsecond or nanosecond)", part)
+		}
+		return texpr{sql: "date_diff(" + sqlString(part) + ", " + y + ", " + x + ")", typ: tyLong}
 	})
 	add("make_datetime", 1, 7, func(t *translator, c *Call, a []texpr) texpr {
 		parts := []string{"1", "1", "1", "0", "0", "0"}
@@ -264,13 +272,15 @@ func init() {
 	add("reverse", 1, 1, simple(tyString, "reverse(%s)", tyString))
 	add("extract", 3, 4, func(t *translator, c *Call, a []texpr) texpr {
 		re := t.regex(c.Args[0], a[0])
-		g := t.arg(c, 1, a[1], tyLong)
-		if a[1].lit != nil {
-			// DuckDB wants the group as a plain constant
-			if n, ok := a[1].lit.Int(); ok && (a[1].lit.Kind == LitLong || a[1].lit.Kind == LitInt) {
-				g = strconv.FormatInt(n, 10)
-			}
+		// DuckDB wants the group as a plain constant
+		n, ok := int64(0), false
+		if a[1].lit != nil && (a[1].lit.Kind == LitLong || a[1].lit.Kind == LitInt) {
+			n, ok = a[1].lit.Int()
 		}
+		if !ok || n < 0 {
+			t.fail(c.Args[1], "extract's capture group must be a constant integer such as 1")
+		}
+		g := strconv.FormatInt(n, 10)
 		s := t.arg(c, 2, a[2], tyString)
 		x := "CASE WHEN regexp_matches(" + s + ", " + re + ") THEN regexp_extract(" + s + ", " + re + ", " + g + ") END"
 		if len(a) == 4 {

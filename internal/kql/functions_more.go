@@ -211,6 +211,7 @@ func moreFunctions() map[string]fnSpec {
 	add("beta_cdf", 3, 3, call(udfBetaCDF))
 	add("beta_inv", 3, 3, call(udfBetaInv))
 	add("beta_pdf", 3, 3, call(udfBetaPDF))
+	add("welch_test", 6, 6, call(udfWelchTest))
 	for _, kind := range []string{"angle", "energy", "force", "length", "mass", "speed", "temperature", "volume"} {
 		kind := kind
 		add("convert_"+kind, 3, 3, func(t *translator, c *Call, a []texpr) texpr {
@@ -278,6 +279,10 @@ func moreFunctions() map[string]fnSpec {
 		msg := t.arg(c, 1, a[1], tyString)
 		return texpr{sql: "CASE WHEN " + t.asBool(c.Args[0], a[0]) + " THEN TRUE ELSE error('assertion failed: ' || " + msg + ") END", typ: tyBool}
 	})
+	add("current_principal_details", 0, 0, func(t *translator, c *Call, a []texpr) texpr {
+		t.fail(c, "current_principal_details() is not supported: cdewatch's callers are reader tokens, not Microsoft Entra principals")
+		return texpr{}
+	})
 	add("current_principal_is_member_of", 1, 64, func(t *translator, c *Call, a []texpr) texpr {
 		// cdewatch's callers are reader tokens, members of no Microsoft
 		// Entra group
@@ -298,7 +303,7 @@ func moreUDFs() []udf {
 		udfParseCSV, udfParseCommandLine, udfParsePath, udfParseURLQuery, udfParseVersion,
 		udfHashText, udfHashLong, udfHashReal, udfHashCombine,
 		udfBase64ToArray, udfBase64FromArray, udfBase64FromGUID, udfBase64ToGUID,
-		udfErf, udfErfc, udfBetaCDF, udfBetaInv, udfBetaPDF, udfConvert,
+		udfErf, udfErfc, udfBetaCDF, udfBetaInv, udfBetaPDF, udfWelchTest, udfConvert,
 		udfIPv4Match, udfIPv4Compare, udfIPv4InAnyRange, udfIPv4NetmaskSuffix, udfIPv4RangeToCIDR, udfParseIPv4Mask,
 		udfFormatIPv4, udfFormatIPv4Mask,
 		udfIPv6Compare, udfIPv6Match, udfIPv6InRange, udfIPv6InAnyRange, udfParseIPv6Mask,
@@ -404,7 +409,7 @@ func mfRange(t *translator, c *Call, a []texpr) texpr {
 		elem = "(" + s + " + i * " + st + ")"
 	}
 	n := "least(greatest(CAST(floor(CAST(" + e + " - " + s + " AS DOUBLE) / " + st + ") AS BIGINT) + 1, 0), 1048576)"
-	return texpr{sql: "CASE WHEN " + st + " <> 0 THEN to_json(list_transform(range(0, " + n + "), i -> " + elem + ")) END", typ: tyDynamic}
+	return texpr{sql: "CASE WHEN " + st + " <> 0 AND " + s + " IS NOT NULL AND " + e + " IS NOT NULL THEN to_json(list_transform(range(0, " + n + "), i -> " + elem + ")) END", typ: tyDynamic}
 }
 
 // mfArraySort translates array_sort_asc/desc(array1[, ..., arrayN][,
@@ -455,9 +460,11 @@ func mfHashText(x texpr) string {
 // its UTF-8 bytes, a number, datetime or timespan as its 8 little-endian
 // bytes (datetimes and timespans in ticks), as Kusto does.
 func mfHash(t *translator, c *Call, a []texpr) texpr {
-	mod := mfLong(0)
+	mod := mfLong(0) // none
 	if len(a) == 2 {
-		mod = texpr{sql: t.arg(c, 1, a[1], tyLong), typ: tyLong}
+		// a modulo that is not positive gives null
+		m := t.arg(c, 1, a[1], tyLong)
+		mod = texpr{sql: "CASE WHEN " + m + " > 0 THEN " + m + " END", typ: tyLong}
 	}
 	x := a[0]
 	switch x.typ {
@@ -546,6 +553,7 @@ func mfParseJSON(s string) (any, error) {
 // mfMaxDepth bounds the nesting of the JSON values the udfs decode.
 const mfMaxDepth = 1000
 
+// mfDecode decodes one JSON value from dec.
 func mfDecode(dec *json.Decoder, depth int) (any, error) {
 	if depth > mfMaxDepth {
 		return nil, errors.New("JSON nested too deeply")
@@ -598,6 +606,7 @@ func mfJSON(v any) string {
 	return b.String()
 }
 
+// mfWriteJSON writes a decoded value as compact JSON.
 func mfWriteJSON(b *strings.Builder, v any) {
 	switch x := v.(type) {
 	case nil:
@@ -647,6 +656,7 @@ func mfWriteJSON(b *strings.Builder, v any) {
 	}
 }
 
+// mfWriteString writes a JSON string.
 func mfWriteString(b *strings.Builder, s string) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -840,6 +850,9 @@ func mfStrings(args []any) []string {
 
 // --- arrays ---
 
+// udfArrayIff is array_iff(condition, if_true, if_false): per element, the if_true or
+// if_false value (or element); null where the condition is not a bool or
+// number.
 var udfArrayIff = udf{Name: "kql_array_iff", Args: []string{tyDynamic, tyDynamic, tyDynamic}, Result: tyDynamic, Fn: func(args []any) (any, error) {
 	cond, ok := mfArgArray(args[0])
 	if !ok {
@@ -881,6 +894,7 @@ var udfArrayIff = udf{Name: "kql_array_iff", Args: []string{tyDynamic, tyDynamic
 	return mfJSON(out), nil
 }}
 
+// udfArrayRotate is array_rotate_left(array, n); array_rotate_right passes -n.
 var udfArrayRotate = udf{Name: "kql_array_rotate_left", Args: []string{tyDynamic, tyLong}, Result: tyDynamic, NullArgs: true, Fn: func(args []any) (any, error) {
 	arr, ok := mfArgArray(args[0])
 	n, ok2 := mfArgInt(args[1])
@@ -895,6 +909,7 @@ var udfArrayRotate = udf{Name: "kql_array_rotate_left", Args: []string{tyDynamic
 	return mfJSON(out), nil
 }}
 
+// udfArrayShift is array_shift_left(array, n, fill); array_shift_right passes -n.
 var udfArrayShift = udf{Name: "kql_array_shift_left", Args: []string{tyDynamic, tyLong, tyDynamic}, Result: tyDynamic, Fn: func(args []any) (any, error) {
 	arr, ok := mfArgArray(args[0])
 	n, ok2 := mfArgInt(args[1])
@@ -914,6 +929,8 @@ var udfArrayShift = udf{Name: "kql_array_shift_left", Args: []string{tyDynamic, 
 	return mfJSON(out), nil
 }}
 
+// udfArraySplit is array_split(array, index or indexes): the slices between the
+// indexes (a negative one counts from the end).
 var udfArraySplit = udf{Name: "kql_array_split", Args: []string{tyDynamic, tyDynamic}, Result: tyDynamic, NullArgs: true, Fn: func(args []any) (any, error) {
 	arr, ok := mfArgArray(args[0])
 	idx, ok2 := mfArgJSON(args[1])
@@ -1059,6 +1076,9 @@ func mfSearchRange(n, start, length, occurrence int64) (int64, bool) {
 	return start, true
 }
 
+// udfArrayIndexOf is array_index_of(array, text of the value, start, length,
+// occurrence); each further occurrence is searched from the element after
+// the previous one, over length elements again.
 var udfArrayIndexOf = udf{Name: "kql_array_index_of", Args: []string{tyDynamic, tyString, tyLong, tyLong, tyLong}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
 	arr, ok := mfArgArray(args[0])
 	if !ok {
@@ -1097,6 +1117,7 @@ var udfArrayIndexOf = udf{Name: "kql_array_index_of", Args: []string{tyDynamic, 
 	return found, nil
 }}
 
+// udfJaccard is jaccard_index(set1, set2) of the distinct elements.
 var udfJaccard = udf{Name: "kql_jaccard_index", Args: []string{tyDynamic, tyDynamic}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
 	a, ok := mfArgArray(args[0])
 	b, ok2 := mfArgArray(args[1])
@@ -1124,6 +1145,7 @@ var udfJaccard = udf{Name: "kql_jaccard_index", Args: []string{tyDynamic, tyDyna
 	return float64(inter) / float64(union), nil
 }}
 
+// udfCodepointsFrom is unicode_codepoints_from_string(text).
 var udfCodepointsFrom = udf{Name: "kql_unicode_codepoints_from_string", Args: []string{tyString}, Result: tyDynamic, NullArgs: true, Fn: func(args []any) (any, error) {
 	s, _ := args[0].(string)
 	out := make([]any, 0, len(s))
@@ -1133,6 +1155,7 @@ var udfCodepointsFrom = udf{Name: "kql_unicode_codepoints_from_string", Args: []
 	return mfJSON(out), nil
 }}
 
+// udfCodepointsTo is unicode_codepoints_to_string(codepoints or arrays of them, ...).
 var udfCodepointsTo = udf{Name: "kql_unicode_codepoints_to_string", Variadic: tyDynamic, Result: tyString, Fn: func(args []any) (any, error) {
 	var b strings.Builder
 	add := func(v any) bool {
@@ -1165,6 +1188,7 @@ var udfCodepointsTo = udf{Name: "kql_unicode_codepoints_to_string", Variadic: ty
 
 // --- property bags ---
 
+// udfBagMerge is bag_merge(bag1, bag2, ...): a key keeps its first value.
 var udfBagMerge = udf{Name: "kql_bag_merge", Variadic: tyDynamic, Result: tyDynamic, Fn: func(args []any) (any, error) {
 	out := orderedBag{}
 	for _, a := range args {
@@ -1182,6 +1206,8 @@ var udfBagMerge = udf{Name: "kql_bag_merge", Variadic: tyDynamic, Result: tyDyna
 	return mfJSON(out), nil
 }}
 
+// udfBagSetKey is bag_set_key(bag, key or JSONPath, value), creating the bags of a
+// path that are missing.
 var udfBagSetKey = udf{Name: "kql_bag_set_key", Args: []string{tyDynamic, tyString, tyDynamic}, Result: tyDynamic, Fn: func(args []any) (any, error) {
 	v, _ := mfArgJSON(args[0])
 	bag, ok := v.(orderedBag)
@@ -1208,6 +1234,8 @@ var udfBagSetKey = udf{Name: "kql_bag_set_key", Args: []string{tyDynamic, tyStri
 	return mfJSON(set(bag, keys)), nil
 }}
 
+// udfBagZip is bag_zip(keys, values): keys that are not strings are skipped, a
+// missing value is null.
 var udfBagZip = udf{Name: "kql_bag_zip", Args: []string{tyDynamic, tyDynamic}, Result: tyDynamic, Fn: func(args []any) (any, error) {
 	keys, ok := mfArgArray(args[0])
 	if !ok {
@@ -1229,6 +1257,7 @@ var udfBagZip = udf{Name: "kql_bag_zip", Args: []string{tyDynamic, tyDynamic}, R
 	return mfJSON(out), nil
 }}
 
+// udfBagHasKey is bag_has_key(bag, key or JSONPath) for a key that is not a literal.
 var udfBagHasKey = udf{Name: "kql_bag_has_key", Args: []string{tyDynamic, tyString}, Result: tyBool, Fn: func(args []any) (any, error) {
 	v, _ := mfArgJSON(args[0])
 	key, ok := args[1].(string)
@@ -1255,6 +1284,9 @@ var udfBagHasKey = udf{Name: "kql_bag_has_key", Args: []string{tyDynamic, tyStri
 
 // --- strings ---
 
+// udfTranslate is translate(searchList, replacementList, source): a character of
+// searchList beyond replacementList becomes its last character; an empty
+// replacementList deletes them.
 var udfTranslate = udf{Name: "kql_translate", Args: []string{tyString, tyString, tyString}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
 	search, _ := args[0].(string)
 	repl := []rune(args[1].(string))
@@ -1301,6 +1333,9 @@ var udfRegexQuote = udf{Name: "kql_regex_quote", Args: []string{tyString}, Resul
 	return b.String(), nil
 }}
 
+// udfIndexOf is indexof(source, lookup, start, length, occurrence) in
+// characters; each further occurrence is searched from the character after
+// the previous one, over length characters again.
 var udfIndexOf = udf{Name: "kql_indexof", Args: []string{tyString, tyString, tyLong, tyLong, tyLong}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
 	src := []rune(args[0].(string))
 	sub := []rune(args[1].(string))
@@ -1342,8 +1377,12 @@ var mfRegexCache sync.Map
 // mfRegexCacheSize bounds mfRegexCache.
 const mfRegexCacheSize = 1024
 
-var mfRegexCacheLen int64
-var mfRegexCacheMu sync.Mutex
+// mfRegexCacheLen counts the entries of mfRegexCache, under
+// mfRegexCacheMu.
+var (
+	mfRegexCacheLen int64
+	mfRegexCacheMu  sync.Mutex
+)
 
 // mfRegex compiles a pattern, caching the first mfRegexCacheSize ones.
 func mfRegex(p string) (*regexp.Regexp, error) {
@@ -1363,6 +1402,8 @@ func mfRegex(p string) (*regexp.Regexp, error) {
 	return r, nil
 }
 
+// udfIndexOfRegex is indexof_regex(source, regex, start, length, occurrence):
+// matches do not overlap; a negative start gives null.
 var udfIndexOfRegex = udf{Name: "kql_indexof_regex", Args: []string{tyString, tyString, tyLong, tyLong, tyLong}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
 	src, _ := args[0].(string)
 	re, err := mfRegex(args[1].(string))
@@ -1398,6 +1439,8 @@ var udfIndexOfRegex = udf{Name: "kql_indexof_regex", Args: []string{tyString, ty
 	return int64(utf8.RuneCountInString(src[:b])), nil
 }}
 
+// udfHasAnyIndex is has_any_index(source, lookups): the index of the first lookup
+// source has (as the has operator finds terms), -1 for none.
 var udfHasAnyIndex = udf{Name: "kql_has_any_index", Args: []string{tyString, tyDynamic}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
 	src, _ := args[0].(string)
 	arr, ok := mfArgArray(args[1])
@@ -1456,10 +1499,12 @@ func mfURLEncode(s, space string) string {
 	return b.String()
 }
 
+// udfURLEncode is url_encode(url): a space is +.
 var udfURLEncode = udf{Name: "kql_url_encode", Args: []string{tyString}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
 	return mfURLEncode(args[0].(string), "+"), nil
 }}
 
+// udfURLEncodeComponent is url_encode_component(url): a space is %20.
 var udfURLEncodeComponent = udf{Name: "kql_url_encode_component", Args: []string{tyString}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
 	return mfURLEncode(args[0].(string), "%20"), nil
 }}
@@ -1498,6 +1543,7 @@ func mfZlib(data []byte) ([]byte, error) {
 	return binary.BigEndian.AppendUint32(out, adler32.Checksum(data)), nil
 }
 
+// udfZlibCompress is zlib_compress_to_base64_string(text).
 var udfZlibCompress = udf{Name: "kql_zlib_compress_to_base64_string", Args: []string{tyString}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
 	b, err := mfZlib([]byte(args[0].(string)))
 	if err != nil {
@@ -1509,6 +1555,8 @@ var udfZlibCompress = udf{Name: "kql_zlib_compress_to_base64_string", Args: []st
 // mfMaxInflate bounds what zlib_decompress_from_base64_string inflates.
 const mfMaxInflate = 64 << 20
 
+// udfZlibDecompress is zlib_decompress_from_base64_string(text): "" for input that is
+// not base64 zlib data of UTF-8 text, or that inflates past mfMaxInflate.
 var udfZlibDecompress = udf{Name: "kql_zlib_decompress_from_base64_string", Args: []string{tyString}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
 	raw, err := base64.StdEncoding.DecodeString(args[0].(string))
 	if err != nil {
@@ -1525,6 +1573,8 @@ var udfZlibDecompress = udf{Name: "kql_zlib_decompress_from_base64_string", Args
 	return string(out), nil
 }}
 
+// udfFormatBytes is format_bytes(size, precision, units): units "" chooses the
+// largest unit of 1024^k that the size reaches.
 var udfFormatBytes = udf{Name: "kql_format_bytes", Args: []string{tyReal, tyLong, tyString}, Result: tyString, Fn: func(args []any) (any, error) {
 	v, ok := mfArgFloat(args[0])
 	if !ok {
@@ -1557,40 +1607,43 @@ var udfFormatBytes = udf{Name: "kql_format_bytes", Args: []string{tyReal, tyLong
 
 // --- punycode (RFC 3492) ---
 
+// The parameters of punycode (RFC 3492, section 5).
 const (
-	punyBase        = 36
-	punyTMin        = 1
-	punyTMax        = 26
-	punySkew        = 38
-	punyDamp        = 700
-	punyInitialBias = 72
-	punyInitialN    = 128
+	mfPunyBase        = 36
+	mfPunyTMin        = 1
+	mfPunyTMax        = 26
+	mfPunySkew        = 38
+	mfPunyDamp        = 700
+	mfPunyInitialBias = 72
+	mfPunyInitialN    = 128
 )
 
-func punyAdapt(delta, numPoints int, first bool) int {
+// mfPunyAdapt is the bias adaptation of RFC 3492, section 6.1.
+func mfPunyAdapt(delta, numPoints int, first bool) int {
 	if first {
-		delta /= punyDamp
+		delta /= mfPunyDamp
 	} else {
 		delta /= 2
 	}
 	delta += delta / numPoints
 	k := 0
-	for delta > ((punyBase-punyTMin)*punyTMax)/2 {
-		delta /= punyBase - punyTMin
-		k += punyBase
+	for delta > ((mfPunyBase-mfPunyTMin)*mfPunyTMax)/2 {
+		delta /= mfPunyBase - mfPunyTMin
+		k += mfPunyBase
 	}
-	return k + (punyBase-punyTMin+1)*delta/(delta+punySkew)
+	return k + (mfPunyBase-mfPunyTMin+1)*delta/(delta+mfPunySkew)
 }
 
-func punyDigit(d int) byte {
+// mfPunyDigit writes a base-36 digit of punycode.
+func mfPunyDigit(d int) byte {
 	if d < 26 {
 		return byte('a' + d)
 	}
 	return byte('0' + d - 26)
 }
 
-// punyEncode encodes a string as punycode (without the xn-- prefix).
-func punyEncode(s string) (string, bool) {
+// mfPunyEncode encodes a string as punycode (without the xn-- prefix).
+func mfPunyEncode(s string) (string, bool) {
 	runes := []rune(s)
 	var out []byte
 	for _, r := range runes {
@@ -1603,7 +1656,7 @@ func punyEncode(s string) (string, bool) {
 	if b > 0 {
 		out = append(out, '-')
 	}
-	n, delta, bias := punyInitialN, 0, punyInitialBias
+	n, delta, bias := mfPunyInitialN, 0, mfPunyInitialBias
 	for h < len(runes) {
 		m := math.MaxInt32
 		for _, r := range runes {
@@ -1622,21 +1675,21 @@ func punyEncode(s string) (string, bool) {
 			}
 			if int(r) == n {
 				q := delta
-				for k := punyBase; ; k += punyBase {
+				for k := mfPunyBase; ; k += mfPunyBase {
 					t := k - bias
-					if t < punyTMin {
-						t = punyTMin
-					} else if t > punyTMax {
-						t = punyTMax
+					if t < mfPunyTMin {
+						t = mfPunyTMin
+					} else if t > mfPunyTMax {
+						t = mfPunyTMax
 					}
 					if q < t {
 						break
 					}
-					out = append(out, punyDigit(t+(q-t)%(punyBase-t)))
-					q = (q - t) / (punyBase - t)
+					out = append(out, mfPunyDigit(t+(q-t)%(mfPunyBase-t)))
+					q = (q - t) / (mfPunyBase - t)
 				}
-				out = append(out, punyDigit(q))
-				bias = punyAdapt(delta, h+1, h == b)
+				out = append(out, mfPunyDigit(q))
+				bias = mfPunyAdapt(delta, h+1, h == b)
 				delta = 0
 				h++
 			}
@@ -1647,8 +1700,8 @@ func punyEncode(s string) (string, bool) {
 	return string(out), true
 }
 
-// punyDecode decodes punycode (without the xn-- prefix).
-func punyDecode(s string) (string, bool) {
+// mfPunyDecode decodes punycode (without the xn-- prefix).
+func mfPunyDecode(s string) (string, bool) {
 	var out []rune
 	basic := strings.LastIndexByte(s, '-')
 	if basic > 0 {
@@ -1659,10 +1712,10 @@ func punyDecode(s string) (string, bool) {
 			out = append(out, rune(c))
 		}
 	}
-	n, i, bias := punyInitialN, 0, punyInitialBias
+	n, i, bias := mfPunyInitialN, 0, mfPunyInitialBias
 	for in := basic + 1; in < len(s); {
 		oldi, w := i, 1
-		for k := punyBase; ; k += punyBase {
+		for k := mfPunyBase; ; k += mfPunyBase {
 			if in >= len(s) {
 				return "", false
 			}
@@ -1684,20 +1737,20 @@ func punyDecode(s string) (string, bool) {
 			}
 			i += d * w
 			t := k - bias
-			if t < punyTMin {
-				t = punyTMin
-			} else if t > punyTMax {
-				t = punyTMax
+			if t < mfPunyTMin {
+				t = mfPunyTMin
+			} else if t > mfPunyTMax {
+				t = mfPunyTMax
 			}
 			if d < t {
 				break
 			}
-			if w > math.MaxInt32/(punyBase-t) {
+			if w > math.MaxInt32/(mfPunyBase-t) {
 				return "", false
 			}
-			w *= punyBase - t
+			w *= mfPunyBase - t
 		}
-		bias = punyAdapt(i-oldi, len(out)+1, oldi == 0)
+		bias = mfPunyAdapt(i-oldi, len(out)+1, oldi == 0)
 		if i/(len(out)+1) > math.MaxInt32-n {
 			return "", false
 		}
@@ -1712,29 +1765,33 @@ func punyDecode(s string) (string, bool) {
 	return string(out), true
 }
 
+// udfPunyFrom is punycode_from_string(text).
 var udfPunyFrom = udf{Name: "kql_punycode_from_string", Args: []string{tyString}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
-	s, ok := punyEncode(args[0].(string))
+	s, ok := mfPunyEncode(args[0].(string))
 	if !ok {
 		return nil, nil
 	}
 	return s, nil
 }}
 
+// udfPunyTo is punycode_to_string(punycode).
 var udfPunyTo = udf{Name: "kql_punycode_to_string", Args: []string{tyString}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
-	s, ok := punyDecode(args[0].(string))
+	s, ok := mfPunyDecode(args[0].(string))
 	if !ok {
 		return nil, nil
 	}
 	return s, nil
 }}
 
+// udfPunyDomainFrom is punycode_domain_from_string(domain): each label that is not
+// ASCII becomes xn--<punycode>.
 var udfPunyDomainFrom = udf{Name: "kql_punycode_domain_from_string", Args: []string{tyString}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
 	labels := strings.Split(args[0].(string), ".")
 	for i, l := range labels {
-		if isASCII(l) {
+		if mfIsASCII(l) {
 			continue
 		}
-		p, ok := punyEncode(l)
+		p, ok := mfPunyEncode(l)
 		if !ok {
 			return nil, nil
 		}
@@ -1743,13 +1800,14 @@ var udfPunyDomainFrom = udf{Name: "kql_punycode_domain_from_string", Args: []str
 	return strings.Join(labels, "."), nil
 }}
 
+// udfPunyDomainTo is punycode_domain_to_string(domain): each xn-- label is decoded.
 var udfPunyDomainTo = udf{Name: "kql_punycode_domain_to_string", Args: []string{tyString}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
 	labels := strings.Split(args[0].(string), ".")
 	for i, l := range labels {
 		if len(l) < 4 || !strings.EqualFold(l[:4], "xn--") {
 			continue
 		}
-		s, ok := punyDecode(l[4:])
+		s, ok := mfPunyDecode(l[4:])
 		if !ok {
 			return nil, nil
 		}
@@ -1758,8 +1816,8 @@ var udfPunyDomainTo = udf{Name: "kql_punycode_domain_to_string", Args: []string{
 	return strings.Join(labels, "."), nil
 }}
 
-// isASCII reports whether s is all ASCII.
-func isASCII(s string) bool {
+// mfIsASCII reports whether s is all ASCII.
+func mfIsASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			return false
@@ -1808,6 +1866,7 @@ func mfParseCSV(s string) []any {
 	}
 }
 
+// udfParseCSV is parse_csv(text).
 var udfParseCSV = udf{Name: "kql_parse_csv", Args: []string{tyString}, Result: tyDynamic, NullArgs: true, Fn: func(args []any) (any, error) {
 	return mfJSON(mfParseCSV(args[0].(string))), nil
 }}
@@ -1889,6 +1948,7 @@ func mfWindowsArgs(s string) []string {
 	}
 }
 
+// udfParseCommandLine is parse_command_line(command line, parser).
 var udfParseCommandLine = udf{Name: "kql_parse_command_line", Args: []string{tyString, tyString}, Result: tyDynamic, NullArgs: true, Fn: func(args []any) (any, error) {
 	if !strings.EqualFold(args[1].(string), "windows") {
 		return nil, nil
@@ -1945,6 +2005,7 @@ func mfParsePath(p string) orderedBag {
 	}
 }
 
+// udfParsePath is parse_path(path).
 var udfParsePath = udf{Name: "kql_parse_path", Args: []string{tyString}, Result: tyDynamic, NullArgs: true, Fn: func(args []any) (any, error) {
 	return mfJSON(mfParsePath(args[0].(string))), nil
 }}
@@ -1970,6 +2031,7 @@ func mfParseURLQuery(q string) orderedBag {
 	return orderedBag{{"Query Parameters", params}}
 }
 
+// udfParseURLQuery is parse_urlquery(query).
 var udfParseURLQuery = udf{Name: "kql_parse_urlquery", Args: []string{tyString}, Result: tyDynamic, NullArgs: true, Fn: func(args []any) (any, error) {
 	return mfJSON(mfParseURLQuery(args[0].(string))), nil
 }}
@@ -2002,6 +2064,8 @@ func mfParseVersion(v string) (float64, bool) {
 	return total, true
 }
 
+// udfParseVersion is parse_version(version), held as a real (Kusto's decimal keeps
+// all its 32 digits; a double keeps about 16).
 var udfParseVersion = udf{Name: "kql_parse_version", Args: []string{tyString}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
 	v, ok := mfParseVersion(args[0].(string))
 	if !ok {
@@ -2012,15 +2076,20 @@ var udfParseVersion = udf{Name: "kql_parse_version", Args: []string{tyString}, R
 
 // --- hashes and encodings ---
 
+// udfHashText is hash(text, mod): xxhash64 of the UTF-8 bytes.
 var udfHashText = udf{Name: "kql_hash_text", Args: []string{tyString, tyLong}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
 	return mfHashMod(xxhash.Sum64String(args[0].(string)), args[1]), nil
 }}
 
+// udfHashLong is hash(number, mod) of an integer, datetime or timespan (in
+// ticks): xxhash64 of its 8 little-endian bytes.
 var udfHashLong = udf{Name: "kql_hash_long", Args: []string{tyLong, tyLong}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
 	v, _ := mfArgInt(args[0])
 	return mfHashMod(xxhash.Sum64(binary.LittleEndian.AppendUint64(nil, uint64(v))), args[1]), nil
 }}
 
+// udfHashReal is hash(real, mod): xxhash64 of the 8 little-endian bytes of the
+// IEEE 754 value.
 var udfHashReal = udf{Name: "kql_hash_real", Args: []string{tyReal, tyLong}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
 	v, _ := mfArgFloat(args[0])
 	return mfHashMod(xxhash.Sum64(binary.LittleEndian.AppendUint64(nil, math.Float64bits(v))), args[1]), nil
@@ -2028,12 +2097,8 @@ var udfHashReal = udf{Name: "kql_hash_real", Args: []string{tyReal, tyLong}, Res
 
 // mfHashMod applies hash()'s optional modulo (0 for none).
 func mfHashMod(h uint64, mod any) any {
-	m, _ := mfArgInt(mod)
-	switch {
-	case m > 0:
+	if m, _ := mfArgInt(mod); m > 0 {
 		return int64(h % uint64(m))
-	case m < 0:
-		return nil
 	}
 	return int64(h)
 }
@@ -2054,6 +2119,8 @@ var udfHashCombine = udf{Name: "kql_hash_combine", Variadic: tyLong, Result: tyL
 	return int64(h), nil
 }}
 
+// udfBase64ToArray is base64_decode_toarray(text): null when the text is not
+// padded base64.
 var udfBase64ToArray = udf{Name: "kql_base64_decode_toarray", Args: []string{tyString}, Result: tyDynamic, NullArgs: true, Fn: func(args []any) (any, error) {
 	b, err := base64.StdEncoding.DecodeString(args[0].(string))
 	if err != nil {
@@ -2066,6 +2133,7 @@ var udfBase64ToArray = udf{Name: "kql_base64_decode_toarray", Args: []string{tyS
 	return mfJSON(out), nil
 }}
 
+// udfBase64FromArray is base64_encode_fromarray(bytes).
 var udfBase64FromArray = udf{Name: "kql_base64_encode_fromarray", Args: []string{tyDynamic}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
 	arr, ok := mfArgArray(args[0])
 	if !ok {
@@ -2102,6 +2170,8 @@ func mfGUIDBytes(g string) ([]byte, bool) {
 	return append(out, b[8:]...), true
 }
 
+// udfBase64FromGUID is base64_encode_fromguid(guid), of the guid's bytes in .NET's
+// order.
 var udfBase64FromGUID = udf{Name: "kql_base64_encode_fromguid", Args: []string{tyGuid}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
 	b, ok := mfGUIDBytes(args[0].(string))
 	if !ok {
@@ -2110,6 +2180,7 @@ var udfBase64FromGUID = udf{Name: "kql_base64_encode_fromguid", Args: []string{t
 	return base64.StdEncoding.EncodeToString(b), nil
 }}
 
+// udfBase64ToGUID is base64_decode_toguid(text).
 var udfBase64ToGUID = udf{Name: "kql_base64_decode_toguid", Args: []string{tyString}, Result: tyGuid, NullArgs: true, Fn: func(args []any) (any, error) {
 	b, err := base64.StdEncoding.DecodeString(args[0].(string))
 	if err != nil || len(b) != 16 {
@@ -2120,11 +2191,13 @@ var udfBase64ToGUID = udf{Name: "kql_base64_decode_toguid", Args: []string{tyStr
 
 // --- math ---
 
+// udfErf is erf(x).
 var udfErf = udf{Name: "kql_erf", Args: []string{tyReal}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
 	x, _ := mfArgFloat(args[0])
 	return math.Erf(x), nil
 }}
 
+// udfErfc is erfc(x).
 var udfErfc = udf{Name: "kql_erfc", Args: []string{tyReal}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
 	x, _ := mfArgFloat(args[0])
 	return math.Erfc(x), nil
@@ -2196,6 +2269,8 @@ func mfBetaInc(a, b, x float64) float64 {
 	return 1 - bt*mfBetaCF(b, a, 1-x)/b
 }
 
+// udfBetaCDF is beta_cdf(x, alpha, beta): NaN outside the domains the
+// documentation gives.
 var udfBetaCDF = udf{Name: "kql_beta_cdf", Args: []string{tyReal, tyReal, tyReal}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
 	x, _ := mfArgFloat(args[0])
 	a, _ := mfArgFloat(args[1])
@@ -2206,6 +2281,8 @@ var udfBetaCDF = udf{Name: "kql_beta_cdf", Args: []string{tyReal, tyReal, tyReal
 	return mfBetaInc(a, b, x), nil
 }}
 
+// udfBetaPDF is beta_pdf(x, alpha, beta): NaN outside the domains the
+// documentation gives.
 var udfBetaPDF = udf{Name: "kql_beta_pdf", Args: []string{tyReal, tyReal, tyReal}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
 	x, _ := mfArgFloat(args[0])
 	a, _ := mfArgFloat(args[1])
@@ -2241,6 +2318,26 @@ var udfBetaInv = udf{Name: "kql_beta_inv", Args: []string{tyReal, tyReal, tyReal
 		}
 	}
 	return (lo + hi) / 2, nil
+}}
+
+// udfWelchTest is the two-sided p-value of Welch's t-test for two
+// samples given by their means, variances and counts.
+var udfWelchTest = udf{Name: "kql_welch_test", Args: []string{tyReal, tyReal, tyReal, tyReal, tyReal, tyReal}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
+	var v [6]float64
+	for i := range v {
+		v[i], _ = mfArgFloat(args[i])
+	}
+	m1, v1, n1, m2, v2, n2 := v[0], v[1], v[2], v[3], v[4], v[5]
+	if !(n1 > 1 && n2 > 1 && v1 >= 0 && v2 >= 0) {
+		return math.NaN(), nil
+	}
+	s1, s2 := v1/n1, v2/n2
+	if s1+s2 == 0 {
+		return math.NaN(), nil
+	}
+	t := (m1 - m2) / math.Sqrt(s1+s2)
+	df := (s1 + s2) * (s1 + s2) / (s1*s1/(n1-1) + s2*s2/(n2-1))
+	return mfBetaInc(df/2, 0.5, df/(df+t*t)), nil
 }}
 
 // mfUnitDef converts a unit to its kind's base unit: base = v*scale/div
@@ -2391,6 +2488,8 @@ func mfFromBase(u mfUnitDef, v float64) float64 {
 	return (v - u.offset) * div / sc
 }
 
+// udfConvert is convert_<kind>(value, from, to) for units that are not literals
+// (or not linear): kql_convert_unit(kind, value, from, to).
 var udfConvert = udf{Name: "kql_convert_unit", Args: []string{tyString, tyReal, tyString, tyString}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
 	kind, _ := args[0].(string)
 	v, _ := mfArgFloat(args[1])
@@ -2470,6 +2569,7 @@ func mfIPv4Pair(args []any) (uint32, uint32, int, bool) {
 	return mfMask4(a, prefix), mfMask4(b, prefix), prefix, true
 }
 
+// udfIPv4Match is ipv4_is_match(ip1, ip2, prefix) on the shortest of the prefixes.
 var udfIPv4Match = udf{Name: "kql_ipv4_is_match", Args: []string{tyString, tyString, tyLong}, Result: tyBool, NullArgs: true, Fn: func(args []any) (any, error) {
 	a, b, _, ok := mfIPv4Pair(args)
 	if !ok {
@@ -2478,6 +2578,7 @@ var udfIPv4Match = udf{Name: "kql_ipv4_is_match", Args: []string{tyString, tyStr
 	return a == b, nil
 }}
 
+// udfIPv4Compare is ipv4_compare(ip1, ip2, prefix) on the shortest of the prefixes.
 var udfIPv4Compare = udf{Name: "kql_ipv4_compare", Args: []string{tyString, tyString, tyLong}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
 	a, b, _, ok := mfIPv4Pair(args)
 	if !ok {
@@ -2498,6 +2599,7 @@ func mfInIPv4Range(ip uint32, r string) bool {
 	return ok && mfMask4(ip, p) == mfMask4(v, p)
 }
 
+// udfIPv4InAnyRange is ipv4_is_in_any_range(ip, ranges or arrays of ranges, ...).
 var udfIPv4InAnyRange = udf{Name: "kql_ipv4_is_in_any_range", Args: []string{tyString}, Variadic: tyDynamic, Result: tyBool, Fn: func(args []any) (any, error) {
 	s, ok := args[0].(string)
 	if !ok {
@@ -2515,6 +2617,7 @@ var udfIPv4InAnyRange = udf{Name: "kql_ipv4_is_in_any_range", Args: []string{tyS
 	return false, nil
 }}
 
+// udfIPv4NetmaskSuffix is ipv4_netmask_suffix(ip).
 var udfIPv4NetmaskSuffix = udf{Name: "kql_ipv4_netmask_suffix", Args: []string{tyString}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
 	_, p, ok := mfParseIPv4(args[0].(string))
 	if !ok {
@@ -2523,6 +2626,7 @@ var udfIPv4NetmaskSuffix = udf{Name: "kql_ipv4_netmask_suffix", Args: []string{t
 	return int64(p), nil
 }}
 
+// udfParseIPv4Mask is parse_ipv4_mask(ip, prefix).
 var udfParseIPv4Mask = udf{Name: "kql_parse_ipv4_mask", Args: []string{tyString, tyLong}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
 	v, p, ok := mfParseIPv4(args[0].(string))
 	m, ok2 := mfArgInt(args[1])
@@ -2532,6 +2636,8 @@ var udfParseIPv4Mask = udf{Name: "kql_parse_ipv4_mask", Args: []string{tyString,
 	return int64(mfMask4(v, min(p, int(m)))), nil
 }}
 
+// udfIPv4RangeToCIDR is ipv4_range_to_cidr_list(start, end): the fewest CIDR ranges
+// covering start to end.
 var udfIPv4RangeToCIDR = udf{Name: "kql_ipv4_range_to_cidr_list", Args: []string{tyString, tyString}, Result: tyDynamic, NullArgs: true, Fn: func(args []any) (any, error) {
 	lo, _, ok1 := mfParseIPv4(args[0].(string))
 	hi, _, ok2 := mfParseIPv4(args[1].(string))
@@ -2584,10 +2690,12 @@ func mfFormatIPv4(args []any, withMask bool) (any, error) {
 	return s, nil
 }
 
+// udfFormatIPv4 is format_ipv4(ip, prefix).
 var udfFormatIPv4 = udf{Name: "kql_format_ipv4", Args: []string{tyString, tyLong}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
 	return mfFormatIPv4(args, false)
 }}
 
+// udfFormatIPv4Mask is format_ipv4_mask(ip, prefix).
 var udfFormatIPv4Mask = udf{Name: "kql_format_ipv4_mask", Args: []string{tyString, tyLong}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
 	return mfFormatIPv4(args, true)
 }}
@@ -2662,19 +2770,23 @@ func mfHasIPv4(text string, wanted []string, prefix bool) bool {
 	return false
 }
 
+// udfHasIPv4 is has_ipv4(text, ip).
 var udfHasIPv4 = udf{Name: "kql_has_ipv4", Args: []string{tyString, tyString}, Result: tyBool, NullArgs: true, Fn: func(args []any) (any, error) {
 	return mfHasIPv4(args[0].(string), []string{args[1].(string)}, false), nil
 }}
 
+// udfHasIPv4Prefix is has_ipv4_prefix(text, prefix).
 var udfHasIPv4Prefix = udf{Name: "kql_has_ipv4_prefix", Args: []string{tyString, tyString}, Result: tyBool, NullArgs: true, Fn: func(args []any) (any, error) {
 	return mfHasIPv4(args[0].(string), []string{args[1].(string)}, true), nil
 }}
 
+// udfHasAnyIPv4 is has_any_ipv4(text, ips or arrays of ips, ...).
 var udfHasAnyIPv4 = udf{Name: "kql_has_any_ipv4", Args: []string{tyString}, Variadic: tyDynamic, Result: tyBool, Fn: func(args []any) (any, error) {
 	s, _ := args[0].(string)
 	return mfHasIPv4(s, mfStrings(args[1:]), false), nil
 }}
 
+// udfHasAnyIPv4Prefix is has_any_ipv4_prefix(text, prefixes or arrays of them, ...).
 var udfHasAnyIPv4Prefix = udf{Name: "kql_has_any_ipv4_prefix", Args: []string{tyString}, Variadic: tyDynamic, Result: tyBool, Fn: func(args []any) (any, error) {
 	s, _ := args[0].(string)
 	return mfHasIPv4(s, mfStrings(args[1:]), true), nil
@@ -2759,6 +2871,7 @@ func mfIPv6Compare(x, y string, prefix int64) (int, bool) {
 	return bytes.Compare(ma[:], mb[:]), true
 }
 
+// udfIPv6Compare is ipv6_compare(ip1, ip2, prefix) on the shortest of the prefixes.
 var udfIPv6Compare = udf{Name: "kql_ipv6_compare", Args: []string{tyString, tyString, tyLong}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
 	p, _ := mfArgInt(args[2])
 	c, ok := mfIPv6Compare(args[0].(string), args[1].(string), p)
@@ -2768,6 +2881,7 @@ var udfIPv6Compare = udf{Name: "kql_ipv6_compare", Args: []string{tyString, tySt
 	return int64(c), nil
 }}
 
+// udfIPv6Match is ipv6_is_match(ip1, ip2, prefix) on the shortest of the prefixes.
 var udfIPv6Match = udf{Name: "kql_ipv6_is_match", Args: []string{tyString, tyString, tyLong}, Result: tyBool, NullArgs: true, Fn: func(args []any) (any, error) {
 	p, _ := mfArgInt(args[2])
 	c, ok := mfIPv6Compare(args[0].(string), args[1].(string), p)
@@ -2784,6 +2898,7 @@ func mfInIPv6Range(ip [16]byte, r string) bool {
 	return ok && mfMask6(ip, p) == mfMask6(v, p)
 }
 
+// udfIPv6InRange is ipv6_is_in_range(ip, range).
 var udfIPv6InRange = udf{Name: "kql_ipv6_is_in_range", Args: []string{tyString, tyString}, Result: tyBool, NullArgs: true, Fn: func(args []any) (any, error) {
 	ip, _, ok := mfParseIPv6(args[0].(string))
 	if _, _, ok2 := mfParseIPv6(args[1].(string)); !ok || !ok2 {
@@ -2792,6 +2907,7 @@ var udfIPv6InRange = udf{Name: "kql_ipv6_is_in_range", Args: []string{tyString, 
 	return mfInIPv6Range(ip, args[1].(string)), nil
 }}
 
+// udfIPv6InAnyRange is ipv6_is_in_any_range(ip, ranges or arrays of ranges, ...).
 var udfIPv6InAnyRange = udf{Name: "kql_ipv6_is_in_any_range", Args: []string{tyString}, Variadic: tyDynamic, Result: tyBool, Fn: func(args []any) (any, error) {
 	s, ok := args[0].(string)
 	if !ok {
@@ -2809,6 +2925,8 @@ var udfIPv6InAnyRange = udf{Name: "kql_ipv6_is_in_any_range", Args: []string{tyS
 	return false, nil
 }}
 
+// udfParseIPv6Mask is parse_ipv6_mask(ip, prefix) and parse_ipv6(ip): the address
+// written in full, masked to the shortest prefix.
 var udfParseIPv6Mask = udf{Name: "kql_parse_ipv6_mask", Args: []string{tyString, tyLong}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
 	a, p, ok := mfParseIPv6(args[0].(string))
 	m, ok2 := mfArgInt(args[1])
@@ -2844,6 +2962,7 @@ func mfZone(name string) (*time.Location, bool) {
 	return loc, true
 }
 
+// udfLocalToUTC is datetime_local_to_utc(datetime, time zone).
 var udfLocalToUTC = udf{Name: "kql_datetime_local_to_utc", Args: []string{tyDateTime, tyString}, Result: tyDateTime, NullArgs: true, Fn: func(args []any) (any, error) {
 	tm, ok := args[0].(time.Time)
 	loc, ok2 := mfZone(args[1].(string))
@@ -2855,6 +2974,7 @@ var udfLocalToUTC = udf{Name: "kql_datetime_local_to_utc", Args: []string{tyDate
 	return local.UTC(), nil
 }}
 
+// udfUTCToLocal is datetime_utc_to_local(datetime, time zone).
 var udfUTCToLocal = udf{Name: "kql_datetime_utc_to_local", Args: []string{tyDateTime, tyString}, Result: tyDateTime, NullArgs: true, Fn: func(args []any) (any, error) {
 	tm, ok := args[0].(time.Time)
 	loc, ok2 := mfZone(args[1].(string))

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/golang/geo/r2"
 	"github.com/golang/geo/s1"
@@ -36,7 +37,7 @@ import (
 // shpEarthRadius is the radius of Kusto's spherical Earth, in meters.
 const shpEarthRadius = 6371010.0
 
-// shpFunctionsByName maps each KQL function of this file to its udf and
+// shpFunc describes a KQL function of this file: its udf and
 // the SQL literals of its optional trailing arguments.
 type shpFunc struct {
 	udf      string
@@ -88,8 +89,12 @@ func shapeFunctions() map[string]fnSpec {
 		if !ok {
 			panic("kql: no shape udf " + sf.udf)
 		}
-		sf := sf
+		sf, name := sf, name
 		f[name] = fnSpec{sf.min, sf.max, func(t *translator, c *Call, a []texpr) texpr {
+			if name == "geo_polygon_to_h3cells" && len(a) == 3 && shpPositiveLiteral(a[2]) {
+				t.fail(c, "geo_polygon_to_h3cells with a buffer radius is not supported: cdewatch has no spherical buffer operation")
+				return texpr{}
+			}
 			args := append([]texpr(nil), a...)
 			for i := len(args); i < len(u.Args); i++ {
 				args = append(args, texpr{sql: sf.defaults[i-sf.min], typ: u.Args[i]})
@@ -105,6 +110,16 @@ func shapeFunctions() map[string]fnSpec {
 		}}
 	}
 	return f
+}
+
+// shpPositiveLiteral reports whether an argument is a number literal
+// greater than zero.
+func shpPositiveLiteral(x texpr) bool {
+	if x.lit == nil || x.lit.Null || x.lit.Kind != LitLong && x.lit.Kind != LitInt && x.lit.Kind != LitReal {
+		return false
+	}
+	f, err := strconv.ParseFloat(x.lit.Value, 64)
+	return err == nil && f > 0
 }
 
 // shapeUDFs are the Go implementations shapeFunctions call.
@@ -721,17 +736,39 @@ func shpPolygonsOf(g shpGeom) ([]shpPolygon, bool) {
 	return out, true
 }
 
+// shpPolyCache keeps parsed polygons by their JSON text (nil for an
+// invalid one): a query usually passes the same polygon on every row, and
+// validating a large one is costly. Parsed polygons are never modified.
+var shpPolyCache = struct {
+	sync.Mutex
+	m map[string][]shpPolygon
+}{m: map[string][]shpPolygon{}}
+
+// shpPolyCacheMax bounds the polygons kept.
+const shpPolyCacheMax = 256
+
 // shpParsePolygons reads a Polygon or MultiPolygon argument.
 func shpParsePolygons(v any) ([]shpPolygon, bool) {
 	text, ok := shpText(v)
 	if !ok {
 		return nil, false
 	}
-	g, ok := shpParseGeoJSON(text)
-	if !ok {
-		return nil, false
+	shpPolyCache.Lock()
+	polys, hit := shpPolyCache.m[text]
+	shpPolyCache.Unlock()
+	if hit {
+		return polys, polys != nil
 	}
-	return shpPolygonsOf(g)
+	if g, ok := shpParseGeoJSON(text); ok {
+		polys, _ = shpPolygonsOf(g)
+	}
+	shpPolyCache.Lock()
+	if len(shpPolyCache.m) >= shpPolyCacheMax {
+		shpPolyCache.m = map[string][]shpPolygon{}
+	}
+	shpPolyCache.m[text] = polys
+	shpPolyCache.Unlock()
+	return polys, polys != nil
 }
 
 // shpCrossCheckMax bounds the edges of a polygon checked pairwise for
@@ -1345,7 +1382,8 @@ const shpMaxH3Cells = 61680
 // shpPolygonToH3Cells is geo_polygon_to_h3cells(polygon, resolution,
 // radius): the cells whose centers are inside the polygons, whose edges
 // are straight lines in degrees here (as Kusto documents). A positive
-// radius is not supported (Kusto buffers the polygon first): null.
+// radius is not supported (Kusto buffers the polygon first): a literal one
+// fails the translation, a computed one gives null.
 func shpPolygonToH3Cells(args []any) (any, error) {
 	polys, ok := shpParsePolygons(args[0])
 	res, radius, okA := shpCellArgs(args[1], args[2], 15)
@@ -1360,7 +1398,7 @@ func shpPolygonToH3Cells(args []any) (any, error) {
 			gp.Holes = append(gp.Holes, shpH3Loop(h))
 		}
 		// a rough count first: the polygon's area over the cells' average
-		if est := poly.area() * shpEarthRadius * shpEarthRadius / 1e6 / h3AvgAreaKm2(res); est > 4*shpMaxH3Cells {
+		if est := poly.area() * shpEarthRadius * shpEarthRadius / 1e6 / shpH3AvgAreaKm2(res); est > 4*shpMaxH3Cells {
 			return nil, nil
 		}
 		cells := h3.PolygonToCells(gp, res)
@@ -1377,9 +1415,9 @@ func shpPolygonToH3Cells(args []any) (any, error) {
 	return shpStringsJSON(out), nil
 }
 
-// h3AvgAreaKm2 is the average area of an H3 cell of a resolution, in
+// shpH3AvgAreaKm2 is the average area of an H3 cell of a resolution, in
 // square kilometers.
-func h3AvgAreaKm2(res int) float64 {
+func shpH3AvgAreaKm2(res int) float64 {
 	return 4357449.416078383 / math.Pow(7, float64(res))
 }
 

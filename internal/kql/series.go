@@ -11,13 +11,16 @@ import (
 )
 
 // This file holds the series_* functions: Kusto's functions on numeric
-// series (dynamic arrays, typically made by make-series). Each is a Go
-// udf taking its arguments as JSON text (a scalar argument is converted
-// to a JSON scalar) and returning JSON text, or a real. Elements that are
-// not numbers (null, strings, bools) are missing values; a real that is
-// not finite is written inside a dynamic value as the string "NaN",
-// "Infinity" or "-Infinity", as the engine writes such reals elsewhere,
-// and read back as a number.
+// series (dynamic arrays, typically made by make-series). Each is Go code
+// reached through one of two udfs (kql_series for a dynamic result,
+// kql_series_real for a real) that take the function's name and its
+// arguments as JSON text (a scalar argument is converted to a JSON
+// scalar). Elements that are not numbers (null, strings, bools) are
+// missing values; a real that is not finite is written inside a dynamic
+// value as the string "NaN", "Infinity" or "-Infinity", as the engine
+// writes such reals elsewhere, and read back as a number. Functions
+// returning several columns (series_fit_line, series_fit_2lines,
+// series_stats) are expanded by seriesTuple.
 
 // seriesFunctions are the series_* functions on dynamic arrays, by name.
 func seriesFunctions() map[string]fnSpec {
@@ -356,9 +359,14 @@ type sNum struct {
 	b      bool
 }
 
-func sInt(i int64) sNum    { return sNum{ok: true, isInt: true, i: i, v: float64(i)} }
+// sInt is a long element.
+func sInt(i int64) sNum { return sNum{ok: true, isInt: true, i: i, v: float64(i)} }
+
+// sReal is a real element.
 func sReal(v float64) sNum { return sNum{ok: true, v: v} }
-func sBool(b bool) sNum    { return sNum{ok: true, isBool: true, b: b} }
+
+// sBool is a bool element.
+func sBool(b bool) sNum { return sNum{ok: true, isBool: true, b: b} }
 
 // decodeSeriesJSON decodes one argument, keeping numbers as json.Number.
 func decodeSeriesJSON(s string) (any, error) {
@@ -429,6 +437,8 @@ type operand struct {
 	scalar *sNum
 }
 
+// at is the operand's element i: the number itself for a scalar, null
+// past the end of a series.
 func (o operand) at(i int) sNum {
 	if o.scalar != nil {
 		return *o.scalar
@@ -573,6 +583,7 @@ type bagEntries []struct {
 	v any
 }
 
+// add appends a key and its value.
 func (e *bagEntries) add(k string, v any) {
 	*e = append(*e, struct {
 		k string
@@ -587,6 +598,7 @@ func encodeBag(e bagEntries) string {
 	return b.String()
 }
 
+// writeBag writes a bag as a JSON object to b.
 func writeBag(b *bytes.Buffer, e bagEntries) {
 	b.WriteByte('{')
 	for i, kv := range e {
@@ -609,6 +621,7 @@ func writeBag(b *bytes.Buffer, e bagEntries) {
 	b.WriteByte('}')
 }
 
+// mean is the average of xs.
 func mean(xs []float64) float64 {
 	s := 0.0
 	for _, x := range xs {
@@ -1084,9 +1097,9 @@ func seriesOutliers(args []any) (any, error) {
 }
 
 // seriesSeasonal is series_seasonal(series [, period]): the median of the
-// values at the same phase of every period. A period of 0 (no
-// seasonality) gives zeros; detecting the period (-1, the default) is not
-// supported.
+// values at the same phase of every period. With period -1 (the default)
+// the period is detected (detectPeriod); when none is, or the period is
+// 0, the result is zeros.
 func seriesSeasonal(args []any) (any, error) {
 	s, ok := seriesArg(args, 0)
 	if !ok {
@@ -1100,11 +1113,11 @@ func seriesSeasonal(args []any) (any, error) {
 		}
 		period = int64(p.v)
 	}
+	if period < 0 {
+		period = int64(detectPeriod(s, 0.7))
+	}
 	out := make([]sNum, len(s))
-	switch {
-	case period < 0:
-		return nil, fmt.Errorf("series_seasonal: detecting the period is not supported; give it as the second argument (a number of bins)")
-	case period == 0 || int(period) > len(s):
+	if period <= 0 || int(period) > len(s) {
 		for i := range out {
 			out[i] = sReal(0)
 		}
@@ -1203,4 +1216,48 @@ func (t *translator) seriesTuple(sc *scope, x Expr) (names []string, cols []texp
 		cols = append(cols, v)
 	}
 	return names, cols, true
+}
+
+// detectPeriod finds the seasonal period of a series for
+// series_seasonal, or returns 0 when it has none. Kusto detects it with
+// series_periods_detect, whose scoring it does not document; this is an
+// approximation with the same documented limits (a period has at least 4
+// points and spans less than half the series): the autocorrelation of the
+// series at lag p is Pearson's coefficient of s[:n-p] and s[p:], and the
+// period is its first peak (a lag scoring at least as much as both
+// neighbouring lags) that reaches threshold.
+func detectPeriod(s []sNum, threshold float64) int {
+	n := len(s)
+	score := func(p int) float64 {
+		if p < 1 || p > n-2 {
+			return math.Inf(-1)
+		}
+		var xs, ys []float64
+		for i := 0; i+p < n; i++ {
+			if s[i].ok && s[i+p].ok {
+				xs = append(xs, s[i].v)
+				ys = append(ys, s[i+p].v)
+			}
+		}
+		if len(xs) < 2 {
+			return math.Inf(-1)
+		}
+		mx, my := mean(xs), mean(ys)
+		var sxy, sxx, syy float64
+		for i := range xs {
+			sxy += (xs[i] - mx) * (ys[i] - my)
+			sxx += (xs[i] - mx) * (xs[i] - mx)
+			syy += (ys[i] - my) * (ys[i] - my)
+		}
+		if sxx == 0 || syy == 0 {
+			return math.Inf(-1)
+		}
+		return sxy / math.Sqrt(sxx*syy)
+	}
+	for p := 4; 2*p < n; p++ {
+		if r := score(p); r >= threshold && r >= score(p-1) && r >= score(p+1) {
+			return p
+		}
+	}
+	return 0
 }

@@ -1,6 +1,8 @@
 package kql
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"strings"
@@ -133,6 +135,7 @@ func (e *env) child() *env { return &env{parent: e, names: map[string]*binding{}
 // translator holds the state of one translation.
 type translator struct {
 	eng       *Engine
+	ctx       context.Context // bounds the queries translation runs
 	now       time.Time
 	nextID    int
 	nextAlias int
@@ -142,19 +145,26 @@ type translator struct {
 
 // Translate turns a parsed query into SQL. Errors are *Error values naming
 // the place in the query.
+// Operators that read data to plan (bag_unpack) do so within the engine's
+// time limit.
 func (e *Engine) Translate(q *Query) (plan *Plan, err error) {
-	return e.translate(q, e.opts.Now())
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.Timeout)
+	defer cancel()
+	return e.translate(ctx, q, e.opts.Now())
 }
 
-func (e *Engine) translate(q *Query, now time.Time) (plan *Plan, err error) {
-	t := &translator{eng: e, now: now.UTC().Truncate(time.Microsecond), read: map[string]bool{}}
+func (e *Engine) translate(ctx context.Context, q *Query, now time.Time) (plan *Plan, err error) {
+	t := &translator{eng: e, ctx: ctx, now: now.UTC().Truncate(time.Microsecond), read: map[string]bool{}}
 	defer func() {
 		if r := recover(); r != nil {
-			qe, ok := r.(*Error)
-			if !ok {
+			switch x := r.(type) {
+			case *Error:
+				plan, err = nil, x
+			case dbFailure:
+				plan, err = nil, x.err
+			default:
 				panic(r)
 			}
-			plan, err = nil, qe
 		}
 	}()
 	plan = &Plan{}
@@ -512,4 +522,28 @@ func columnList(names []string) string {
 		return strings.Join(sorted[:60], ", ") + fmt.Sprintf(", … (%d more)", len(sorted)-60)
 	}
 	return strings.Join(sorted, ", ")
+}
+
+// dbFailure carries a failed translation-time query out of the translator
+// (as a panic, like *Error) to be reported as the database's error.
+type dbFailure struct{ err error }
+
+// query runs a query the translation needs (reading the data to plan).
+// A failure stops the translation: the query's fault as an *Error at pos,
+// otherwise a dbFailure (which Run turns into the timeout's LimitError when
+// the time limit ran out).
+func (t *translator) query(pos Node, q string, args ...any) *sql.Rows {
+	rows, err := t.eng.db.QueryContext(t.ctx, q, args...)
+	if err != nil {
+		if t.ctx.Err() != nil {
+			panic(dbFailure{fmt.Errorf("planning the query: %w", err)})
+		}
+		t.fail(pos, "planning the query failed: %v", err)
+	}
+	return rows
+}
+
+// constValue evaluates a constant SQL expression during translation.
+func (t *translator) constValue(q string, dst any) error {
+	return t.eng.db.QueryRowContext(t.ctx, q).Scan(dst)
 }

@@ -306,7 +306,8 @@ func (t *translator) convert(pos Node, x texpr, typ string) string {
 		case tyLong, tyInt, tyReal, tyDecimal, tyBool:
 			return "TRY_CAST(" + x.sql + " AS " + sqlType(typ) + ")"
 		case tyGuid:
-			return x.sql
+			// only text in the 8-4-4-4-12 form is a guid
+			return "CASE WHEN regexp_full_match(" + x.sql + ", '[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}') THEN lower(" + x.sql + ") END"
 		case tyTimespan:
 			return timespanFromString(x.sql)
 		}

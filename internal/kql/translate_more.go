@@ -30,7 +30,7 @@ func (t *translator) projectByNames(e *env, r *rel, v *ProjectByNames) *rel {
 		if tx.typ == tyDynamic {
 			var n []string
 			var js string
-			if err := t.eng.constQuery("SELECT CAST("+tx.sql+" AS VARCHAR)", &js); err == nil && json.Unmarshal([]byte(js), &n) == nil {
+			if err := t.constValue("SELECT CAST("+tx.sql+" AS VARCHAR)", &js); err == nil && json.Unmarshal([]byte(js), &n) == nil {
 				patterns = append(patterns, n...)
 				continue
 			}
@@ -136,11 +136,12 @@ func (t *translator) bagUnpack(e *env, r *rel, v *Evaluate) *rel {
 	} else {
 		// discover the properties: one query over the input
 		q := "SELECT k, list(DISTINCT json_type(json_extract(b, '/' || replace(replace(k, '~', '~0'), '/', '~1')))) FROM (SELECT b, unnest(json_keys(b)) AS k FROM (SELECT " + bag.sql + " AS b FROM (" + r.sql + ") AS " + t.alias() + ") WHERE json_type(b) = 'OBJECT') GROUP BY k ORDER BY k"
-		rows, err := t.eng.db.Query(q)
-		if err != nil {
-			t.fail(c, "bag_unpack could not read the bags: %v", err)
-		}
+		rows := t.query(c, q)
 		for rows.Next() {
+			if len(props) >= maxUnpacked {
+				rows.Close()
+				t.fail(c, "bag_unpack found more than %d distinct properties: give the columns it should produce as a schema, evaluate bag_unpack(%s) : (Name:type, ...), or unpack fewer bags", maxUnpacked, Format(c.Args[0]))
+			}
 			var k string
 			var types any
 			if err := rows.Scan(&k, &types); err != nil {
@@ -148,6 +149,13 @@ func (t *translator) bagUnpack(e *env, r *rel, v *Evaluate) *rel {
 				t.fail(c, "bag_unpack could not read the bags: %v", err)
 			}
 			props = append(props, prop{k, jsonColumnType(types)})
+		}
+		if err := rows.Err(); err != nil {
+			rows.Close()
+			if t.ctx.Err() != nil {
+				panic(dbFailure{fmt.Errorf("planning the query: %w", err)})
+			}
+			t.fail(c, "bag_unpack could not read the bags: %v", err)
 		}
 		rows.Close()
 	}
@@ -187,6 +195,9 @@ func (t *translator) bagUnpack(e *env, r *rel, v *Evaluate) *rel {
 	}
 	return t.project(r, cols, exprs)
 }
+
+// maxUnpacked bounds the columns bag_unpack discovers from the data.
+const maxUnpacked = 1000
 
 // jsonColumnType is the column type for the JSON types a property has
 // across rows (a DuckDB list of json_type names).
@@ -283,9 +294,18 @@ func (t *translator) parseKV(e *env, r *rel, v *ParseKV) *rel {
 	return t.project(inner, cols, exprs)
 }
 
-// opUDFs are the Go functions operators call.
+// opUDFs are the Go functions operators and aggregations call.
 func opUDFs() []udf {
 	return []udf{{
+		Name: "kql_weighted_percentile", Args: []string{tyString, tyReal}, Result: tyReal, NullArgs: true,
+		Fn: func(args []any) (any, error) {
+			var items []struct{ V, W float64 }
+			if err := json.Unmarshal([]byte(args[0].(string)), &items); err != nil {
+				return nil, err
+			}
+			return weightedPercentile(items, args[1].(float64)), nil
+		},
+	}, {
 		Name: "kql_parse_kv", Args: []string{tyString, tyString, tyString}, Result: tyDynamic, NullArgs: true,
 		Fn: func(args []any) (any, error) {
 			text, _ := args[0].(string)
@@ -576,4 +596,25 @@ func (t *translator) renameID(r *rel, from, to string) *rel {
 		}
 	}
 	return t.project(r, cols, exprs)
+}
+
+// weightedPercentile returns the smallest value (items sorted by V) whose
+// cumulative weight reaches p percent of the total weight, nil for none.
+func weightedPercentile(items []struct{ V, W float64 }, p float64) any {
+	total := 0.0
+	for _, it := range items {
+		total += it.W
+	}
+	if len(items) == 0 || total <= 0 {
+		return nil
+	}
+	need := p / 100 * total
+	cum := 0.0
+	for _, it := range items {
+		cum += it.W
+		if cum >= need {
+			return it.V
+		}
+	}
+	return items[len(items)-1].V
 }

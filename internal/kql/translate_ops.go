@@ -180,7 +180,7 @@ func (t *translator) constLong(e *env, x Expr, op string) int64 {
 	}
 	if isNumeric(v.typ) {
 		var n int64
-		if err := t.eng.constQuery("SELECT CAST("+v.sql+" AS BIGINT)", &n); err == nil {
+		if err := t.constValue("SELECT CAST("+v.sql+" AS BIGINT)", &n); err == nil {
 			return n
 		}
 	}
@@ -230,6 +230,38 @@ func (t *translator) projectOp(e *env, r *rel, items []*NamedExpr, extend bool) 
 	colN := 0
 	for _, it := range items {
 		sc := &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols}
+		if names, xs, ok := t.seriesTuple(sc, it.Expr); ok {
+			for _, x := range xs {
+				if usesAny(x.sql, pending) {
+					flush()
+					sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols}
+					names, xs, _ = t.seriesTuple(sc, it.Expr)
+					break
+				}
+			}
+			// a function giving several columns: (a, b) = f(...) names the
+			// first ones, f(...) alone gives them all under Kusto's names
+			if len(it.Names) > 0 {
+				if len(it.Names) != len(names) {
+					t.fail(it, "%s returns several columns (%d): name them all, (%s) = ..., or use it unnamed", Format(it.Expr), len(names), strings.Join(names, ", "))
+				}
+				for i := range names {
+					names[i] = it.Names[i].Name
+				}
+			}
+			for i, n := range names {
+				id := t.newID()
+				pending[id] = true
+				nc := col{name: n, typ: xs[i].typ, id: id}
+				if j := indexName(cols, n); j >= 0 {
+					cols[j], exprs[j] = nc, xs[i].sql
+				} else {
+					cols = append(cols, nc)
+					exprs = append(exprs, xs[i].sql)
+				}
+			}
+			continue
+		}
 		x := t.expr(sc, it.Expr)
 		for id := range pending {
 			if strings.Contains(x.sql, sqlIdent(id)) {
@@ -280,6 +312,16 @@ func (t *translator) projectOp(e *env, r *rel, items []*NamedExpr, extend bool) 
 		}
 	}
 	return t.project(cur, cols, exprs)
+}
+
+// usesAny reports whether SQL names any of the ids.
+func usesAny(sql string, ids map[string]bool) bool {
+	for id := range ids {
+		if strings.Contains(sql, sqlIdent(id)) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasName(cols []col, name string) bool { return indexName(cols, name) >= 0 }
@@ -439,7 +481,7 @@ func (t *translator) summarize(e *env, r *rel, v *Summarize) *rel {
 			case "arg_max", "arg_min":
 				t.argMax(aggScope, a, c, r, add, &inner, nKeys, cols)
 				continue
-			case "percentiles", "percentiles_array":
+			case "percentiles", "percentiles_array", "percentilesw", "percentilesw_array":
 				t.percentiles(aggScope, a, c, add)
 				continue
 			}
@@ -499,6 +541,16 @@ func aggColumnName(x Expr, sc *scope, t *translator) string {
 			inner := *sc
 			inner.aggs = nil
 			arg = t.expr(&inner, c.Args[0]).name
+		}
+	}
+	if strings.HasPrefix(c.Name, "covariance") && len(c.Args) >= 2 {
+		inner := *sc
+		inner.aggs = nil
+		return prefix + "_" + arg + "_" + t.expr(&inner, c.Args[1]).name
+	}
+	if c.Name == "percentilew" && len(c.Args) == 3 {
+		if l, ok := c.Args[2].(*Literal); ok {
+			return prefix + "_" + arg + "_" + strings.ReplaceAll(l.Value, ".", "_")
 		}
 	}
 	if (c.Name == "take_any" || c.Name == "take_anyif") && arg != "" {
@@ -589,8 +641,13 @@ func (t *translator) argMax(sc *scope, a *NamedExpr, c *Call, r *rel, add func(n
 // percentiles translates percentiles(x, p1, p2, ...) (one column each)
 // and percentiles_array (one dynamic array).
 func (t *translator) percentiles(sc *scope, a *NamedExpr, c *Call, add func(name, typ, innerSQL, outerSQL string)) {
-	if len(c.Args) < 2 {
-		t.fail(c, "%s needs a value and at least one percentile", c.Name)
+	weighted := strings.HasPrefix(c.Name, "percentilesw")
+	first := 1
+	if weighted {
+		first = 2
+	}
+	if len(c.Args) <= first {
+		t.fail(c, "%s needs a value%s and at least one percentile", c.Name, map[bool]string{true: ", a weight", false: ""}[weighted])
 	}
 	plain := *sc
 	plain.aggs = nil
@@ -598,26 +655,50 @@ func (t *translator) percentiles(sc *scope, a *NamedExpr, c *Call, add func(name
 	if x.typ == tyDynamic {
 		x = texpr{sql: dynTo(x.sql, tyReal), typ: tyReal, name: x.name}
 	}
-	if c.Name == "percentiles_array" {
+	var w texpr
+	if weighted {
+		w = t.expr(&plain, c.Args[1])
+	}
+	// the percentiles: arguments, or the elements of a dynamic array literal
+	var ps []Expr
+	for _, pa := range c.Args[first:] {
+		if d, ok := pa.(*Dynamic); ok {
+			if arr, ok := d.Value.(*DynArray); ok {
+				ps = append(ps, arr.Elems...)
+				continue
+			}
+		}
+		ps = append(ps, pa)
+	}
+	pctSQL := func(pa Expr) string {
+		p := t.expr(&plain, pa)
+		call := &Call{Pos: c.Pos, Name: c.Name, Args: []Expr{c.Args[0], c.Args[0], pa}}
+		if weighted {
+			return weightedPercentileSQL(t, call, x, w, p)
+		}
+		return percentileSQL(t, &Call{Pos: c.Pos, Name: c.Name, Args: []Expr{c.Args[0], pa}}, x, p)
+	}
+	if strings.HasSuffix(c.Name, "_array") {
 		var parts []string
-		for i := range c.Args[1:] {
-			p := t.expr(&plain, c.Args[i+1])
-			parts = append(parts, percentileSQL(t, &Call{Pos: c.Pos, Name: c.Name, Args: []Expr{c.Args[0], c.Args[i+1]}}, x, p))
+		for _, pa := range ps {
+			parts = append(parts, pctSQL(pa))
 		}
 		name := "percentiles_" + x.name
+		if weighted {
+			name = "percentile_" + x.name
+		}
 		if len(a.Names) > 0 {
 			name = a.Names[0].Name
 		}
 		add(name, tyDynamic, "to_json(["+strings.Join(parts, ", ")+"])", "")
 		return
 	}
-	for i, pa := range c.Args[1:] {
-		p := t.expr(&plain, pa)
+	for i, pa := range ps {
 		name := "percentile_" + x.name + "_" + strings.ReplaceAll(Format(pa), ".", "_")
 		if i < len(a.Names) {
 			name = a.Names[i].Name
 		}
-		add(name, x.typ, percentileSQL(t, &Call{Pos: c.Pos, Name: c.Name, Args: []Expr{c.Args[0], pa}}, x, p), "")
+		add(name, x.typ, pctSQL(pa), "")
 	}
 }
 
