@@ -185,6 +185,10 @@ func (t *translator) aggregate(sc *scope, c *Call) texpr {
 			list = "list_distinct(flatten(list(CASE WHEN json_type(" + x.sql + ") = 'ARRAY' THEN CAST(json_extract(" + x.sql + ", '$[*]') AS JSON[]) ELSE [" + x.sql + "] END) FILTER (WHERE " + filter + ")))"
 		} else if set {
 			list = "list(DISTINCT " + elem + ") FILTER (WHERE " + filter + ")"
+		} else if x.typ == tyDynamic && c.Name != "make_list_with_nulls" {
+			// as Kusto's documentation shows, the elements of array values
+			// are appended one by one
+			list = "flatten(list(CASE WHEN json_type(" + x.sql + ") = 'ARRAY' THEN CAST(json_extract(" + x.sql + ", '$[*]') AS JSON[]) ELSE [" + x.sql + "] END) FILTER (WHERE " + filter + "))"
 		} else {
 			list = "list(" + elem + ") FILTER (WHERE " + filter + ")"
 		}
