@@ -146,6 +146,12 @@ func init() {
 		default:
 			t.fail(c.Args[0], "unknown datetime part %q (want year, quarter, month, week, day, hour, minute, second, millisecond, microsecond or nanosecond)", part)
 		}
+		if part == "week" {
+			// weeks start on Sunday: count the Sundays crossed (day 3 of
+			// the Unix epoch was a Sunday)
+			wk := func(v string) string { return "floor((floor(epoch_us(" + v + ") / 86400000000.0) - 3) / 7)" }
+			return texpr{sql: "CAST(" + wk(x) + " - " + wk(y) + " AS BIGINT)", typ: tyLong}
+		}
 		return texpr{sql: "date_diff(" + sqlString(part) + ", " + y + ", " + x + ")", typ: tyLong}
 	})
 	add("make_datetime", 1, 7, func(t *translator, c *Call, a []texpr) texpr {

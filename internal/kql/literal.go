@@ -401,9 +401,9 @@ func (l *Literal) Int() (int64, bool) {
 	return v, err == nil
 }
 
-// Float returns the value of a non-null LitReal literal.
+// Float returns the value of a non-null LitReal or LitDecimal literal.
 func (l *Literal) Float() (float64, bool) {
-	if l.Null || l.Kind != LitReal {
+	if l.Null || l.Kind != LitReal && l.Kind != LitDecimal {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(l.Value, 64)

@@ -618,3 +618,147 @@ func weightedPercentile(items []struct{ V, W float64 }, p float64) any {
 	}
 	return items[len(items)-1].V
 }
+
+// topNested translates top-nested: level by level, the top N values of
+// each level's expression (ranked by its aggregation) within each group of
+// the levels above. One output row per path through the levels, with each
+// level's value and aggregate.
+func (t *translator) topNested(e *env, r *rel, v *TopNested) *rel {
+	sc := &scope{env: e, r: r}
+	aggSc := &scope{env: e, r: r, aggs: &aggState{}}
+	base := "SELECT * FROM (" + r.sql + ") AS " + t.alias()
+	var keyExprs []string // SQL of each level's value over r
+	var cols []col
+	var ctes []string
+	prev := ""
+	for i, lvl := range v.Levels {
+		if lvl.Others != nil {
+			t.fail(lvl, "top-nested 'with others' is not supported")
+		}
+		of := t.expr(sc, lvl.Of.Expr)
+		ofName := of.name
+		if len(lvl.Of.Names) > 0 {
+			ofName = lvl.Of.Names[0].Name
+		}
+		if ofName == "" {
+			ofName = fmt.Sprintf("Column%d", i+1)
+		}
+		agg := t.expr(aggSc, lvl.By.Expr)
+		if !agg.agg {
+			t.fail(lvl.By, "top-nested ranks by an aggregation such as count() or max(x)")
+		}
+		aggName := ""
+		if len(lvl.By.Names) > 0 {
+			aggName = lvl.By.Names[0].Name
+		} else {
+			aggName = aggColumnName(lvl.By.Expr, aggSc, t)
+		}
+		if aggName == "" {
+			aggName = fmt.Sprintf("aggregated_%s", ofName)
+		}
+		keyExprs = append(keyExprs, of.sql)
+		k := "k" + itoa(i)
+		// this level's groups, within the groups the level above kept
+		var keys, partition []string
+		for j := range keyExprs {
+			keys = append(keys, keyExprs[j]+" AS k"+itoa(j))
+			if j < i {
+				partition = append(partition, "k"+itoa(j))
+			}
+		}
+		from := base
+		if prev != "" {
+			var on []string
+			for j := 0; j < i; j++ {
+				on = append(on, "p.k"+itoa(j)+" IS NOT DISTINCT FROM b.k"+itoa(j))
+			}
+			var bkeys []string
+			for j := 0; j < i; j++ {
+				bkeys = append(bkeys, keyExprs[j]+" AS k"+itoa(j))
+			}
+			from = "SELECT b.* FROM (SELECT *, " + strings.Join(bkeys, ", ") + " FROM (" + r.sql + ") AS " + t.alias() + ") AS b JOIN (SELECT DISTINCT " + strings.Join(prefixAll("k", i), ", ") + " FROM " + prev + ") AS p ON " + strings.Join(on, " AND ")
+		}
+		group := make([]string, len(keys))
+		for j := range group {
+			group[j] = itoa(j + 1)
+		}
+		order := "a" + itoa(i) + " DESC NULLS LAST"
+		if lvl.Order == "asc" {
+			order = "a" + itoa(i) + " ASC NULLS LAST"
+		}
+		over := "ORDER BY " + order
+		if len(partition) > 0 {
+			over = "PARTITION BY " + strings.Join(partition, ", ") + " " + over
+		}
+		q := "SELECT " + strings.Join(keys, ", ") + ", " + agg.sql + " AS a" + itoa(i) + " FROM (" + from + ") AS " + t.alias() + " GROUP BY " + strings.Join(group, ", ")
+		if lvl.N != nil {
+			n := t.constLong(e, lvl.N, "top-nested")
+			q = fmt.Sprintf("SELECT * FROM (%s) AS %s QUALIFY row_number() OVER (%s) <= %d", q, t.alias(), over, n)
+		}
+		name := "l" + itoa(i)
+		if prev != "" {
+			// carry the aggregates of the levels above
+			var carry, on []string
+			for j := 0; j < i; j++ {
+				carry = append(carry, "p.a"+itoa(j))
+				on = append(on, "p.k"+itoa(j)+" IS NOT DISTINCT FROM c.k"+itoa(j))
+			}
+			q = "SELECT c.*, " + strings.Join(carry, ", ") + " FROM (" + q + ") AS c JOIN (SELECT DISTINCT " + strings.Join(append(prefixAll("k", i), prefixAll("a", i)...), ", ") + " FROM " + prev + ") AS p ON " + strings.Join(on, " AND ")
+		}
+		ctes = append(ctes, name+" AS ("+q+")")
+		prev = name
+		cols = append(cols, col{name: ofName, typ: of.typ, id: k}, col{name: aggName, typ: agg.typ, id: "a" + itoa(i)})
+	}
+	var sel []string
+	out := &rel{}
+	for _, c := range cols {
+		id := t.newID()
+		sel = append(sel, c.id+" AS "+sqlIdent(id))
+		out.cols = append(out.cols, col{name: uniqueName(c.name, out.cols), typ: c.typ, id: id})
+	}
+	out.sql = "WITH " + strings.Join(ctes, ", ") + " SELECT " + strings.Join(sel, ", ") + " FROM " + prev
+	return out
+}
+
+// prefixAll returns p0, p1, ..., p(n-1).
+func prefixAll(p string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = p + itoa(i)
+	}
+	return out
+}
+
+// tupleCall translates a call of a function that gives several columns:
+// the series functions of seriesTuple, and array_sort_asc/desc of several
+// arrays (each array sorted along the first, a column <name>_sorted
+// each). ok is false for any other expression.
+func (t *translator) tupleCall(sc *scope, x Expr) (names []string, cols []texpr, ok bool) {
+	if names, cols, ok := t.seriesTuple(sc, x); ok {
+		return names, cols, true
+	}
+	c, isCall := x.(*Call)
+	if !isCall || (c.Name != "array_sort_asc" && c.Name != "array_sort_desc") || sc.env.lookup(c.Name) != nil {
+		return nil, nil, false
+	}
+	var arrays []Expr
+	for _, a := range c.Args {
+		if l, isLit := a.(*Literal); isLit && l.Kind == LitBool {
+			continue // nulls_last
+		}
+		arrays = append(arrays, a)
+	}
+	if len(arrays) < 2 {
+		return nil, nil, false
+	}
+	all := t.expr(sc, x)
+	for i, a := range arrays {
+		name := fmt.Sprintf("array%d_sorted", i+1)
+		if id, isIdent := a.(*Ident); isIdent {
+			name = id.Name + "_sorted"
+		}
+		names = append(names, name)
+		cols = append(cols, texpr{sql: "json_extract(" + all.sql + ", '$[" + itoa(i) + "]')", typ: tyDynamic})
+	}
+	return names, cols, true
+}

@@ -134,7 +134,7 @@ func (t *translator) operator(e *env, r *rel, op Operator) *rel {
 	case *ParseKV:
 		return t.parseKV(e, r, v)
 	case *TopNested:
-		t.fail(v, "top-nested is not supported yet: use summarize and top")
+		return t.topNested(e, r, v)
 	case *SampleDistinct:
 		t.fail(v, "sample-distinct is not supported yet: use distinct and take")
 	case *Reduce:
@@ -230,12 +230,12 @@ func (t *translator) projectOp(e *env, r *rel, items []*NamedExpr, extend bool) 
 	colN := 0
 	for _, it := range items {
 		sc := &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols}
-		if names, xs, ok := t.seriesTuple(sc, it.Expr); ok {
+		if names, xs, ok := t.tupleCall(sc, it.Expr); ok {
 			for _, x := range xs {
 				if usesAny(x.sql, pending) {
 					flush()
 					sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols}
-					names, xs, _ = t.seriesTuple(sc, it.Expr)
+					names, xs, _ = t.tupleCall(sc, it.Expr)
 					break
 				}
 			}

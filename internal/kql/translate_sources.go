@@ -11,6 +11,17 @@ func (t *translator) print(e *env, v *Print) *rel {
 	r := &rel{}
 	var sel []string
 	for i, it := range v.Columns {
+		if names, xs, ok := t.tupleCall(sc, it.Expr); ok {
+			for j, n := range names {
+				if j < len(it.Names) {
+					n = it.Names[j].Name
+				}
+				id := t.newID()
+				r.cols = append(r.cols, col{name: n, typ: xs[j].typ, id: id})
+				sel = append(sel, xs[j].sql+" AS "+sqlIdent(id))
+			}
+			continue
+		}
 		x := t.expr(sc, it.Expr)
 		name := fmt.Sprintf("print_%d", i)
 		if len(it.Names) > 0 {
