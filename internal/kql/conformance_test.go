@@ -23,14 +23,73 @@ var conformanceReport = flag.Bool("conformance-report", false, "write the report
 // requires to pass. It is raised as the engine improves, so that a change
 // that breaks passing examples fails the test; the target is 80% of the
 // corpus, 375 of 468.
-const conformanceFloor = 0
+const conformanceFloor = 375
 
 // docErrors lists the examples (by index in the corpus) whose expected
 // output in the documentation is itself wrong, with the reason. They are
 // run and counted like the others; a failure of one is reported as
 // "doc error: reason" (with the difference found) so that it is not taken
 // for an engine bug.
-var docErrors = map[int]string{}
+var docErrors = map[int]string{
+	9:   "the array is rendered without its quotes: [yes, no, yes]",
+	56:  "the column is named results; the query names it result",
+	66:  "the column is named result; the query leaves it unnamed (print_0)",
+	67:  "the column is named result; the query leaves it unnamed (print_0)",
+	89:  "the column is named ID; the query names it Id",
+	90:  "the column is named ID; the query names it Id",
+	91:  "the column is named ID; the query names it Id",
+	129: "the expected JSON elides part of the value with ...",
+	143: "the expected JSON elides part of the value with ...",
+	166: "the expected text has hand-edited spacing and a rounded coordinate (40.796860)",
+	199: "the expected value lacks its opening brace and is not JSON",
+	203: "the expected rows name a location the query's data calls National Museum of Mathematics",
+	211: "the expected JSON elides its coordinates with ...",
+	212: "the expected description is New York city; the query's data says New York",
+	229: "the second expected row repeats the first row's coordinates",
+	270: "the column is named Value1; a rightanti join returns the right side, whose column is Value2",
+	277: "the column is named result; count names it Count",
+	297: "the column is named result; the query leaves it unnamed (Column1)",
+	303: "the column is named Val1; the query's table names it Val",
+	309: "the column is named DateType; getschema names it DataType",
+	323: "the column is named Result; the query leaves it unnamed (print_0)",
+	336: "the expected value is JSON text nested in quotes that do not parse",
+	353: "the expected output has two rows; the query prints one",
+	355: "the expected output starts at 2024-01-04; the query's ranges start at 2024-01-01",
+	361: "reals are shown as 1.000000 where range gives longs (1)",
+	362: "reals are shown as 1.000000 where range gives longs (1)",
+	372: "the expected text has a plain space where the query's literal has U+00A0",
+	381: "the expected output is an error message rendered as rows",
+	383: "the input array is shown as [-6.5,0,8.2]; the query's is [-1,0,1]",
+	384: "the results are shown as quoted strings",
+	385: "the input array is shown as [-6.5,0,8.2]; the query's is [-1,0,1]",
+	386: "the input array is shown as [-6.5,0,8.2]; the query's is [-1,0,1]",
+	397: "the columns are named s1, s2; the query has one column, arr",
+	404: "the input array is shown as [-6.5,0,8.2]; the query's is [-1,0,1]",
+	407: "the column is named s1; the query names it arr",
+	414: "the column is named result; the query leaves it unnamed (print_0)",
+	436: "the fifth column is named print_04; print names it print_4",
+	442: "the query uses x, which it never defines",
+	452: "the expected output has no rows; the query prints one",
+	459: "the expected value drops the trailing %2f of the URL's final slash",
+	466: "the expected value is quoted and differs from the zlib output of the given text",
+}
+
+// notReproducible lists the examples whose documented output cannot be
+// reproduced by any engine: it depends on the time the docs were written,
+// on random values, or on data the example does not include.
+var notReproducible = map[int]string{
+	266: "one of two outputs Kusto documents for innerunique; which left row is kept is not defined",
+	267: "one of two outputs Kusto documents for innerunique; which left row is kept is not defined",
+	310: "sample picks random rows",
+	311: "sample picks random rows",
+	314: "new_guid() is random",
+	318: "depends on now() when the docs were written",
+	354: "depends on now() when the docs were written",
+	368: "sample picks random rows",
+	440: "new_guid() is random",
+	461: "reads a table, PageViewsSample, that the example does not define",
+	253: "reads external data from a URL",
+}
 
 // conformanceNow is the time now() and ago() refer to in the examples.
 var conformanceNow = time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)
@@ -48,6 +107,9 @@ const (
 	confCatRowCount   = "wrong row count"
 	confCatCell       = "wrong cell"
 	confCatDocError   = "doc error"
+	// confCatNotReproducible is an example whose output no engine can
+	// reproduce (random values, the time it was written).
+	confCatNotReproducible = "not reproducible"
 )
 
 // conformanceRules is the header of the report: how examples are run and
@@ -117,6 +179,9 @@ func TestConformance(t *testing.T) {
 			if why, ok := docErrors[i]; ok {
 				o.reason = fmt.Sprintf("doc error: %s (%s: %s)", why, o.category, o.reason)
 				o.category = confCatDocError
+			} else if why, ok := notReproducible[i]; ok {
+				o.reason = fmt.Sprintf("not reproducible: %s (%s: %s)", why, o.category, o.reason)
+				o.category = confCatNotReproducible
 			}
 		}
 		outcomes[i] = o

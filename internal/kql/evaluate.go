@@ -22,8 +22,10 @@ func (t *translator) evaluate(e *env, r *rel, v *Evaluate) *rel {
 		return t.schemaMerge(r, v)
 	case "ipv4_lookup", "ipv6_lookup", "geo_polygon_lookup", "geo_line_lookup":
 		return t.lookupPlugin(e, r, v)
+	case "activity_counts_metrics":
+		return t.activityCountsMetrics(e, r, v)
 	}
-	t.fail(v, "evaluate %s is not supported (cdewatch supports bag_unpack, dcount_intersect, geo_line_lookup, geo_polygon_lookup, ipv4_lookup, ipv6_lookup, rolling_percentile, rows_near, schema_merge and sliding_window_counts)", v.Call.Name)
+	t.fail(v, "evaluate %s is not supported (cdewatch supports activity_counts_metrics, bag_unpack, dcount_intersect, geo_line_lookup, geo_polygon_lookup, ipv4_lookup, ipv6_lookup, rolling_percentile, rows_near, schema_merge and sliding_window_counts)", v.Call.Name)
 	return nil
 }
 
@@ -339,4 +341,39 @@ func (t *translator) lookupPlugin(e *env, r *rel, v *Evaluate) *rel {
 	}
 	// ids are unique on both sides, so the condition needs no aliases
 	return &rel{sql: "SELECT " + strings.Join(out, ", ") + " FROM (" + r.sql + ") AS " + t.alias() + " " + join + " (" + right.sql + ") AS " + t.alias() + " ON " + cond, cols: cols}
+}
+
+// activityCountsMetrics is evaluate activity_counts_metrics(Id, Timeline,
+// Start, End, Window): for each window from Start to End, the rows, the
+// distinct ids, the ids seen for the first time and the distinct ids seen
+// so far.
+func (t *translator) activityCountsMetrics(e *env, r *rel, v *Evaluate) *rel {
+	c := v.Call
+	sc := &scope{env: e, r: r}
+	a := t.pluginArgs(sc, c, 5, 5)
+	id, ts := a[0], a[1]
+	if ts.typ != tyDateTime {
+		t.fail(c.Args[1], "activity_counts_metrics needs a datetime timeline, not a %s", ts.typ)
+	}
+	start, end := t.arg(c, 2, a[2], tyDateTime), t.arg(c, 3, a[3], tyDateTime)
+	win := "to_microseconds(" + t.arg(c, 4, a[4], tyTimespan) + ")"
+	name := ts.name
+	if name == "" {
+		name = "Timestamp"
+	}
+	out := &rel{ordered: true}
+	for _, cn := range []struct{ n, typ string }{{name, tyDateTime}, {"count", tyLong}, {"dcount", tyLong}, {"new_dcount", tyLong}, {"aggregated_dcount", tyLong}} {
+		out.cols = append(out.cols, col{name: cn.n, typ: cn.typ, id: t.newID()})
+	}
+	ids := make([]string, len(out.cols))
+	for i, oc := range out.cols {
+		ids[i] = sqlIdent(oc.id)
+	}
+	// each row's window: start + k * window
+	binned := "SELECT " + start + " + to_microseconds(CAST(floor((epoch_us(" + ts.sql + ") - epoch_us(" + start + ")) / CAST(" + t.arg(c, 4, a[4], tyTimespan) + " AS DOUBLE)) AS BIGINT) * " + t.arg(c, 4, a[4], tyTimespan) + ") AS b, " + id.sql + " AS id FROM (" + r.sql + ") AS " + t.alias() + " WHERE " + ts.sql + " >= " + start + " AND " + ts.sql + " < " + end + " + " + win
+	out.sql = "WITH s AS (" + binned + "), f AS (SELECT id, min(b) AS fb FROM s GROUP BY id), w AS (SELECT generate_series AS b FROM generate_series(" + start + ", " + end + ", " + win + ")) " +
+		"SELECT w.b AS " + ids[0] + ", count(s.id) AS " + ids[1] + ", count(DISTINCT s.id) AS " + ids[2] +
+		", (SELECT count(*) FROM f WHERE f.fb = w.b) AS " + ids[3] + ", (SELECT count(*) FROM f WHERE f.fb <= w.b) AS " + ids[4] +
+		" FROM w LEFT JOIN s ON s.b = w.b GROUP BY w.b ORDER BY w.b"
+	return out
 }
