@@ -796,34 +796,6 @@ func mfArgArray(a any) ([]any, bool) {
 	return arr, ok
 }
 
-// mfArgInt reads an integral argument.
-func mfArgInt(a any) (int64, bool) {
-	switch x := a.(type) {
-	case int64:
-		return x, true
-	case int32:
-		return int64(x), true
-	case int:
-		return int64(x), true
-	case float64:
-		return int64(x), !math.IsNaN(x)
-	}
-	return 0, false
-}
-
-// mfArgFloat reads a real argument.
-func mfArgFloat(a any) (float64, bool) {
-	switch x := a.(type) {
-	case float64:
-		return x, true
-	case int64:
-		return float64(x), true
-	case int32:
-		return float64(x), true
-	}
-	return 0, false
-}
-
 // mfStrings flattens dynamic arguments (strings or arrays of strings) to
 // their texts.
 func mfStrings(args []any) []string {
@@ -897,7 +869,7 @@ var udfArrayIff = udf{Name: "kql_array_iff", Args: []string{tyDynamic, tyDynamic
 // udfArrayRotate is array_rotate_left(array, n); array_rotate_right passes -n.
 var udfArrayRotate = udf{Name: "kql_array_rotate_left", Args: []string{tyDynamic, tyLong}, Result: tyDynamic, NullArgs: true, Fn: func(args []any) (any, error) {
 	arr, ok := mfArgArray(args[0])
-	n, ok2 := mfArgInt(args[1])
+	n, ok2 := udfInt(args[1])
 	if !ok || !ok2 {
 		return nil, nil
 	}
@@ -912,7 +884,7 @@ var udfArrayRotate = udf{Name: "kql_array_rotate_left", Args: []string{tyDynamic
 // udfArrayShift is array_shift_left(array, n, fill); array_shift_right passes -n.
 var udfArrayShift = udf{Name: "kql_array_shift_left", Args: []string{tyDynamic, tyLong, tyDynamic}, Result: tyDynamic, Fn: func(args []any) (any, error) {
 	arr, ok := mfArgArray(args[0])
-	n, ok2 := mfArgInt(args[1])
+	n, ok2 := udfInt(args[1])
 	if !ok || !ok2 {
 		return nil, nil
 	}
@@ -1085,9 +1057,9 @@ var udfArrayIndexOf = udf{Name: "kql_array_index_of", Args: []string{tyDynamic, 
 		return nil, nil
 	}
 	want, _ := args[1].(string)
-	start, _ := mfArgInt(args[2])
-	length, _ := mfArgInt(args[3])
-	occ, _ := mfArgInt(args[4])
+	start, _ := udfInt(args[2])
+	length, _ := udfInt(args[3])
+	occ, _ := udfInt(args[4])
 	n := int64(len(arr))
 	start, ok = mfSearchRange(n, start, length, occ)
 	if !ok {
@@ -1339,9 +1311,9 @@ var udfRegexQuote = udf{Name: "kql_regex_quote", Args: []string{tyString}, Resul
 var udfIndexOf = udf{Name: "kql_indexof", Args: []string{tyString, tyString, tyLong, tyLong, tyLong}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
 	src := []rune(args[0].(string))
 	sub := []rune(args[1].(string))
-	start, _ := mfArgInt(args[2])
-	length, _ := mfArgInt(args[3])
-	occ, _ := mfArgInt(args[4])
+	start, _ := udfInt(args[2])
+	length, _ := udfInt(args[3])
+	occ, _ := udfInt(args[4])
 	n := int64(len(src))
 	start, ok := mfSearchRange(n, start, length, occ)
 	if !ok {
@@ -1410,9 +1382,9 @@ var udfIndexOfRegex = udf{Name: "kql_indexof_regex", Args: []string{tyString, ty
 	if err != nil {
 		return nil, nil
 	}
-	start, _ := mfArgInt(args[2])
-	length, _ := mfArgInt(args[3])
-	occ, _ := mfArgInt(args[4])
+	start, _ := udfInt(args[2])
+	length, _ := udfInt(args[3])
+	occ, _ := udfInt(args[4])
 	if start < 0 || length < -1 || occ < 0 {
 		return nil, nil
 	}
@@ -1576,11 +1548,11 @@ var udfZlibDecompress = udf{Name: "kql_zlib_decompress_from_base64_string", Args
 // udfFormatBytes is format_bytes(size, precision, units): units "" chooses the
 // largest unit of 1024^k that the size reaches.
 var udfFormatBytes = udf{Name: "kql_format_bytes", Args: []string{tyReal, tyLong, tyString}, Result: tyString, Fn: func(args []any) (any, error) {
-	v, ok := mfArgFloat(args[0])
+	v, ok := udfFloat(args[0])
 	if !ok {
 		return "", nil
 	}
-	prec, _ := mfArgInt(args[1])
+	prec, _ := udfInt(args[1])
 	prec = max(min(prec, 15), 0)
 	unit, _ := args[2].(string)
 	units := []string{"Bytes", "KB", "MB", "GB", "TB", "PB", "EB"}
@@ -2084,20 +2056,20 @@ var udfHashText = udf{Name: "kql_hash_text", Args: []string{tyString, tyLong}, R
 // udfHashLong is hash(number, mod) of an integer, datetime or timespan (in
 // ticks): xxhash64 of its 8 little-endian bytes.
 var udfHashLong = udf{Name: "kql_hash_long", Args: []string{tyLong, tyLong}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
-	v, _ := mfArgInt(args[0])
+	v, _ := udfInt(args[0])
 	return mfHashMod(xxhash.Sum64(binary.LittleEndian.AppendUint64(nil, uint64(v))), args[1]), nil
 }}
 
 // udfHashReal is hash(real, mod): xxhash64 of the 8 little-endian bytes of the
 // IEEE 754 value.
 var udfHashReal = udf{Name: "kql_hash_real", Args: []string{tyReal, tyLong}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
-	v, _ := mfArgFloat(args[0])
+	v, _ := udfFloat(args[0])
 	return mfHashMod(xxhash.Sum64(binary.LittleEndian.AppendUint64(nil, math.Float64bits(v))), args[1]), nil
 }}
 
 // mfHashMod applies hash()'s optional modulo (0 for none).
 func mfHashMod(h uint64, mod any) any {
-	if m, _ := mfArgInt(mod); m > 0 {
+	if m, _ := udfInt(mod); m > 0 {
 		return int64(h % uint64(m))
 	}
 	return int64(h)
@@ -2109,7 +2081,7 @@ func mfHashMod(h uint64, mod any) any {
 var udfHashCombine = udf{Name: "kql_hash_combine", Variadic: tyLong, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
 	var h uint64
 	for i, a := range args {
-		v, _ := mfArgInt(a)
+		v, _ := udfInt(a)
 		if i == 0 {
 			h = uint64(v)
 			continue
@@ -2193,13 +2165,13 @@ var udfBase64ToGUID = udf{Name: "kql_base64_decode_toguid", Args: []string{tyStr
 
 // udfErf is erf(x).
 var udfErf = udf{Name: "kql_erf", Args: []string{tyReal}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
-	x, _ := mfArgFloat(args[0])
+	x, _ := udfFloat(args[0])
 	return math.Erf(x), nil
 }}
 
 // udfErfc is erfc(x).
 var udfErfc = udf{Name: "kql_erfc", Args: []string{tyReal}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
-	x, _ := mfArgFloat(args[0])
+	x, _ := udfFloat(args[0])
 	return math.Erfc(x), nil
 }}
 
@@ -2272,9 +2244,9 @@ func mfBetaInc(a, b, x float64) float64 {
 // udfBetaCDF is beta_cdf(x, alpha, beta): NaN outside the domains the
 // documentation gives.
 var udfBetaCDF = udf{Name: "kql_beta_cdf", Args: []string{tyReal, tyReal, tyReal}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
-	x, _ := mfArgFloat(args[0])
-	a, _ := mfArgFloat(args[1])
-	b, _ := mfArgFloat(args[2])
+	x, _ := udfFloat(args[0])
+	a, _ := udfFloat(args[1])
+	b, _ := udfFloat(args[2])
 	if !(x >= 0 && x <= 1 && a > 0 && a <= 10000 && b > 0 && b <= 10000) {
 		return math.NaN(), nil
 	}
@@ -2284,9 +2256,9 @@ var udfBetaCDF = udf{Name: "kql_beta_cdf", Args: []string{tyReal, tyReal, tyReal
 // udfBetaPDF is beta_pdf(x, alpha, beta): NaN outside the domains the
 // documentation gives.
 var udfBetaPDF = udf{Name: "kql_beta_pdf", Args: []string{tyReal, tyReal, tyReal}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
-	x, _ := mfArgFloat(args[0])
-	a, _ := mfArgFloat(args[1])
-	b, _ := mfArgFloat(args[2])
+	x, _ := udfFloat(args[0])
+	a, _ := udfFloat(args[1])
+	b, _ := udfFloat(args[2])
 	if !(x > 0 && x < 1 && a > 0 && b > 0) {
 		return math.NaN(), nil
 	}
@@ -2297,9 +2269,9 @@ var udfBetaPDF = udf{Name: "kql_beta_pdf", Args: []string{tyReal, tyReal, tyReal
 // example shows, a probability outside [0, 1] gives null and a parameter
 // that is not positive NaN.
 var udfBetaInv = udf{Name: "kql_beta_inv", Args: []string{tyReal, tyReal, tyReal}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
-	p, _ := mfArgFloat(args[0])
-	a, _ := mfArgFloat(args[1])
-	b, _ := mfArgFloat(args[2])
+	p, _ := udfFloat(args[0])
+	a, _ := udfFloat(args[1])
+	b, _ := udfFloat(args[2])
 	switch {
 	case !(a > 0 && b > 0 && a <= 10000 && b <= 10000):
 		return math.NaN(), nil
@@ -2325,7 +2297,7 @@ var udfBetaInv = udf{Name: "kql_beta_inv", Args: []string{tyReal, tyReal, tyReal
 var udfWelchTest = udf{Name: "kql_welch_test", Args: []string{tyReal, tyReal, tyReal, tyReal, tyReal, tyReal}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
 	var v [6]float64
 	for i := range v {
-		v[i], _ = mfArgFloat(args[i])
+		v[i], _ = udfFloat(args[i])
 	}
 	m1, v1, n1, m2, v2, n2 := v[0], v[1], v[2], v[3], v[4], v[5]
 	if !(n1 > 1 && n2 > 1 && v1 >= 0 && v2 >= 0) {
@@ -2492,7 +2464,7 @@ func mfFromBase(u mfUnitDef, v float64) float64 {
 // (or not linear): kql_convert_unit(kind, value, from, to).
 var udfConvert = udf{Name: "kql_convert_unit", Args: []string{tyString, tyReal, tyString, tyString}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
 	kind, _ := args[0].(string)
-	v, _ := mfArgFloat(args[1])
+	v, _ := udfFloat(args[1])
 	from, ok1 := mfUnit(kind, args[2].(string))
 	to, ok2 := mfUnit(kind, args[3].(string))
 	if !ok1 || !ok2 {
@@ -2561,7 +2533,7 @@ func mfQuad(v uint32) string {
 func mfIPv4Pair(args []any) (uint32, uint32, int, bool) {
 	a, pa, ok1 := mfParseIPv4(args[0].(string))
 	b, pb, ok2 := mfParseIPv4(args[1].(string))
-	p, ok3 := mfArgInt(args[2])
+	p, ok3 := udfInt(args[2])
 	if !ok1 || !ok2 || !ok3 || p < 0 || p > 32 {
 		return 0, 0, 0, false
 	}
@@ -2629,7 +2601,7 @@ var udfIPv4NetmaskSuffix = udf{Name: "kql_ipv4_netmask_suffix", Args: []string{t
 // udfParseIPv4Mask is parse_ipv4_mask(ip, prefix).
 var udfParseIPv4Mask = udf{Name: "kql_parse_ipv4_mask", Args: []string{tyString, tyLong}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
 	v, p, ok := mfParseIPv4(args[0].(string))
-	m, ok2 := mfArgInt(args[1])
+	m, ok2 := udfInt(args[1])
 	if !ok || !ok2 || m < 0 || m > 32 {
 		return nil, nil
 	}
@@ -2678,7 +2650,7 @@ func mfIPv4Arg(s string) (uint32, int, bool) {
 // mfFormatIPv4 is format_ipv4 and format_ipv4_mask.
 func mfFormatIPv4(args []any, withMask bool) (any, error) {
 	v, p, ok := mfIPv4Arg(args[0].(string))
-	m, ok2 := mfArgInt(args[1])
+	m, ok2 := udfInt(args[1])
 	if !ok || !ok2 || m < 0 || m > 32 {
 		return "", nil
 	}
@@ -2873,7 +2845,7 @@ func mfIPv6Compare(x, y string, prefix int64) (int, bool) {
 
 // udfIPv6Compare is ipv6_compare(ip1, ip2, prefix) on the shortest of the prefixes.
 var udfIPv6Compare = udf{Name: "kql_ipv6_compare", Args: []string{tyString, tyString, tyLong}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
-	p, _ := mfArgInt(args[2])
+	p, _ := udfInt(args[2])
 	c, ok := mfIPv6Compare(args[0].(string), args[1].(string), p)
 	if !ok {
 		return nil, nil
@@ -2883,7 +2855,7 @@ var udfIPv6Compare = udf{Name: "kql_ipv6_compare", Args: []string{tyString, tySt
 
 // udfIPv6Match is ipv6_is_match(ip1, ip2, prefix) on the shortest of the prefixes.
 var udfIPv6Match = udf{Name: "kql_ipv6_is_match", Args: []string{tyString, tyString, tyLong}, Result: tyBool, NullArgs: true, Fn: func(args []any) (any, error) {
-	p, _ := mfArgInt(args[2])
+	p, _ := udfInt(args[2])
 	c, ok := mfIPv6Compare(args[0].(string), args[1].(string), p)
 	if !ok {
 		return nil, nil
@@ -2929,7 +2901,7 @@ var udfIPv6InAnyRange = udf{Name: "kql_ipv6_is_in_any_range", Args: []string{tyS
 // written in full, masked to the shortest prefix.
 var udfParseIPv6Mask = udf{Name: "kql_parse_ipv6_mask", Args: []string{tyString, tyLong}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
 	a, p, ok := mfParseIPv6(args[0].(string))
-	m, ok2 := mfArgInt(args[1])
+	m, ok2 := udfInt(args[1])
 	if !ok || !ok2 || m < 0 || m > 128 {
 		return nil, nil
 	}

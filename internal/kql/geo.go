@@ -150,40 +150,6 @@ func geoUDFList() []udf {
 
 // ---- argument helpers
 
-// geoFloat reads a DOUBLE udf argument; ok is false for null.
-func geoFloat(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case int32:
-		return float64(x), true
-	}
-	return 0, false
-}
-
-// geoInt reads a BIGINT udf argument; ok is false for null.
-func geoInt(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return x, true
-	case int32:
-		return int64(x), true
-	case int:
-		return int64(x), true
-	}
-	return 0, false
-}
-
-// geoString reads a VARCHAR udf argument; ok is false for null.
-func geoString(v any) (string, bool) {
-	s, ok := v.(string)
-	return s, ok
-}
-
 // geoValidPoint reports whether lng, lat are a valid coordinate: finite,
 // longitude in [-180, 180], latitude in [-90, 90].
 func geoValidPoint(lng, lat float64) bool {
@@ -193,8 +159,8 @@ func geoValidPoint(lng, lat float64) bool {
 // geoPointArgs reads a longitude and a latitude argument; ok is false when
 // either is null or the coordinate is invalid.
 func geoPointArgs(lngArg, latArg any) (lng, lat float64, ok bool) {
-	lng, ok1 := geoFloat(lngArg)
-	lat, ok2 := geoFloat(latArg)
+	lng, ok1 := udfFloat(lngArg)
+	lat, ok2 := udfFloat(latArg)
 	if !ok1 || !ok2 || !geoValidPoint(lng, lat) {
 		return 0, 0, false
 	}
@@ -285,7 +251,7 @@ func isHexDigit(c byte) bool {
 // the cell at level (0..30) holding the point, or "".
 func geoPointToS2Cell(args []any) (any, error) {
 	lng, lat, ok := geoPointArgs(args[0], args[1])
-	level, okL := geoInt(args[2])
+	level, okL := udfInt(args[2])
 	if !ok || !okL || level < 0 || level > s2.MaxLevel {
 		return "", nil
 	}
@@ -294,7 +260,7 @@ func geoPointToS2Cell(args []any) (any, error) {
 
 // geoS2CellToCentralPoint is geo_s2cell_to_central_point(token).
 func geoS2CellToCentralPoint(args []any) (any, error) {
-	tok, _ := geoString(args[0])
+	tok, _ := udfString(args[0])
 	id, ok := geoS2Cell(tok)
 	if !ok {
 		return nil, nil
@@ -306,7 +272,7 @@ func geoS2CellToCentralPoint(args []any) (any, error) {
 // geoS2CellToPolygon is geo_s2cell_to_polygon(token): the cell's four
 // vertices in S2's counterclockwise order, closed.
 func geoS2CellToPolygon(args []any) (any, error) {
-	tok, _ := geoString(args[0])
+	tok, _ := udfString(args[0])
 	id, ok := geoS2Cell(tok)
 	if !ok {
 		return nil, nil
@@ -323,7 +289,7 @@ func geoS2CellToPolygon(args []any) (any, error) {
 // same level that share an edge or a vertex with the cell, in Kusto's
 // order (see kustoSetOrder).
 func geoS2CellNeighbors(args []any) (any, error) {
-	tok, _ := geoString(args[0])
+	tok, _ := udfString(args[0])
 	id, ok := geoS2Cell(tok)
 	if !ok {
 		return nil, nil
@@ -419,7 +385,7 @@ func geoH3Cell(token string) (h3.Cell, bool) {
 // token of the cell at resolution (0..15) holding the point, or "".
 func geoPointToH3Cell(args []any) (any, error) {
 	lng, lat, ok := geoPointArgs(args[0], args[1])
-	res, okR := geoInt(args[2])
+	res, okR := udfInt(args[2])
 	if !ok || !okR || res < 0 || res > 15 {
 		return "", nil
 	}
@@ -432,7 +398,7 @@ func geoPointToH3Cell(args []any) (any, error) {
 
 // geoH3CellToCentralPoint is geo_h3cell_to_central_point(token).
 func geoH3CellToCentralPoint(args []any) (any, error) {
-	tok, _ := geoString(args[0])
+	tok, _ := udfString(args[0])
 	c, ok := geoH3Cell(tok)
 	if !ok {
 		return nil, nil
@@ -444,7 +410,7 @@ func geoH3CellToCentralPoint(args []any) (any, error) {
 // geoH3CellToPolygon is geo_h3cell_to_polygon(token): the cell boundary
 // in H3's counterclockwise order, closed.
 func geoH3CellToPolygon(args []any) (any, error) {
-	tok, _ := geoString(args[0])
+	tok, _ := udfString(args[0])
 	c, ok := geoH3Cell(tok)
 	if !ok {
 		return nil, nil
@@ -459,7 +425,7 @@ func geoH3CellToPolygon(args []any) (any, error) {
 
 // geoH3CellLevel is geo_h3cell_level(token): the resolution, or null.
 func geoH3CellLevel(args []any) (any, error) {
-	tok, _ := geoString(args[0])
+	tok, _ := udfString(args[0])
 	c, ok := geoH3Cell(tok)
 	if !ok {
 		return nil, nil
@@ -470,7 +436,7 @@ func geoH3CellLevel(args []any) (any, error) {
 // geoH3CellNeighbors is geo_h3cell_neighbors(token): the cells at grid
 // distance 1, in H3's grid-disk order.
 func geoH3CellNeighbors(args []any) (any, error) {
-	tok, _ := geoString(args[0])
+	tok, _ := udfString(args[0])
 	c, ok := geoH3Cell(tok)
 	if !ok {
 		return nil, nil
@@ -487,9 +453,9 @@ func geoH3CellNeighbors(args []any) (any, error) {
 // geoH3CellRings is geo_h3cell_rings(token, distance): an array of rings,
 // ring k holding the cells at grid distance k (0..142).
 func geoH3CellRings(args []any) (any, error) {
-	tok, _ := geoString(args[0])
+	tok, _ := udfString(args[0])
 	c, ok := geoH3Cell(tok)
-	k, _ := geoInt(args[1])
+	k, _ := udfInt(args[1])
 	if !ok || k < 0 || k > 142 {
 		return nil, nil
 	}
@@ -509,9 +475,9 @@ func geoH3CellRings(args []any) (any, error) {
 // geoH3CellParent is geo_h3cell_parent(token, resolution): the parent at
 // resolution (0..14; by default the next level up), or "".
 func geoH3CellParent(args []any) (any, error) {
-	tok, _ := geoString(args[0])
+	tok, _ := udfString(args[0])
 	c, ok := geoH3Cell(tok)
-	res, okR := geoInt(args[1])
+	res, okR := udfInt(args[1])
 	if !ok || !okR {
 		return "", nil
 	}
@@ -532,9 +498,9 @@ func geoH3CellParent(args []any) (any, error) {
 // children at resolution (1..15, at most 5 levels below the cell; by
 // default the next level down), or null.
 func geoH3CellChildren(args []any) (any, error) {
-	tok, _ := geoString(args[0])
+	tok, _ := udfString(args[0])
 	c, ok := geoH3Cell(tok)
-	res, _ := geoInt(args[1])
+	res, _ := udfInt(args[1])
 	if !ok {
 		return nil, nil
 	}
@@ -643,7 +609,7 @@ func geohashDecode(gh string) (w, s, e, n float64, ok bool) {
 // geohash of length accuracy (1..18) holding the point, or "".
 func geoPointToGeohash(args []any) (any, error) {
 	lng, lat, ok := geoPointArgs(args[0], args[1])
-	acc, okA := geoInt(args[2])
+	acc, okA := udfInt(args[2])
 	if !ok || !okA || acc < 1 || acc > geohashMaxLen {
 		return "", nil
 	}
@@ -653,7 +619,7 @@ func geoPointToGeohash(args []any) (any, error) {
 // geoGeohashToCentralPoint is geo_geohash_to_central_point(geohash): the
 // center of the geohash rectangle.
 func geoGeohashToCentralPoint(args []any) (any, error) {
-	gh, _ := geoString(args[0])
+	gh, _ := udfString(args[0])
 	w, s, e, n, ok := geohashDecode(gh)
 	if !ok {
 		return nil, nil
@@ -664,7 +630,7 @@ func geoGeohashToCentralPoint(args []any) (any, error) {
 // geoGeohashToPolygon is geo_geohash_to_polygon(geohash): the rectangle
 // from its south-west corner, counterclockwise, closed.
 func geoGeohashToPolygon(args []any) (any, error) {
-	gh, _ := geoString(args[0])
+	gh, _ := udfString(args[0])
 	w, s, e, n, ok := geohashDecode(gh)
 	if !ok {
 		return nil, nil
@@ -677,7 +643,7 @@ func geoGeohashToPolygon(args []any) (any, error) {
 // are computed row by row from the north-west one). Longitudes wrap at the
 // antimeridian; beyond a pole there is no neighbor.
 func geoGeohashNeighbors(args []any) (any, error) {
-	gh, _ := geoString(args[0])
+	gh, _ := udfString(args[0])
 	w, s, e, n, ok := geohashDecode(gh)
 	if !ok {
 		return nil, nil
@@ -778,7 +744,7 @@ func vincentyDistance(lng1, lat1, lng2, lat2 float64) float64 {
 func geoPointInCircle(args []any) (any, error) {
 	lng, lat, ok1 := geoPointArgs(args[0], args[1])
 	clng, clat, ok2 := geoPointArgs(args[2], args[3])
-	r, ok3 := geoFloat(args[4])
+	r, ok3 := udfFloat(args[4])
 	if !ok1 || !ok2 || !ok3 || !(r >= 0) {
 		return nil, nil
 	}
@@ -1114,7 +1080,7 @@ func (ps geoPolys) distance(p s2.Point) s1.Angle {
 // parse (cached); ok is false when either is invalid.
 func geoShapeArgs(args []any, kind string, parse func(string) any) (s2.Point, any, bool) {
 	lng, lat, ok := geoPointArgs(args[0], args[1])
-	text, okS := geoString(args[2])
+	text, okS := udfString(args[2])
 	if !ok || !okS {
 		return s2.Point{}, nil, false
 	}

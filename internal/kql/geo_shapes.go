@@ -157,36 +157,11 @@ func shapeUDFs() []udf {
 
 // ---- arguments
 
-// shpText reads a VARCHAR (or dynamic as JSON text) udf argument.
-func shpText(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return x, true
-	case []byte:
-		return string(x), true
-	}
-	return "", false
-}
-
-// shpReal reads a DOUBLE, BIGINT or INTEGER udf argument; ok is false for
-// null and for NaN or an infinity.
+// shpReal reads a numeric udf argument; ok is false for null and for NaN
+// or an infinity.
 func shpReal(v any) (float64, bool) {
-	var f float64
-	switch x := v.(type) {
-	case float64:
-		f = x
-	case float32:
-		f = float64(x)
-	case int64:
-		f = float64(x)
-	case int32:
-		f = float64(x)
-	case int:
-		f = float64(x)
-	default:
-		return 0, false
-	}
-	return f, !math.IsNaN(f) && !math.IsInf(f, 0)
+	f, ok := udfFloat(v)
+	return f, ok && !math.IsNaN(f) && !math.IsInf(f, 0)
 }
 
 // shpBool reads a BOOLEAN udf argument.
@@ -466,7 +441,7 @@ func shpLinesOf(g shpGeom) ([]shpLine, bool) {
 
 // shpParseLines reads a LineString or MultiLineString argument.
 func shpParseLines(v any) ([]shpLine, bool) {
-	text, ok := shpText(v)
+	text, ok := udfString(v)
 	if !ok {
 		return nil, false
 	}
@@ -749,7 +724,7 @@ const shpPolyCacheMax = 256
 
 // shpParsePolygons reads a Polygon or MultiPolygon argument.
 func shpParsePolygons(v any) ([]shpPolygon, bool) {
-	text, ok := shpText(v)
+	text, ok := udfString(v)
 	if !ok {
 		return nil, false
 	}
@@ -1622,7 +1597,7 @@ func (r *shpWKT) geometry(depth int) (shpGeom, bool) {
 
 // shpFromWKTFn is geo_from_wkt(wkt).
 func shpFromWKTFn(args []any) (any, error) {
-	s, ok := shpText(args[0])
+	s, ok := udfString(args[0])
 	if !ok {
 		return nil, nil
 	}
@@ -2454,7 +2429,7 @@ func shpIntersects2Lines(args []any) (any, error) {
 // shpArrayElems reads a dynamic array argument as the JSON texts of its
 // elements.
 func shpArrayElems(v any) ([]string, bool) {
-	text, ok := shpText(v)
+	text, ok := udfString(v)
 	if !ok {
 		return nil, false
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"math"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
@@ -171,4 +172,49 @@ func joinComma(s []string) string {
 		out += x
 	}
 	return out
+}
+
+// udfFloat reads a numeric udf argument; ok is false for null.
+func udfFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case float32:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case int32:
+		return float64(x), true
+	case int:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+// udfInt reads an integral udf argument (a real is truncated); ok is false
+// for null and NaN.
+func udfInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case int32:
+		return int64(x), true
+	case int:
+		return int64(x), true
+	case float64:
+		return int64(x), !math.IsNaN(x)
+	}
+	return 0, false
+}
+
+// udfString reads a VARCHAR udf argument (a dynamic one is JSON text); ok
+// is false for null.
+func udfString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case []byte:
+		return string(x), true
+	}
+	return "", false
 }
