@@ -136,7 +136,7 @@ How results are compared:
 - Cells are compared by the type of the result value: null equals an empty
   cell, "null" or "(null)"; strings are compared exactly; integers exactly; reals within
   a relative 1e-6, or, when the docs write two or more fraction digits, after
-  rounding to that many (NaN, Infinity and ∞ by name); bools in any case;
+  rounding to that many (NaN, Infinity and ∞ by name); bools in any case, or as 1 and 0;
   datetimes as instants to the microsecond, whatever the form
   (2018-07-01 00:00:00.0000000, 2018-07-01T00:00:00Z, ...); timespans as
   durations ([d.]hh:mm:ss[.fffffff]); dynamic values as JSON (spacing and key
