@@ -24,6 +24,7 @@ var aggNames = map[string]string{
 	"covariance": "covariance", "covariancep": "covariancep", "covarianceif": "covarianceif", "covariancepif": "covariancepif",
 	"varianceif": "varianceif", "variancepif": "variancepif", "stdevif": "stdevif", "stdevpif": "stdevpif",
 	"percentilew": "percentile", "percentilesw": "percentile", "percentilesw_array": "percentile",
+	"buildschema": "schema",
 }
 
 // aggregate translates a call of an aggregation function inside a
@@ -150,6 +151,9 @@ func (t *translator) aggregate(sc *scope, c *Call) texpr {
 			ys = "CASE WHEN " + cond(2) + " THEN " + ys + " END"
 		}
 		return res("coalesce("+fn+"("+ys+", "+xs+"), 0)", tyReal)
+	case "buildschema":
+		need(1, 1)
+		return res("CAST(kql_buildschema(CAST(to_json(list("+toDynamic(args[0])+") FILTER (WHERE "+args[0].sql+" IS NOT NULL)) AS VARCHAR)) AS JSON)", tyDynamic)
 	case "percentilew":
 		need(3, 3)
 		return res(weightedPercentileSQL(t, c, numeric(0), numeric(1), args[2]), numeric(0).typ)

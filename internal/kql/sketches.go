@@ -1,6 +1,10 @@
 package kql
 
-import "strings"
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+)
 
 // cdewatch keeps the "sketches" of hll() and tdigest() exactly: an hll
 // value is the dynamic array of the distinct values seen, a tdigest value
@@ -121,4 +125,136 @@ func itoa(i int) string {
 		return digits[i : i+1]
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
+}
+
+// buildSchemaUDF computes buildschema(): the merged schema of dynamic
+// values. A property seen with one type maps to its type name, with
+// several to the list of them in the order first seen; an object maps to
+// its own schema, an array to {"`indexer`": the schema of its elements}.
+var buildSchemaUDF = udf{Name: "kql_buildschema", Args: []string{tyString}, Result: tyDynamic, NullArgs: true, Fn: func(args []any) (any, error) {
+	s, _ := udfString(args[0])
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var values []any
+	if err := dec.Decode(&values); err != nil {
+		return nil, err
+	}
+	root := &schemaNode{}
+	for _, v := range values {
+		if obj, ok := v.(map[string]any); ok {
+			root.addObject(obj, rawKeyOrder(v))
+		}
+	}
+	b, err := json.Marshal(root.objectJSON())
+	return string(b), err
+}}
+
+// schemaNode is the schema of the values seen at one place: type names in
+// order, and the schemas of objects and arrays found there.
+type schemaNode struct {
+	types []any // type names (string) and the object/indexer schemas, in order
+	keys  []string
+	props map[string]*schemaNode
+	elems *schemaNode
+	obj   bool
+	arr   bool
+}
+
+func (n *schemaNode) addType(name string) {
+	for _, t := range n.types {
+		if t == name {
+			return
+		}
+	}
+	n.types = append(n.types, name)
+}
+
+func (n *schemaNode) add(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		if !n.obj {
+			n.obj = true
+			n.types = append(n.types, "\x00object")
+		}
+		n.addObject(x, sortedMapKeys(x))
+	case []any:
+		if !n.arr {
+			n.arr = true
+			n.elems = &schemaNode{}
+			n.types = append(n.types, "\x00array")
+		}
+		for _, e := range x {
+			n.elems.add(e)
+		}
+	case json.Number:
+		if strings.ContainsAny(string(x), ".eE") {
+			n.addType("double")
+		} else {
+			n.addType("long")
+		}
+	case string:
+		n.addType("string")
+	case bool:
+		n.addType("bool")
+	}
+}
+
+func (n *schemaNode) addObject(obj map[string]any, keys []string) {
+	if n.props == nil {
+		n.props = map[string]*schemaNode{}
+	}
+	for _, k := range keys {
+		p, ok := n.props[k]
+		if !ok {
+			p = &schemaNode{}
+			n.props[k] = p
+			n.keys = append(n.keys, k)
+		}
+		p.add(obj[k])
+	}
+}
+
+// objectJSON renders the properties of n as an ordered JSON object.
+func (n *schemaNode) objectJSON() orderedBag {
+	bag := orderedBag{}
+	for _, k := range n.keys {
+		bag = append(bag, bagEntry{k, n.props[k].json()})
+	}
+	return bag
+}
+
+// json renders n: one type alone, or the list of types.
+func (n *schemaNode) json() any {
+	var out []any
+	for _, t := range n.types {
+		switch t {
+		case "\x00object":
+			out = append(out, n.objectJSON())
+		case "\x00array":
+			out = append(out, orderedBag{{"`indexer`", n.elems.json()}})
+		default:
+			out = append(out, t)
+		}
+	}
+	if len(out) == 1 {
+		return out[0]
+	}
+	return out
+}
+
+// sortedMapKeys returns the keys of m sorted (the decoder loses their
+// written order below the top level).
+func sortedMapKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// rawKeyOrder returns the keys of a top-level object in sorted order.
+func rawKeyOrder(v any) []string {
+	m, _ := v.(map[string]any)
+	return sortedMapKeys(m)
 }
