@@ -26,6 +26,7 @@ import (
 	"github.com/cdewatch/cdewatch/internal/k8saudit"
 	"github.com/cdewatch/cdewatch/internal/kql"
 	"github.com/cdewatch/cdewatch/internal/ledger"
+	"github.com/cdewatch/cdewatch/internal/scrub"
 )
 
 // demoSource is the source name of the bundled demo day.
@@ -124,6 +125,7 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 		Dedup:           dedup,
 		MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes),
 		MaxEventBytes:   int(cfg.Ingest.MaxEventBytes),
+		Scrubber:        scrub.New(scrub.Options{}),
 		Now:             time.Now,
 		Log:             log.With("component", "ingest"),
 	}

@@ -16,6 +16,7 @@ const (
 	ActionTokenRevoke  = "token.revoke"  // 10.2.1.5 a credential was revoked
 	ActionIngestReject = "ingest.reject" // input that could not be stored, recorded so nothing vanishes silently
 	ActionQuery        = "query"         // 10.2.1.3 audit logs were read: a query over the index, successful or not
+	ActionPANMasked    = "scrub.pan"     // PCI 3.3.1/3.5.1: card data arrived in a log and was masked before storage
 )
 
 // SelfSource is the source name of records cdewatch writes about itself.

@@ -19,6 +19,7 @@ import (
 	"github.com/cdewatch/cdewatch/internal/httpjson"
 	"github.com/cdewatch/cdewatch/internal/k8saudit"
 	"github.com/cdewatch/cdewatch/internal/ledger"
+	"github.com/cdewatch/cdewatch/internal/scrub"
 )
 
 // Appender stores records as consecutive ledger leaves. When Append returns
@@ -36,8 +37,13 @@ type K8sAudit struct {
 	Dedup           *Dedup
 	MaxRequestBytes int64
 	MaxEventBytes   int
-	Now             func() time.Time
-	Log             *slog.Logger
+	// Scrubber masks card numbers and track data in the events before
+	// they are decoded, so that none reaches the ledger (PCI DSS 3.3.1,
+	// 3.5.1); each batch where it masked something is recorded as a
+	// scrub.pan finding in the same append. nil stores events as sent.
+	Scrubber *scrub.Scrubber
+	Now      func() time.Time
+	Log      *slog.Logger
 }
 
 // Result says what one batch did.
@@ -129,6 +135,11 @@ func (k *K8sAudit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "reading request body: "+err.Error())
 		return
 	}
+	var hits []scrub.Hit
+	if k.Scrubber != nil {
+		// in place: masking keeps the length and the JSON valid
+		body, hits = k.Scrubber.Bytes(body[:0], body)
+	}
 	items, err := k8saudit.Decode(body, k8saudit.Limits{MaxEventBytes: k.MaxEventBytes})
 	if err != nil {
 		var de *k8saudit.DecodeError
@@ -139,12 +150,59 @@ func (k *K8sAudit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	res, err := k.Store(r.Context(), p.Source, items)
+	var extra [][]byte
+	if len(hits) > 0 {
+		f, err := k.finding(p.Source, "webhook", hits, func(h scrub.Hit) string { return itemAt(body, items, h.Offset) })
+		if err != nil {
+			WriteStoreError(w, k.Log, err)
+			return
+		}
+		extra = append(extra, f)
+	}
+	res, err := k.store(r.Context(), p.Source, items, extra)
 	if err != nil {
 		WriteStoreError(w, k.Log, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, res)
+}
+
+// itemAt returns the auditID of the item of body (decoded into items,
+// whose Raw slices alias body) holding byte offset off, or "".
+func itemAt(body []byte, items []k8saudit.Item, off int) string {
+	for i := range items {
+		raw := items[i].Raw
+		if cap(raw) == 0 || cap(raw) > cap(body) {
+			continue
+		}
+		start := cap(body) - cap(raw)
+		if off >= start && off < start+len(raw) {
+			return string(items[i].Event.AuditID)
+		}
+	}
+	return ""
+}
+
+// finding builds the scrub.pan self-audit record of masked card data:
+// the source, where it came in, how many of each kind, and the events
+// (auditIDs, at most 100) that held them — never the numbers themselves.
+func (k *K8sAudit) finding(source, via string, hits []scrub.Hit, event func(scrub.Hit) string) ([]byte, error) {
+	kinds := map[string]int{}
+	var events []string
+	seen := map[string]bool{}
+	for _, h := range hits {
+		kinds[h.Kind.String()]++
+		if id := event(h); id != "" && !seen[id] && len(events) < 100 {
+			seen[id] = true
+			events = append(events, id)
+		}
+	}
+	k.Log.Warn("card data masked in audit events: fix the source that logs it", "source", source, "via", via, "count", len(hits))
+	rec, err := eventSelfAudit(source, via, len(hits), kinds, events).Record(k.Now())
+	if err != nil {
+		return nil, fmt.Errorf("recording the masked card data: %w", err)
+	}
+	return rec.MarshalBinary()
 }
 
 // bodyPool recycles request buffers: nothing refers to a body once Store
@@ -195,8 +253,22 @@ func (k *K8sAudit) FileHandler(source, path string) func(ctx context.Context, li
 	return func(ctx context.Context, lines [][]byte) error {
 		items := make([]k8saudit.Item, 0, len(lines))
 		var rejects [][]byte
+		var hits []scrub.Hit
+		var hitEvents []string // the auditID (or "") of each hit
 		for i, line := range lines {
+			var lineHits []scrub.Hit
+			if k.Scrubber != nil {
+				line, lineHits = k.Scrubber.Bytes(line[:0], line)
+			}
 			it, err := k8saudit.DecodeLine(line, k8saudit.Limits{MaxEventBytes: k.MaxEventBytes})
+			for _, h := range lineHits {
+				hits = append(hits, h)
+				if err == nil {
+					hitEvents = append(hitEvents, string(it.Event.AuditID))
+				} else {
+					hitEvents = append(hitEvents, "")
+				}
+			}
 			if err != nil {
 				k.Log.Warn("rejected audit log line", "source", source, "file", path, "err", err)
 				rec, rerr := event.SelfAudit{
@@ -214,8 +286,24 @@ func (k *K8sAudit) FileHandler(source, path string) func(ctx context.Context, li
 			it.Raw = append([]byte(nil), it.Raw...)
 			items = append(items, it)
 		}
+		if len(hits) > 0 {
+			n := 0
+			f, err := k.finding(source, path, hits, func(scrub.Hit) string { n++; return hitEvents[n-1] })
+			if err != nil {
+				return err
+			}
+			rejects = append(rejects, f)
+		}
 		_, err := k.store(ctx, source, items, rejects)
 		return err
+	}
+}
+
+// eventSelfAudit describes a scrub.pan finding.
+func eventSelfAudit(source, via string, count int, kinds map[string]int, events []string) event.SelfAudit {
+	return event.SelfAudit{
+		Action: event.ActionPANMasked, Outcome: event.Failure, Resource: via,
+		Details: map[string]any{"source": source, "via": via, "count": count, "kinds": kinds, "events": events},
 	}
 }
 
