@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -81,20 +82,11 @@ func (e *Engine) runStmt(ctx context.Context, st *StmtPlan, size *int64) (*Table
 func (e *Engine) dbError(err error) error {
 	msg := err.Error()
 	for _, p := range []string{"Conversion Error", "Invalid Input Error", "Out of Range Error", "Binder Error", "Parser Error", "Not implemented Error"} {
-		if len(msg) >= len(p) && containsFold(msg, p) {
+		if strings.Contains(msg, p) {
 			return &Error{Pos: Pos{Line: 1, Col: 1}, Msg: "the query failed while running: " + msg}
 		}
 	}
 	return fmt.Errorf("running the query: %w", err)
-}
-
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
 
 // cell converts a scanned value to the Go type of its KQL column type,

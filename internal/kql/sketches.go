@@ -3,6 +3,7 @@ package kql
 import (
 	"encoding/json"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -117,14 +118,6 @@ func (t *translator) dcountIntersect(e *env, r *rel, v *Evaluate) *rel {
 		exprs = append(exprs, "CAST(len(list_distinct("+acc+")) AS BIGINT)")
 	}
 	return t.project(r, cols, exprs)
-}
-
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i < 10 {
-		return digits[i : i+1]
-	}
-	return itoa(i/10) + digits[i%10:i%10+1]
 }
 
 // buildSchemaUDF computes buildschema(): the merged schema of dynamic
@@ -258,3 +251,6 @@ func rawKeyOrder(v any) []string {
 	m, _ := v.(map[string]any)
 	return sortedMapKeys(m)
 }
+
+// itoa formats a small non-negative index for generated SQL names.
+func itoa(i int) string { return strconv.Itoa(i) }
