@@ -2,8 +2,7 @@ package index
 
 import (
 	"bytes"
-	"encoding/binary"
-	"math/bits"
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -94,7 +93,7 @@ type members struct {
 // objectMembers returns an iterator over the object in b (which may be
 // surrounded by white space), and false if b does not hold an object.
 func objectMembers(b []byte) (members, bool) {
-	p := skipWS(b, 0)
+	p := jsonscan.SkipSpace(b, 0)
 	if p >= len(b) || b[p] != '{' {
 		return members{}, false
 	}
@@ -109,9 +108,9 @@ func (m *members) next() (key, val []byte, ok bool) {
 		return nil, nil, false
 	}
 	b := m.b
-	p := skipWS(b, m.p)
+	p := jsonscan.SkipSpace(b, m.p)
 	if p < len(b) && b[p] == ',' {
-		p = skipWS(b, p+1)
+		p = jsonscan.SkipSpace(b, p+1)
 	} else if p < len(b) && b[p] == '}' {
 		m.b = nil
 		return nil, nil, false
@@ -120,25 +119,25 @@ func (m *members) next() (key, val []byte, ok bool) {
 		m.bad = true
 		return nil, nil, false
 	}
-	end := skipString(b, p)
+	end := jsonscan.SkipString(b, p)
 	if end < 0 {
 		m.bad = true
 		return nil, nil, false
 	}
 	key = b[p+1 : end-1]
-	p = skipWS(b, end)
+	p = jsonscan.SkipSpace(b, end)
 	if p >= len(b) || b[p] != ':' {
 		m.bad = true
 		return nil, nil, false
 	}
-	p = skipWS(b, p+1)
-	end = skipValue(b, p)
+	p = jsonscan.SkipSpace(b, p+1)
+	end = jsonscan.SkipValue(b, p)
 	if end < 0 {
 		m.bad = true
 		return nil, nil, false
 	}
 	val = b[p:end]
-	p = skipWS(b, end)
+	p = jsonscan.SkipSpace(b, end)
 	if p >= len(b) || (b[p] != ',' && b[p] != '}') {
 		m.bad = true
 		return nil, nil, false
@@ -149,98 +148,6 @@ func (m *members) next() (key, val []byte, ok bool) {
 
 // failed reports whether iteration stopped on malformed input.
 func (m *members) failed() bool { return m.bad }
-
-func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-func skipWS(b []byte, p int) int {
-	for p < len(b) && isWS(b[p]) {
-		p++
-	}
-	return p
-}
-
-// skipString returns the offset after the string starting at b[p] == '"',
-// or -1 if it is not terminated. It looks at eight bytes at a time.
-func skipString(b []byte, p int) int {
-	i := p + 1
-	for i < len(b) {
-		if len(b)-i >= 8 {
-			m := quoteOrBackslash(binary.LittleEndian.Uint64(b[i:]))
-			if m == 0 {
-				i += 8
-				continue
-			}
-			i += bits.TrailingZeros64(m) / 8
-		}
-		switch b[i] {
-		case '"':
-			return i + 1
-		case '\\':
-			i += 2
-		default:
-			i++
-		}
-	}
-	return -1
-}
-
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// quoteOrBackslash returns a mask whose lowest set bit is the high bit of
-// the first byte of w (little-endian) that is '"' or '\\', and 0 if there is
-// none. Bits above the lowest may be wrong.
-func quoteOrBackslash(w uint64) uint64 {
-	q := w ^ (lsb * '"')
-	s := w ^ (lsb * '\\')
-	return ((q-lsb)&^q | (s-lsb)&^s) & msb
-}
-
-// skipValue returns the offset after the value starting at b[p], or -1.
-func skipValue(b []byte, p int) int {
-	if p >= len(b) {
-		return -1
-	}
-	switch b[p] {
-	case '"':
-		return skipString(b, p)
-	case '{', '[':
-		depth := 0
-		for i := p; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				end := skipString(b, i)
-				if end < 0 {
-					return -1
-				}
-				i = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return -1
-	default: // number, true, false, null
-		i := p
-		for i < len(b) {
-			c := b[i]
-			if c == ',' || c == '}' || c == ']' || isWS(c) {
-				break
-			}
-			i++
-		}
-		if i == p {
-			return -1
-		}
-		return i
-	}
-}
 
 // isNull reports whether the raw value v is JSON null.
 func isNull(v []byte) bool { return string(v) == "null" }

@@ -1,9 +1,8 @@
 package k8saudit
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math/bits"
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"slices"
 	"strconv"
 	"strings"
@@ -242,7 +241,7 @@ func syntaxError(reason string, off int) *DecodeError {
 // checked later.
 func (h *header) scan(body []byte, start, end int) error {
 	b := body[:end]
-	p := skipSpace(b, start+1)
+	p := jsonscan.SkipSpace(b, start+1)
 	empty := p < len(b) && b[p] == '}'
 	if empty {
 		p++
@@ -252,7 +251,7 @@ func (h *header) scan(body []byte, start, end int) error {
 			return syntaxError("expected a member name", p)
 		}
 		ks := p
-		p = skipString(b, p)
+		p = jsonscan.SkipString(b, p)
 		if p < 0 {
 			return syntaxError("unterminated string", ks)
 		}
@@ -260,11 +259,11 @@ func (h *header) scan(body []byte, start, end int) error {
 		if err != nil {
 			return syntaxError("invalid member name", ks)
 		}
-		p = skipSpace(b, p)
+		p = jsonscan.SkipSpace(b, p)
 		if p >= len(b) || b[p] != ':' {
 			return syntaxError("expected ':'", p)
 		}
-		p = skipSpace(b, p+1)
+		p = jsonscan.SkipSpace(b, p+1)
 		vs := p
 		switch key {
 		case "kind", "apiVersion":
@@ -277,7 +276,7 @@ func (h *header) scan(body []byte, start, end int) error {
 			}
 			h.seen |= bit
 			if p < len(b) && b[p] == '"' {
-				p = skipString(b, p)
+				p = jsonscan.SkipString(b, p)
 				if p < 0 {
 					return syntaxError("unterminated string", vs)
 				}
@@ -292,7 +291,7 @@ func (h *header) scan(body []byte, start, end int) error {
 				} else {
 					h.apiVersion = s
 				}
-			} else if p = skipValue(b, p); p < 0 {
+			} else if p = jsonscan.SkipValue(b, p); p < 0 {
 				return syntaxError("invalid value", vs)
 			} else if string(b[vs:p]) != "null" {
 				return bodyError(key + " is not a string")
@@ -310,7 +309,7 @@ func (h *header) scan(body []byte, start, end int) error {
 				}
 				break
 			}
-			if p = skipValue(b, p); p < 0 {
+			if p = jsonscan.SkipValue(b, p); p < 0 {
 				return syntaxError("invalid value", vs)
 			}
 			if string(b[vs:p]) != "null" {
@@ -322,17 +321,17 @@ func (h *header) scan(body []byte, start, end int) error {
 			if strings.EqualFold(key, "items") || strings.EqualFold(key, "kind") || strings.EqualFold(key, "apiVersion") {
 				return bodyError(fmt.Sprintf("unknown member %q (names are case-sensitive)", key))
 			}
-			if p = skipValue(b, p); p < 0 {
+			if p = jsonscan.SkipValue(b, p); p < 0 {
 				return syntaxError("invalid value", vs)
 			}
 			h.others = append(h.others, span{vs, p})
 		}
-		p = skipSpace(b, p)
+		p = jsonscan.SkipSpace(b, p)
 		if p >= len(b) {
 			return syntaxError("unexpected end of input", p)
 		}
 		if b[p] == ',' {
-			p = skipSpace(b, p+1)
+			p = jsonscan.SkipSpace(b, p+1)
 			continue
 		}
 		if b[p] == '}' {
@@ -350,7 +349,7 @@ func (h *header) scan(body []byte, start, end int) error {
 // scanItems scans the array at b[p], the items, and decodes them unless the
 // members before it rule out a list.
 func (h *header) scanItems(b []byte, p int) (int, error) {
-	p = skipSpace(b, p+1)
+	p = jsonscan.SkipSpace(b, p+1)
 	if p < len(b) && b[p] == ']' {
 		return p + 1, nil
 	}
@@ -363,18 +362,18 @@ func (h *header) scanItems(b []byte, p int) (int, error) {
 		if decode && h.itemErr == nil {
 			p = h.decodeItem(b, p, n)
 		} else {
-			p = skipValue(b, p)
+			p = jsonscan.SkipValue(b, p)
 		}
 		if p < 0 {
 			return 0, syntaxError(fmt.Sprintf("invalid value of item %d", n), vs)
 		}
-		p = skipSpace(b, p)
+		p = jsonscan.SkipSpace(b, p)
 		if p >= len(b) {
 			return 0, syntaxError("unexpected end of input", p)
 		}
 		switch b[p] {
 		case ',':
-			p = skipSpace(b, p+1)
+			p = jsonscan.SkipSpace(b, p+1)
 		case ']':
 			return p + 1, nil
 		default:
@@ -409,7 +408,7 @@ func (h *header) decodeItem(b []byte, p, i int) int {
 	}
 	decoded := q >= 0
 	if !decoded {
-		if q = skipValue(b, p); q < 0 {
+		if q = jsonscan.SkipValue(b, p); q < 0 {
 			return -1
 		}
 	}
@@ -458,10 +457,6 @@ func memberName(q []byte) (string, error) {
 	return s, err
 }
 
-func isSpace(c byte) bool {
-	return c <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r')
-}
-
 func isValueStart(c byte) bool {
 	switch c {
 	case '[', '"', 't', 'f', 'n', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
@@ -473,113 +468,11 @@ func isValueStart(c byte) bool {
 // trimSpace returns the bounds of b without JSON white space around it.
 func trimSpace(b []byte) (start, end int) {
 	end = len(b)
-	for start < end && isSpace(b[start]) {
+	for start < end && jsonscan.IsSpace(b[start]) {
 		start++
 	}
-	for end > start && isSpace(b[end-1]) {
+	for end > start && jsonscan.IsSpace(b[end-1]) {
 		end--
 	}
 	return start, end
-}
-
-func skipSpace(b []byte, p int) int {
-	for p < len(b) && isSpace(b[p]) {
-		p++
-	}
-	return p
-}
-
-// skipString returns the offset after the string that starts at b[p] ('"'),
-// or -1 when it is not terminated. Escapes are only skipped, not checked.
-func skipString(b []byte, p int) int {
-	p++
-	// Eight bytes at a time, up to the first quote or backslash.
-	for p+8 <= len(b) {
-		w := binary.LittleEndian.Uint64(b[p:])
-		m := hasByte(w, '"') | hasByte(w, '\\')
-		if m == 0 {
-			p += 8
-			continue
-		}
-		p += bits.TrailingZeros64(m) >> 3
-		if b[p] == '"' {
-			return p + 1
-		}
-		p += 2 // an escape: the backslash and the byte after it
-	}
-	for ; p < len(b); p++ {
-		if c := b[p]; c == '"' {
-			return p + 1
-		} else if c == '\\' {
-			p++
-		}
-	}
-	return -1
-}
-
-// hasByte returns a word whose lowest set bit is the high bit of the first
-// byte of w equal to c, or 0 when there is none. Bits above that one may be
-// set wrongly.
-func hasByte(w uint64, c byte) uint64 {
-	const lsb, msb = 0x0101010101010101, 0x8080808080808080
-	x := w ^ (lsb * uint64(c))
-	return (x - lsb) &^ x & msb
-}
-
-// structural marks the bytes skipValue stops at inside objects and arrays.
-var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
-
-// skipValue returns the offset after the value that starts at b[p], or -1
-// when there is none. Objects and arrays are skipped by counting brackets and
-// skipping strings: their content is checked later.
-func skipValue(b []byte, p int) int {
-	if p >= len(b) {
-		return -1
-	}
-	switch c := b[p]; c {
-	case '"':
-		return skipString(b, p)
-	case '{', '[':
-		depth := 0
-		for p < len(b) {
-			c := b[p]
-			if !structural[c] {
-				p++
-				continue
-			}
-			switch c {
-			case '"':
-				if p = skipString(b, p); p < 0 {
-					return -1
-				}
-				continue
-			case '{', '[':
-				depth++
-			default: // '}', ']'
-				depth--
-				if depth == 0 {
-					return p + 1
-				}
-			}
-			p++
-		}
-		return -1
-	default:
-		// A number or a literal: up to the next delimiter.
-		s := p
-		for p < len(b) {
-			switch b[p] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				if p == s {
-					return -1
-				}
-				return p
-			}
-			p++
-		}
-		if p == s {
-			return -1
-		}
-		return p
-	}
 }

@@ -2,10 +2,10 @@ package k8saudit
 
 import (
 	"encoding/binary"
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"math/bits"
 	"strconv"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -233,7 +233,7 @@ func lower(c byte) byte {
 // offset after it, or -1 for what it declines.
 func (d *decoder) event(ev *Event, p int) int {
 	b := d.b
-	p = skipSpace(b, p+1)
+	p = jsonscan.SkipSpace(b, p+1)
 	if p < len(b) && b[p] == '}' {
 		return p + 1
 	}
@@ -339,13 +339,13 @@ func (d *decoder) next(p int, closing byte) (int, bool) {
 		return -1, false
 	}
 	b := d.b
-	p = skipSpace(b, p)
+	p = jsonscan.SkipSpace(b, p)
 	if p >= len(b) {
 		return -1, false
 	}
 	switch b[p] {
 	case ',':
-		return skipSpace(b, p+1), true
+		return jsonscan.SkipSpace(b, p+1), true
 	case closing:
 		return p + 1, false
 	}
@@ -373,11 +373,11 @@ func (d *decoder) memberName(p int) ([]byte, int) {
 	if e >= len(b) || b[e] != '"' {
 		return nil, -1
 	}
-	p = skipSpace(b, e+1)
+	p = jsonscan.SkipSpace(b, e+1)
 	if p >= len(b) || b[p] != ':' {
 		return nil, -1
 	}
-	p = skipSpace(b, p+1)
+	p = jsonscan.SkipSpace(b, p+1)
 	if p >= len(b) {
 		return nil, -1
 	}
@@ -386,7 +386,7 @@ func (d *decoder) memberName(p int) ([]byte, int) {
 
 func (d *decoder) userInfo(p int, u *UserInfo) int {
 	b := d.b
-	p = skipSpace(b, p+1)
+	p = jsonscan.SkipSpace(b, p+1)
 	if p < len(b) && b[p] == '}' {
 		return p + 1
 	}
@@ -422,7 +422,7 @@ func (d *decoder) userInfo(p int, u *UserInfo) int {
 
 func (d *decoder) objectRef(p int, r *ObjectReference) int {
 	b := d.b
-	p = skipSpace(b, p+1)
+	p = jsonscan.SkipSpace(b, p+1)
 	if p < len(b) && b[p] == '}' {
 		return p + 1
 	}
@@ -466,7 +466,7 @@ func (d *decoder) objectRef(p int, r *ObjectReference) int {
 
 func (d *decoder) status(p int, s *Status) int {
 	b := d.b
-	p = skipSpace(b, p+1)
+	p = jsonscan.SkipSpace(b, p+1)
 	if p < len(b) && b[p] == '}' {
 		return p + 1
 	}
@@ -557,7 +557,7 @@ func (d *decoder) strSlice(p int) ([]string, int) {
 	default:
 		return nil, -1
 	}
-	p = skipSpace(b, p+1)
+	p = jsonscan.SkipSpace(b, p+1)
 	if p < len(b) && b[p] == ']' {
 		return []string{}, p + 1
 	}
@@ -592,7 +592,7 @@ func (d *decoder) strMap(p int) (map[string]string, int) {
 		return nil, -1
 	}
 	m := make(map[string]string)
-	p = skipSpace(b, p+1)
+	p = jsonscan.SkipSpace(b, p+1)
 	if p < len(b) && b[p] == '}' {
 		return m, p + 1
 	}
@@ -624,7 +624,7 @@ func (d *decoder) strSliceMap(p int) (map[string][]string, int) {
 		return nil, -1
 	}
 	m := make(map[string][]string)
-	p = skipSpace(b, p+1)
+	p = jsonscan.SkipSpace(b, p+1)
 	if p < len(b) && b[p] == '}' {
 		return m, p + 1
 	}
@@ -657,11 +657,11 @@ func (d *decoder) mapKey(p int) (string, int) {
 	if p < 0 {
 		return "", -1
 	}
-	p = skipSpace(b, p)
+	p = jsonscan.SkipSpace(b, p)
 	if p >= len(b) || b[p] != ':' {
 		return "", -1
 	}
-	p = skipSpace(b, p+1)
+	p = jsonscan.SkipSpace(b, p+1)
 	if p >= len(b) {
 		return "", -1
 	}
@@ -767,11 +767,11 @@ func (d *decoder) skip(p, depth int) int {
 			}
 			p++
 			if name {
-				p = skipSpace(b, p)
+				p = jsonscan.SkipSpace(b, p)
 				if p >= len(b) || b[p] != ':' {
 					return -1
 				}
-				p = skipSpace(b, p+1)
+				p = jsonscan.SkipSpace(b, p+1)
 				name = false
 				continue
 			}
@@ -782,7 +782,7 @@ func (d *decoder) skip(p, depth int) int {
 			if depth+len(stack) >= maxDepth {
 				return -1
 			}
-			p = skipSpace(b, p+1)
+			p = jsonscan.SkipSpace(b, p+1)
 			if p >= len(b) {
 				return -1
 			}
@@ -824,13 +824,13 @@ func (d *decoder) skip(p, depth int) int {
 				d.stack = stack
 				return p
 			}
-			p = skipSpace(b, p)
+			p = jsonscan.SkipSpace(b, p)
 			if p >= len(b) {
 				return -1
 			}
 			top := stack[len(stack)-1]
 			if c := b[p]; c == ',' {
-				p = skipSpace(b, p+1)
+				p = jsonscan.SkipSpace(b, p+1)
 				name = top == '{'
 				break
 			} else if c != top+2 {
@@ -939,7 +939,7 @@ func scanString(b []byte, p int) (int, bool) {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				p += 2
 			case 'u':
-				if len(b)-p < 6 || hex4(b[p+2:p+6]) < 0 {
+				if len(b)-p < 6 || jsonscan.Hex4(b[p+2:p+6]) < 0 {
 					return -1, esc
 				}
 				p += 6
@@ -958,77 +958,12 @@ func scanString(b []byte, p int) (int, bool) {
 	}
 }
 
-// hex4 returns the value of the four hexadecimal digits of h, or -1.
-func hex4(h []byte) rune {
-	if len(h) < 4 {
-		return -1
-	}
-	var r rune
-	for _, c := range h[:4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return -1
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
-}
-
 // unescape returns the content of a string with escapes, which scanString
 // has checked, as encoding/json decodes it: a \u escape of half a surrogate
 // pair without the other half is U+FFFD.
 func unescape(s []byte) string {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c != '\\' {
-			j := i + 1
-			for j < len(s) && s[j] != '\\' {
-				j++
-			}
-			out = append(out, s[i:j]...)
-			i = j
-			continue
-		}
-		c = s[i+1]
-		i += 2
-		switch c {
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r := hex4(s[i:])
-			i += 4
-			if utf16.IsSurrogate(r) {
-				r2 := rune(-1)
-				if len(s)-i >= 6 && s[i] == '\\' && s[i+1] == 'u' {
-					r2 = hex4(s[i+2:])
-				}
-				if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-					r = dec
-					i += 6
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			out = utf8.AppendRune(out, r)
-		default: // '"', '\\', '/'
-			out = append(out, c)
-		}
-	}
+	// scanString has checked the escapes
+	out, _ := jsonscan.AppendUnescaped(make([]byte, 0, len(s)), s)
 	return unsafe.String(unsafe.SliceData(out), len(out))
 }
 

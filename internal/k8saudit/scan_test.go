@@ -3,6 +3,7 @@ package k8saudit
 import (
 	"bytes"
 	"errors"
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -258,7 +259,7 @@ func TestDecodeListItems(t *testing.T) {
 		`{"auditID":"h"`,
 	}
 	lim := Limits{MaxEventBytes: 120}
-	broken := func(it string) bool { return skipValue([]byte(it), 0) != len(it) }
+	broken := func(it string) bool { return jsonscan.SkipValue([]byte(it), 0) != len(it) }
 	for _, a := range items {
 		for _, b := range items {
 			if broken(a) && broken(b) {
@@ -287,7 +288,7 @@ func checkList(t *testing.T, body []byte, list []string, metaOK bool, lim Limits
 	}
 	bodyErr := !metaOK
 	for _, it := range list {
-		bodyErr = bodyErr || skipValue([]byte(it), 0) != len(it) // the array is broken
+		bodyErr = bodyErr || jsonscan.SkipValue([]byte(it), 0) != len(it) // the array is broken
 	}
 	if bodyErr {
 		if err == nil || de.Index != -1 {
