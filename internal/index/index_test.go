@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cdewatch/cdewatch/internal/golden"
 	"os"
 	"path/filepath"
 	"slices"
@@ -126,20 +127,7 @@ func jsonText(tb testing.TB, v any) []byte {
 
 func checkGolden(tb testing.TB, name string, got []byte) {
 	tb.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			tb.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		tb.Errorf("%s differs from the rendered rows (go test -update rewrites it); got:\n%s", path, got)
-	}
+	golden.Check(tb, filepath.Join("testdata", name), got, *update)
 }
 
 // TestGoldenRows renders the rows of the fixture ledger.
