@@ -3,11 +3,12 @@ package azure
 import (
 	"bytes"
 	"errors"
-	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"strconv"
 	"strings"
 
 	json "github.com/goccy/go-json"
+
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 )
 
 // The helpers here read JSON that json.Valid has accepted: they only find

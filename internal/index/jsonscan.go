@@ -2,10 +2,11 @@ package index
 
 import (
 	"bytes"
-	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"time"
 
 	json "github.com/goccy/go-json"
+
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 )
 
 // This file finds the members of a JSON object and the raw bytes of their

@@ -17,6 +17,7 @@ import (
 	"github.com/cdewatch/cdewatch/internal/auth"
 	"github.com/cdewatch/cdewatch/internal/event"
 	"github.com/cdewatch/cdewatch/internal/httpjson"
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"github.com/cdewatch/cdewatch/internal/k8saudit"
 	"github.com/cdewatch/cdewatch/internal/ledger"
 	"github.com/cdewatch/cdewatch/internal/scrub"
@@ -171,12 +172,8 @@ func (k *K8sAudit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // whose Raw slices alias body) holding byte offset off, or "".
 func itemAt(body []byte, items []k8saudit.Item, off int) string {
 	for i := range items {
-		raw := items[i].Raw
-		if cap(raw) == 0 || cap(raw) > cap(body) {
-			continue
-		}
-		start := cap(body) - cap(raw)
-		if off >= start && off < start+len(raw) {
+		start := jsonscan.SubsliceOffset(body, items[i].Raw)
+		if start >= 0 && off >= start && off < start+len(items[i].Raw) {
 			return string(items[i].Event.AuditID)
 		}
 	}

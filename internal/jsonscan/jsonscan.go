@@ -201,3 +201,17 @@ func AppendUnescaped(dst, in []byte) ([]byte, error) {
 	}
 	return dst, nil
 }
+
+// SubsliceOffset returns the offset of sub in b when sub is a sub-slice of
+// b (the same memory, as the decoders' raw values are of their input), or
+// -1.
+func SubsliceOffset(b, sub []byte) int {
+	if len(sub) == 0 || cap(sub) > cap(b) {
+		return -1
+	}
+	off := cap(b) - cap(sub)
+	if off > len(b)-len(sub) || &b[off] != &sub[0] {
+		return -1
+	}
+	return off
+}

@@ -2,13 +2,14 @@ package k8saudit
 
 import (
 	"fmt"
-	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
+
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 )
 
 // DefaultMaxEventBytes is the item size limit when Limits.MaxEventBytes is 0.

@@ -2,24 +2,17 @@ package k8saudit
 
 import (
 	"flag"
-	"github.com/cdewatch/cdewatch/internal/golden"
 	"testing"
+
+	"github.com/cdewatch/cdewatch/internal/golden"
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 // offsetIn returns the offset of sub in b when sub is a sub-slice of b (the
 // same memory), or -1.
-func offsetIn(b, sub []byte) int {
-	if len(sub) == 0 || cap(sub) > cap(b) {
-		return -1
-	}
-	off := cap(b) - cap(sub)
-	if off > len(b)-len(sub) || &b[off] != &sub[0] {
-		return -1
-	}
-	return off
-}
+func offsetIn(b, sub []byte) int { return jsonscan.SubsliceOffset(b, sub) }
 
 // readFile, glob, render and checkGolden are the shared golden-file
 // helpers, with this package's -update flag.

@@ -2,12 +2,13 @@ package k8saudit
 
 import (
 	"encoding/binary"
-	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 )
 
 // maxDepth is the nesting depth of objects and arrays that the JSON decoder

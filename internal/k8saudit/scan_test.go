@@ -3,7 +3,6 @@ package k8saudit
 import (
 	"bytes"
 	"errors"
-	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -13,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
+
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 )
 
 // checkDecoder checks that when the decoder accepts raw, raw is valid UTF-8

@@ -2573,21 +2573,28 @@ func mfInIPv4Range(ip uint32, r string) bool {
 
 // udfIPv4InAnyRange is ipv4_is_in_any_range(ip, ranges or arrays of ranges, ...).
 var udfIPv4InAnyRange = udf{Name: "kql_ipv4_is_in_any_range", Args: []string{tyString}, Variadic: tyDynamic, Result: tyBool, Fn: func(args []any) (any, error) {
+	return mfInAnyRange(args, mfParseIPv4, mfInIPv4Range), nil
+}}
+
+// mfInAnyRange is ipv4/ipv6_is_in_any_range: whether the address args[0]
+// is in any of the ranges (or arrays of ranges) that follow; null when the
+// address is null or invalid.
+func mfInAnyRange[IP any](args []any, parse func(string) (IP, int, bool), in func(IP, string) bool) any {
 	s, ok := args[0].(string)
 	if !ok {
-		return nil, nil
+		return nil
 	}
-	ip, _, ok := mfParseIPv4(s)
+	ip, _, ok := parse(s)
 	if !ok {
-		return nil, nil
+		return nil
 	}
 	for _, r := range mfStrings(args[1:]) {
-		if mfInIPv4Range(ip, r) {
-			return true, nil
+		if in(ip, r) {
+			return true
 		}
 	}
-	return false, nil
-}}
+	return false
+}
 
 // udfIPv4NetmaskSuffix is ipv4_netmask_suffix(ip).
 var udfIPv4NetmaskSuffix = udf{Name: "kql_ipv4_netmask_suffix", Args: []string{tyString}, Result: tyLong, NullArgs: true, Fn: func(args []any) (any, error) {
@@ -2881,20 +2888,7 @@ var udfIPv6InRange = udf{Name: "kql_ipv6_is_in_range", Args: []string{tyString, 
 
 // udfIPv6InAnyRange is ipv6_is_in_any_range(ip, ranges or arrays of ranges, ...).
 var udfIPv6InAnyRange = udf{Name: "kql_ipv6_is_in_any_range", Args: []string{tyString}, Variadic: tyDynamic, Result: tyBool, Fn: func(args []any) (any, error) {
-	s, ok := args[0].(string)
-	if !ok {
-		return nil, nil
-	}
-	ip, _, ok := mfParseIPv6(s)
-	if !ok {
-		return nil, nil
-	}
-	for _, r := range mfStrings(args[1:]) {
-		if mfInIPv6Range(ip, r) {
-			return true, nil
-		}
-	}
-	return false, nil
+	return mfInAnyRange(args, mfParseIPv6, mfInIPv6Range), nil
 }}
 
 // udfParseIPv6Mask is parse_ipv6_mask(ip, prefix) and parse_ipv6(ip): the address
