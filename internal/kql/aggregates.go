@@ -255,7 +255,7 @@ func (t *translator) call(sc *scope, c *Call) texpr {
 		}
 		return t.callScalarFn(sc, b, c)
 	}
-	if _, ok := aggNames[c.Name]; ok && !(isSketchAgg(c.Name) && len(c.Args) > 1 && c.Name != "hll" && c.Name != "tdigest") {
+	if _, ok := aggNames[c.Name]; ok && !isScalarMerge(c) {
 		return t.aggregate(sc, c)
 	}
 	switch c.Name {

@@ -527,22 +527,10 @@ func init() {
 		return texpr{sql: "(NOT " + emptySQL(a[0]) + ")", typ: tyBool}
 	})
 	add("isnull", 1, 1, func(t *translator, c *Call, a []texpr) texpr {
-		if a[0].typ == tyString {
-			return texpr{sql: "FALSE", typ: tyBool}
-		}
-		if a[0].typ == tyDynamic {
-			return texpr{sql: "(" + a[0].sql + " IS NULL OR json_type(" + a[0].sql + ") = 'NULL')", typ: tyBool}
-		}
-		return texpr{sql: "(" + a[0].sql + " IS NULL)", typ: tyBool}
+		return texpr{sql: nullSQL(a[0]), typ: tyBool}
 	})
 	add("isnotnull notnull", 1, 1, func(t *translator, c *Call, a []texpr) texpr {
-		if a[0].typ == tyString {
-			return texpr{sql: "TRUE", typ: tyBool}
-		}
-		if a[0].typ == tyDynamic {
-			return texpr{sql: "(" + a[0].sql + " IS NOT NULL AND json_type(" + a[0].sql + ") <> 'NULL')", typ: tyBool}
-		}
-		return texpr{sql: "(" + a[0].sql + " IS NOT NULL)", typ: tyBool}
+		return texpr{sql: "(NOT " + nullSQL(a[0]) + ")", typ: tyBool}
 	})
 	add("not", 1, 1, func(t *translator, c *Call, a []texpr) texpr {
 		return texpr{sql: "(NOT " + t.asBool(c.Args[0], a[0]) + ")", typ: tyBool}
@@ -719,6 +707,18 @@ func emptySQL(x texpr) string {
 		return "coalesce(json_extract_string(" + x.sql + ", '$') = '' OR json_type(" + x.sql + ") = 'NULL', TRUE)"
 	case tyNull:
 		return "TRUE"
+	}
+	return "(" + x.sql + " IS NULL)"
+}
+
+// nullSQL is Kusto's isnull: never for a string, null or a JSON null for a
+// dynamic value.
+func nullSQL(x texpr) string {
+	switch x.typ {
+	case tyString:
+		return "FALSE"
+	case tyDynamic:
+		return "(" + x.sql + " IS NULL OR json_type(" + x.sql + ") = 'NULL')"
 	}
 	return "(" + x.sql + " IS NULL)"
 }

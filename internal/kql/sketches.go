@@ -77,11 +77,13 @@ func sketchFunctions() map[string]fnSpec {
 	}
 }
 
-// isSketchAgg reports whether name is a sketch aggregation.
-func isSketchAgg(name string) bool {
-	switch name {
-	case "hll", "tdigest", "hll_merge", "tdigest_merge", "merge_tdigest":
-		return true
+// isScalarMerge reports whether c is the scalar form of a sketch merge:
+// hll_merge and tdigest_merge of two or more sketches (with one argument
+// they are aggregations).
+func isScalarMerge(c *Call) bool {
+	switch c.Name {
+	case "hll_merge", "tdigest_merge", "merge_tdigest":
+		return len(c.Args) > 1
 	}
 	return false
 }

@@ -89,15 +89,12 @@ func (r *rel) names() []string {
 // hasIDs reports whether every column id the order terms use is still
 // among cols.
 func orderValid(order []orderTerm, cols []col) bool {
+	ids := make(map[string]bool, len(cols))
+	for _, c := range cols {
+		ids[c.id] = true
+	}
 	for _, o := range order {
-		found := false
-		for _, c := range cols {
-			if strings.Contains(o.sql, sqlIdent(c.id)) {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !usesAny(o.sql, ids) {
 			return false
 		}
 	}

@@ -263,13 +263,10 @@ func (t *translator) projectOp(e *env, r *rel, items []*NamedExpr, extend bool) 
 			continue
 		}
 		x := t.expr(sc, it.Expr)
-		for id := range pending {
-			if strings.Contains(x.sql, sqlIdent(id)) {
-				flush()
-				sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols}
-				x = t.expr(sc, it.Expr)
-				break
-			}
+		if usesAny(x.sql, pending) {
+			flush()
+			sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols}
+			x = t.expr(sc, it.Expr)
 		}
 		if x.agg {
 			t.fail(it, "aggregation functions are not allowed in %s: use summarize", map[bool]string{true: "extend", false: "project"}[extend])
