@@ -109,12 +109,7 @@ func (f *formatter) funcDef(fd *FuncDef) {
 		f.w("view ")
 	}
 	f.w("(")
-	for i, p := range fd.Params {
-		if i > 0 {
-			f.w(", ")
-		}
-		f.param(p)
-	}
+	commaList(f, fd.Params, func(p *Param) { f.param(p) })
 	f.w(") ")
 	f.funcBody(fd.Body)
 }
@@ -263,12 +258,7 @@ func (f *formatter) search(s *Search) {
 	}
 	if len(s.Tables) > 0 {
 		f.w(" in (")
-		for i, t := range s.Tables {
-			if i > 0 {
-				f.w(", ")
-			}
-			f.source(t)
-		}
+		commaList(f, s.Tables, func(t *TableRef) { f.source(t) })
 		f.w(")")
 	}
 	f.w(" ")
@@ -330,20 +320,10 @@ func (f *formatter) op(op Operator) {
 		f.patterns(op.Columns)
 	case *ProjectRename:
 		f.w("project-rename ")
-		for i, r := range op.Renames {
-			if i > 0 {
-				f.w(", ")
-			}
-			f.node(r, false)
-		}
+		commaList(f, op.Renames, func(r *Rename) { f.node(r, false) })
 	case *ProjectReorder:
 		f.w("project-reorder ")
-		for i, c := range op.Columns {
-			if i > 0 {
-				f.w(", ")
-			}
-			f.reorderColumn(c)
-		}
+		commaList(f, op.Columns, func(c *ReorderColumn) { f.reorderColumn(c) })
 	case *ProjectByNames:
 		f.w("project-by-names ")
 		f.exprs(op.Columns)
@@ -489,12 +469,7 @@ func (f *formatter) op(op Operator) {
 		f.w(" of ")
 		f.expr(op.Column)
 	case *TopNested:
-		for i, l := range op.Levels {
-			if i > 0 {
-				f.w(", ")
-			}
-			f.topNestedLevel(l)
-		}
+		commaList(f, op.Levels, func(l *TopNestedLevel) { f.topNestedLevel(l) })
 	case *Evaluate:
 		f.evaluate(op)
 	case *MakeSeries:
@@ -599,12 +574,7 @@ func (f *formatter) parseElem(el *ParseElem) {
 }
 
 func (f *formatter) mvItems(items []*MvItem) {
-	for i, it := range items {
-		if i > 0 {
-			f.w(", ")
-		}
-		f.mvItem(it)
-	}
+	commaList(f, items, func(it *MvItem) { f.mvItem(it) })
 }
 
 func (f *formatter) mvItem(it *MvItem) {
@@ -618,12 +588,7 @@ func (f *formatter) mvItem(it *MvItem) {
 }
 
 func (f *formatter) patterns(ps []*NamePattern) {
-	for i, p := range ps {
-		if i > 0 {
-			f.w(", ")
-		}
-		f.w(fmtPattern(p))
-	}
+	commaList(f, ps, func(p *NamePattern) { f.w(fmtPattern(p)) })
 }
 
 func fmtPattern(p *NamePattern) string {
@@ -634,12 +599,7 @@ func fmtPattern(p *NamePattern) string {
 }
 
 func (f *formatter) sortKeys(keys []*SortKey) {
-	for i, k := range keys {
-		if i > 0 {
-			f.w(", ")
-		}
-		f.sortKey(k)
-	}
+	commaList(f, keys, func(k *SortKey) { f.sortKey(k) })
 }
 
 func (f *formatter) sortKey(k *SortKey) {
@@ -653,12 +613,7 @@ func (f *formatter) sortKey(k *SortKey) {
 }
 
 func (f *formatter) namedExprs(list []*NamedExpr) {
-	for i, ne := range list {
-		if i > 0 {
-			f.w(", ")
-		}
-		f.namedExpr(ne)
-	}
+	commaList(f, list, func(ne *NamedExpr) { f.namedExpr(ne) })
 }
 
 func (f *formatter) namedExpr(ne *NamedExpr) {
@@ -668,24 +623,14 @@ func (f *formatter) namedExpr(ne *NamedExpr) {
 		f.w(fmtName(ne.Names[0].Name), " = ")
 	default:
 		f.w("(")
-		for i, n := range ne.Names {
-			if i > 0 {
-				f.w(", ")
-			}
-			f.w(fmtName(n.Name))
-		}
+		commaList(f, ne.Names, func(n *Ident) { f.w(fmtName(n.Name)) })
 		f.w(") = ")
 	}
 	f.expr(ne.Expr)
 }
 
 func (f *formatter) exprs(list []Expr) {
-	for i, e := range list {
-		if i > 0 {
-			f.w(", ")
-		}
-		f.expr(e)
-	}
+	commaList(f, list, func(e Expr) { f.expr(e) })
 }
 
 func (f *formatter) expr(e Expr) {
@@ -899,4 +844,14 @@ func fmtTimespan(v string) string {
 		}
 	}
 	return v + "tick"
+}
+
+// commaList writes each item with each, separated by ", ".
+func commaList[T any](f *formatter, items []T, each func(T)) {
+	for i, it := range items {
+		if i > 0 {
+			f.w(", ")
+		}
+		each(it)
+	}
 }
