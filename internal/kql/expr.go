@@ -28,27 +28,20 @@ func (p *parser) parseExpr() Expr {
 	return e
 }
 
-func (p *parser) parseOr() Expr {
-	e := p.parseAnd()
-	n := 0
-	for p.isWord("or") {
-		op := p.advance()
-		p.enter()
-		n++
-		e = &Binary{Pos: e.Position(), Op: "or", OpPos: op.pos, L: e, R: p.parseAnd()}
-	}
-	p.depth -= n
-	return e
-}
+func (p *parser) parseOr() Expr { return p.parseLogical("or", p.parseAnd) }
 
-func (p *parser) parseAnd() Expr {
-	e := p.parseEquality()
+func (p *parser) parseAnd() Expr { return p.parseLogical("and", p.parseEquality) }
+
+// parseLogical reads operands of next joined by the keyword op, left to
+// right.
+func (p *parser) parseLogical(op string, next func() Expr) Expr {
+	e := next()
 	n := 0
-	for p.isWord("and") {
-		op := p.advance()
+	for p.isWord(op) {
+		t := p.advance()
 		p.enter()
 		n++
-		e = &Binary{Pos: e.Position(), Op: "and", OpPos: op.pos, L: e, R: p.parseEquality()}
+		e = &Binary{Pos: e.Position(), Op: op, OpPos: t.pos, L: e, R: next()}
 	}
 	p.depth -= n
 	return e
