@@ -107,13 +107,8 @@ func JSONValue(v any) string {
 	case string:
 		return quoteJSON(x)
 	case float64:
-		switch {
-		case math.IsNaN(x):
-			return `"NaN"`
-		case math.IsInf(x, 1):
-			return `"Infinity"`
-		case math.IsInf(x, -1):
-			return `"-Infinity"`
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return quoteJSON(formatReal64(x))
 		}
 		return formatReal64(x)
 	case json.RawMessage:
@@ -145,14 +140,6 @@ func FormatValue(v any) string {
 	case int:
 		return strconv.Itoa(x)
 	case float64:
-		switch {
-		case math.IsNaN(x):
-			return "NaN"
-		case math.IsInf(x, 1):
-			return "Infinity"
-		case math.IsInf(x, -1):
-			return "-Infinity"
-		}
 		return formatReal64(x)
 	case bool:
 		return strconv.FormatBool(x)
@@ -199,10 +186,18 @@ func quoteJSON(s string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// formatReal64 renders a finite real in its shortest form, as
-// encoding/json does: plain digits from 1e-6 to 1e21, an exponent
-// outside.
+// formatReal64 renders a real in its shortest form, as encoding/json does
+// (plain digits from 1e-6 to 1e21, an exponent outside), and the
+// non-finite ones as NaN, Infinity and -Infinity.
 func formatReal64(x float64) string {
+	switch {
+	case math.IsNaN(x):
+		return "NaN"
+	case math.IsInf(x, 1):
+		return "Infinity"
+	case math.IsInf(x, -1):
+		return "-Infinity"
+	}
 	if a := math.Abs(x); a != 0 && (a < 1e-6 || a >= 1e21) {
 		return strconv.FormatFloat(x, 'g', -1, 64)
 	}

@@ -88,13 +88,8 @@ func sqlLong(v int64) string {
 
 // sqlReal renders a float64 as a DOUBLE literal.
 func sqlReal(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "CAST('NaN' AS DOUBLE)"
-	case math.IsInf(f, 1):
-		return "CAST('Infinity' AS DOUBLE)"
-	case math.IsInf(f, -1):
-		return "CAST('-Infinity' AS DOUBLE)"
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return "CAST(" + sqlString(formatReal64(f)) + " AS DOUBLE)"
 	}
 	return "CAST(" + strconv.FormatFloat(f, 'g', -1, 64) + " AS DOUBLE)"
 }
