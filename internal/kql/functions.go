@@ -230,14 +230,6 @@ func init() {
 		}
 		return texpr{sql: "coalesce(substr(" + s + ", " + start + "), '')", typ: tyString}
 	})
-	add("indexof", 2, 5, func(t *translator, c *Call, a []texpr) texpr {
-		s, sub := t.arg(c, 0, a[0], tyString), t.arg(c, 1, a[1], tyString)
-		if len(a) >= 3 {
-			start := t.arg(c, 2, a[2], tyLong)
-			return texpr{sql: "CASE WHEN strpos(substr(" + s + ", " + start + " + 1), " + sub + ") = 0 THEN -1 ELSE strpos(substr(" + s + ", " + start + " + 1), " + sub + ") + " + start + " - 1 END", typ: tyLong}
-		}
-		return texpr{sql: "(CAST(strpos(" + s + ", " + sub + ") AS BIGINT) - 1)", typ: tyLong}
-	})
 	add("split", 2, 3, func(t *translator, c *Call, a []texpr) texpr {
 		s := "to_json(string_split(" + t.arg(c, 0, a[0], tyString) + ", " + t.arg(c, 1, a[1], tyString) + "))"
 		if len(a) == 3 {
@@ -329,11 +321,8 @@ func init() {
 		// plain matches may overlap: countof("aaaa", "aa") is 3
 		return texpr{sql: "CAST(CASE WHEN length(" + sub + ") = 0 THEN 0 ELSE len(list_filter(range(greatest(length(" + s + ") - length(" + sub + ") + 1, 0)), i -> substr(" + s + ", i + 1, length(" + sub + ")) = " + sub + ")) END AS BIGINT)", typ: tyLong}
 	})
-	add("hash_sha256", 1, 1, simple(tyString, "sha256(%s)", tyString))
-	add("hash_md5", 1, 1, simple(tyString, "md5(%s)", tyString))
 	add("base64_encode_tostring base64_encodestring", 1, 1, simple(tyString, "to_base64(encode(%s))", tyString))
 	add("base64_decode_tostring base64_decodestring", 1, 1, simple(tyString, "decode(from_base64(%s))", tyString))
-	add("url_encode url_encode_component", 1, 1, simple(tyString, "url_encode(%s)", tyString))
 	add("url_decode", 1, 1, simple(tyString, "url_decode(%s)", tyString))
 	add("strrep", 2, 3, func(t *translator, c *Call, a []texpr) texpr {
 		s, n := t.arg(c, 0, a[0], tyString), t.arg(c, 1, a[1], tyLong)
@@ -388,7 +377,6 @@ func init() {
 	add("todouble toreal", 1, 1, conv(tyReal))
 	add("todecimal", 1, 1, conv(tyReal))
 	add("tobool toboolean", 1, 1, conv(tyBool))
-	add("todatetime", 1, 1, conv(tyDateTime))
 	add("totimespan time", 1, 1, conv(tyTimespan))
 	add("toguid", 1, 1, conv(tyGuid))
 	add("parse_json todynamic toobject parse_xml", 1, 1, func(t *translator, c *Call, a []texpr) texpr {
@@ -437,17 +425,8 @@ func init() {
 		arr := t.arg(c, 0, a[0], tyDynamic)
 		return texpr{sql: "coalesce(list_contains(json_extract_string(" + arr + ", '$[*]'), " + textOf(a[1]) + "), FALSE)", typ: tyBool}
 	})
-	add("array_index_of", 2, 2, func(t *translator, c *Call, a []texpr) texpr {
-		arr := t.arg(c, 0, a[0], tyDynamic)
-		return texpr{sql: "(coalesce(list_position(json_extract_string(" + arr + ", '$[*]'), " + textOf(a[1]) + "), 0) - 1)", typ: tyLong}
-	})
-	add("array_sort_asc", 1, 2, simple(tyDynamic, "to_json(list_sort(CAST(json_extract(%s, '$[*]') AS JSON[]), 'ASC', 'NULLS LAST'))", tyDynamic))
-	add("array_sort_desc", 1, 2, simple(tyDynamic, "to_json(list_sort(CAST(json_extract(%s, '$[*]') AS JSON[]), 'DESC', 'NULLS LAST'))", tyDynamic))
 	add("array_concat", 1, 64, func(t *translator, c *Call, a []texpr) texpr {
-		parts := make([]string, len(a))
-		for i := range a {
-			parts[i] = "CAST(json_extract(" + t.arg(c, i, a[i], tyDynamic) + ", '$[*]') AS JSON[])"
-		}
+		parts := t.jsonArrays(c, a)
 		s := parts[0]
 		for _, p := range parts[1:] {
 			s = "list_concat(" + s + ", " + p + ")"
@@ -464,20 +443,29 @@ func init() {
 	})
 	add("array_reverse", 1, 1, simple(tyDynamic, "to_json(list_reverse(CAST(json_extract(%s, '$[*]') AS JSON[])))", tyDynamic))
 	add("array_sum", 1, 1, simple(tyReal, "list_sum(CAST(json_extract(%s, '$[*]') AS DOUBLE[]))", tyDynamic))
-	add("set_union", 1, 64, setFn("list_distinct(flatten([%s]))"))
-	add("set_intersect", 1, 64, setFn("list_intersect(%s)"))
-	add("set_difference", 1, 64, setFn("list_filter(%[1]s, e -> NOT list_contains(flatten([%[2]s]), e))"))
-	add("bag_has_key", 2, 2, simple(tyBool, "(json_exists(%s, '/' || replace(replace(%s, '~', '~0'), '/', '~1')))", tyDynamic, tyString))
+	add("set_intersect", 1, 64, func(t *translator, c *Call, a []texpr) texpr {
+		parts := t.jsonArrays(c, a)
+		s := parts[0]
+		for _, p := range parts[1:] {
+			s = "list_intersect(" + s + ", " + p + ")"
+		}
+		return texpr{sql: "to_json(list_distinct(" + s + "))", typ: tyDynamic}
+	})
+	add("set_difference", 1, 64, func(t *translator, c *Call, a []texpr) texpr {
+		parts := t.jsonArrays(c, a)
+		rest := "[]"
+		if len(parts) > 1 {
+			rest = strings.Join(parts[1:], ", ")
+		}
+		return texpr{sql: "to_json(list_distinct(list_filter(" + parts[0] + ", e -> NOT list_contains(flatten([" + rest + "]), e))))", typ: tyDynamic}
+	})
 	add("bag_remove_keys", 2, 2, func(t *translator, c *Call, a []texpr) texpr {
 		bag := t.arg(c, 0, a[0], tyDynamic)
 		keys := "json_extract_string(" + t.arg(c, 1, a[1], tyDynamic) + ", '$[*]')"
 		return texpr{sql: "coalesce(CAST(map_from_entries(list_filter(map_entries(CAST(json_transform(" + bag + ", '\"MAP(VARCHAR, JSON)\"') AS MAP(VARCHAR, JSON))), e -> NOT list_contains(" + keys + ", e.key))) AS JSON), '{}')", typ: tyDynamic}
 	})
 	add("zip", 2, 16, func(t *translator, c *Call, a []texpr) texpr {
-		parts := make([]string, len(a))
-		for i := range a {
-			parts[i] = "CAST(json_extract(" + t.arg(c, i, a[i], tyDynamic) + ", '$[*]') AS JSON[])"
-		}
+		parts := t.jsonArrays(c, a)
 		return texpr{sql: "to_json(list_transform(list_zip(" + strings.Join(parts, ", ") + "), e -> [" + zipFields(len(a)) + "]))", typ: tyDynamic}
 	})
 
@@ -609,18 +597,11 @@ func init() {
 		cidr := t.arg(c, 1, a[1], tyString)
 		return texpr{sql: ipv4InRange(ip, cidr), typ: tyBool}
 	})
-	add("ipv4_is_match", 2, 3, func(t *translator, c *Call, a []texpr) texpr {
-		return texpr{sql: ipv4InRange(t.arg(c, 0, a[0], tyString), t.arg(c, 1, a[1], tyString)), typ: tyBool}
-	})
 	add("parse_ipv4", 1, 1, func(t *translator, c *Call, a []texpr) texpr {
 		s := t.arg(c, 0, a[0], tyString)
 		// a.b.c.d/n keeps the network part
 		bits := "coalesce(TRY_CAST(nullif(regexp_extract(" + s + ", '/(\\d+)$', 1), '') AS BIGINT), 32)"
 		return texpr{sql: "((" + ipv4Number(s) + " >> (32 - " + bits + ")) << (32 - " + bits + "))", typ: tyLong}
-	})
-	add("ipv4_compare", 2, 2, func(t *translator, c *Call, a []texpr) texpr {
-		x, y := ipv4Number(t.arg(c, 0, a[0], tyString)), ipv4Number(t.arg(c, 1, a[1], tyString))
-		return texpr{sql: "CAST(sign(" + x + " - " + y + ") AS BIGINT)", typ: tyLong}
 	})
 	add("parse_url", 1, 1, func(t *translator, c *Call, a []texpr) texpr {
 		s := t.arg(c, 0, a[0], tyString)
@@ -737,31 +718,14 @@ func textOf(x texpr) string {
 	return "CAST(" + x.sql + " AS VARCHAR)"
 }
 
-func setFn(tmpl string) func(t *translator, c *Call, a []texpr) texpr {
-	return func(t *translator, c *Call, a []texpr) texpr {
-		parts := make([]string, len(a))
-		for i := range a {
-			parts[i] = "CAST(json_extract(" + t.arg(c, i, a[i], tyDynamic) + ", '$[*]') AS JSON[])"
-		}
-		var s string
-		switch {
-		case strings.Contains(tmpl, "list_intersect"):
-			s = parts[0]
-			for _, p := range parts[1:] {
-				s = "list_intersect(" + s + ", " + p + ")"
-			}
-			s = "list_distinct(" + s + ")"
-		case strings.Contains(tmpl, "%[2]s"):
-			rest := "[]"
-			if len(parts) > 1 {
-				rest = strings.Join(parts[1:], ", ")
-			}
-			s = "list_distinct(" + fmt.Sprintf(tmpl, parts[0], rest) + ")"
-		default:
-			s = fmt.Sprintf(tmpl, strings.Join(parts, ", "))
-		}
-		return texpr{sql: "to_json(" + s + ")", typ: tyDynamic}
+// jsonArrays converts each argument to a DuckDB list of its JSON
+// elements.
+func (t *translator) jsonArrays(c *Call, a []texpr) []string {
+	parts := make([]string, len(a))
+	for i := range a {
+		parts[i] = "CAST(json_extract(" + t.arg(c, i, a[i], tyDynamic) + ", '$[*]') AS JSON[])"
 	}
+	return parts
 }
 
 func extremeFn(name string) func(t *translator, c *Call, a []texpr) texpr {
