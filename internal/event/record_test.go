@@ -91,3 +91,23 @@ func FuzzRecordDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestMissing(t *testing.T) {
+	full := Record{User: "u", Action: "get", Time: time.Unix(1, 0), Outcome: Success, OriginIP: "10.0.0.1", Resource: "r"}
+	for _, tc := range []struct {
+		name string
+		edit func(*Record)
+		want string
+	}{
+		{"complete", func(*Record) {}, ""},
+		{"no user", func(r *Record) { r.User = "" }, "user"},
+		{"unknown outcome", func(r *Record) { r.Outcome = Unknown }, "outcome"},
+		{"empty", func(r *Record) { *r = Record{} }, "user,type,time,outcome,origin,resource"},
+	} {
+		r := full
+		tc.edit(&r)
+		if got := r.Missing().String(); got != tc.want {
+			t.Errorf("%s: Missing = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

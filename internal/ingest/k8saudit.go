@@ -51,6 +51,7 @@ type K8sAudit struct {
 type Result struct {
 	Accepted   int    `json:"accepted"`   // events stored
 	Duplicates int    `json:"duplicates"` // redelivered events already stored
+	Rejected   int    `json:"rejected"`   // inputs that could not be decoded, stored as ingest.reject records
 	FirstSeq   uint64 `json:"first_seq"`  // leaf index of the first stored record (when Accepted > 0)
 }
 
