@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cdewatch/cdewatch/internal/event"
+	"github.com/cdewatch/cdewatch/internal/logdoc"
 )
 
 // A mapping turns the records of one ledger table (event.Record.Table) into
@@ -39,12 +40,16 @@ type row struct {
 	seq uint64
 	rec event.Record
 	k   kubeEvent
+	app appRow           // AppAccess
+	c   logdoc.Container // ContainerLog
 }
 
 // mappings by ledger table.
 var mappings = map[string]*mapping{
 	event.TableKubeAudit:     {table: TableKubeAuditLogs, fields: kubeAuditFields, prepare: prepareKubeAudit},
 	event.TableCdewatchAudit: {table: TableCdewatchAudit, fields: cdewatchAuditFields},
+	event.TableAppAccess:     {table: TableAppAccess, fields: appAccessFields, prepare: prepareAppAccess},
+	event.TableContainerLog:  {table: TableContainerLog, fields: containerLogFields, prepare: prepareContainerLog},
 }
 
 // mappedTables returns the ledger tables that have a mapping, sorted.
@@ -130,6 +135,7 @@ var commonFields = []field{
 	{"Status", func(r *row) any { return int32(r.rec.Status) }},
 	{"CallerIpAddress", func(r *row) any { return text(r.rec.OriginIP) }},
 	{"Resource", func(r *row) any { return text(r.rec.Resource) }},
+	{"Missing", func(r *row) any { return r.rec.Missing().String() }},
 }
 
 // CdewatchAudit: cdewatch's self-audit records (event.SelfAudit).

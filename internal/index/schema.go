@@ -135,6 +135,7 @@ func commonTail(omit ...string) []Column {
 		{Name: "Status", Type: Int, Doc: "status code of the source (HTTP code for audit events), 0 if none"},
 		{Name: "CallerIpAddress", Type: String, Doc: "10.2.2 origination: the client address"},
 		{Name: "Resource", Type: String, Doc: "10.2.2 affected resource, e.g. payments/secrets/card-key"},
+		{Name: "Missing", Type: String, Doc: "10.2.2 details the record lacks, comma-separated names (user, type, time, outcome, origin, resource); \"\" when it has all six"},
 	}
 	for _, name := range omit {
 		i := slices.IndexFunc(cols, func(c Column) bool { return c.Name == name })
@@ -325,7 +326,7 @@ func containerLogColumns() []Column {
 		{Name: "LogEntrySource", Type: String, Doc: "stdout or stderr"},
 		{Name: "Name", Type: String, Doc: "PodUid/ContainerName, as the legacy table names a container"},
 		{Name: "Repository", Type: String, Doc: "the registry repository of the image"},
-		{Name: "TimeOfCommand", Type: DateTime, Doc: "when the agent collected the line"},
+		{Name: "TimeOfCommand", Type: DateTime, Doc: "when cdewatch received the line (shippers do not send the time they collected it)"},
 		{Name: "SourceSystem", Type: String, Doc: "the kind of agent that collected the line"},
 		{Name: "_ResourceId", Type: String, Doc: "resource id of the cluster (the standard Log Analytics column)"},
 		{Name: "PodName", Type: String, Doc: "the pod's name, as in ContainerLogV2 (the legacy ContainerLog has no such column)"},
