@@ -17,8 +17,8 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // routed is what a golden file holds of a routed record.
 type routed struct {
 	Table, Time, User, Action, Outcome, OriginIP, UserAgent, Resource, Key, PCI, Missing string
-	Status                                                                           int
-	RawIsInput                                                                       bool
+	Status                                                                               int
+	RawIsInput                                                                           bool
 }
 
 // TestRouterDocuments routes each testdata/documents/*.json (with the

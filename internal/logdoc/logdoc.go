@@ -39,16 +39,16 @@ type Container struct {
 var paths = struct {
 	time, log, stream, computer, pod, namespace, podUID, container, containerID, image [][]string
 }{
-	time: [][]string{{"time"}, {"@timestamp"}, {"timestamp"}, {"date"}, {"ts"}},
-	log:  [][]string{{"log"}, {"message"}, {"body"}, {"msg"}, {"MESSAGE"}},
+	time:   [][]string{{"time"}, {"@timestamp"}, {"timestamp"}, {"date"}, {"ts"}},
+	log:    [][]string{{"log"}, {"message"}, {"body"}, {"msg"}, {"MESSAGE"}},
 	stream: [][]string{{"stream"}, {"attributes", "log.iostream"}, {"log", "iostream"}},
 	computer: [][]string{{"kubernetes", "host"}, {"kubernetes", "pod_node_name"}, {"kubernetes", "node", "name"},
 		{"resource", "k8s.node.name"}, {"host", "name"}, {"host", "hostname"}, {"resource", "host.name"}, {"hostname"}, {"host"}},
 	pod: [][]string{{"kubernetes", "pod_name"}, {"kubernetes", "pod", "name"}, {"resource", "k8s.pod.name"}},
 	namespace: [][]string{{"kubernetes", "namespace_name"}, {"kubernetes", "pod_namespace"}, {"kubernetes", "namespace"},
 		{"resource", "k8s.namespace.name"}},
-	podUID: [][]string{{"kubernetes", "pod_id"}, {"kubernetes", "pod_uid"}, {"kubernetes", "pod", "uid"}, {"resource", "k8s.pod.uid"}},
-	container: [][]string{{"kubernetes", "container_name"}, {"kubernetes", "container", "name"}, {"resource", "k8s.container.name"}},
+	podUID:      [][]string{{"kubernetes", "pod_id"}, {"kubernetes", "pod_uid"}, {"kubernetes", "pod", "uid"}, {"resource", "k8s.pod.uid"}},
+	container:   [][]string{{"kubernetes", "container_name"}, {"kubernetes", "container", "name"}, {"resource", "k8s.container.name"}},
 	containerID: [][]string{{"kubernetes", "docker_id"}, {"kubernetes", "container_id"}, {"container", "id"}, {"resource", "container.id"}},
 	image: [][]string{{"kubernetes", "container_image"}, {"kubernetes", "container", "image"}, {"container", "image", "name"},
 		{"resource", "container.image.name"}},
