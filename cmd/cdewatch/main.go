@@ -23,6 +23,8 @@ Usage:
   cdewatch verify  --data DIR [--key VERIFIER]                             check the ledger end to end
   cdewatch token   create|list|revoke ...                                  manage API tokens
   cdewatch query   [--token-file F] [--format table|json|csv] 'KQL'|-      run a KQL query (recorded in the audit trail)
+  cdewatch sources [--token-file F] [--format table|json]                  per source: volume, last event, records missing 10.2.2 details
+  cdewatch import  [--token-file F] [--state FILE] PATH...                  send saved Azure diagnostic exports (storage blobs, Event Hubs bodies)
   cdewatch reindex --data DIR                                              rebuild the query index from the ledger
   cdewatch bench   [--self | --server URL --token-file F] [...]            load generator
   cdewatch version [--verifier --data DIR]                                 print version or the checkpoint verifier key
@@ -49,6 +51,8 @@ func run(ctx context.Context, args []string) int {
 		"verify":  runVerify,
 		"token":   runToken,
 		"query":   runQuery,
+		"sources": runSources,
+		"import":  runImport,
 		"reindex": runReindex,
 		"bench":   runBench,
 		"version": runVersion,

@@ -96,16 +96,9 @@ func queryCommand(ctx context.Context, args []string, stdin io.Reader, stdout io
 		return fmt.Errorf("%w: the query is empty", errUsage)
 	}
 
-	var secret string
-	switch {
-	case *tokenFile != "":
-		if secret, err = readSecret(*tokenFile); err != nil {
-			return err
-		}
-	case strings.TrimSpace(os.Getenv("CDEWATCH_TOKEN")) != "":
-		secret = strings.TrimSpace(os.Getenv("CDEWATCH_TOKEN"))
-	default:
-		return fmt.Errorf("%w: no token: give --token-file FILE or set CDEWATCH_TOKEN (a reader token: cdewatch token create --role reader)", errUsage)
+	secret, err := clientToken(*tokenFile, "a reader token: cdewatch token create --role reader")
+	if err != nil {
+		return err
 	}
 	c, err := newClient(*server, secret, *caFile, *timeout)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -59,12 +60,17 @@ func TestIngestMasksCardData(t *testing.T) {
 		Count  int            `json:"count"`
 		Kinds  map[string]int `json:"kinds"`
 		Events []string       `json:"events"`
+		Fields map[string]int `json:"fields"`
 	}
 	if err := json.Unmarshal(finding.Raw, &d); err != nil {
 		t.Fatal(err)
 	}
-	if d.Source != "c1" || d.Count != 3 || d.Kinds["pan"] != 3 || strings.Join(d.Events, ",") != "pan1,pan2" {
-		t.Errorf("finding %s: want source c1, 3 PANs in events pan1,pan2", finding.Raw)
+	// Four numbers masked: three in the events as sent, and the one in the
+	// object's name once more in the record's affected resource.
+	wantFields := map[string]int{"raw:requestObject.data.card": 1, "raw:requestObject.data.amex": 1, "raw:objectRef.name": 1, "resource": 1}
+	if d.Source != "c1" || d.Count != 4 || d.Kinds["pan"] != 4 || !maps.Equal(d.Fields, wantFields) ||
+		strings.Join(d.Events, ",") != "pan1/ResponseComplete,pan2/ResponseComplete" {
+		t.Errorf("finding %s: want source c1, 4 PANs in the fields %v of events pan1 and pan2", finding.Raw, wantFields)
 	}
 	// the masked values keep the first six and last four digits
 	for _, r := range readRecords(t, data) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cdewatch/cdewatch/internal/api"
 	"github.com/cdewatch/cdewatch/internal/auth"
+	"github.com/cdewatch/cdewatch/internal/azure"
 	"github.com/cdewatch/cdewatch/internal/config"
 	"github.com/cdewatch/cdewatch/internal/demo"
 	"github.com/cdewatch/cdewatch/internal/event"
@@ -27,6 +28,9 @@ import (
 	"github.com/cdewatch/cdewatch/internal/kql"
 	"github.com/cdewatch/cdewatch/internal/ledger"
 	"github.com/cdewatch/cdewatch/internal/scrub"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // demoSource is the source name of the bundled demo day.
@@ -116,18 +120,23 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 	} else if n > 0 {
 		log.Info("redelivery index rebuilt from ledger", "keys", n, "window", window)
 	}
+	// Every receiver stores through one pipeline: card data masked in
+	// every field, redeliveries dropped, per-source counts.
+	stats := ingest.NewStats(nil)
+	pipe := &ingest.Pipeline{
+		Ledger: led, Scrubber: scrub.New(scrub.Options{}), Dedup: dedup, Stats: stats, Now: time.Now,
+		Log: log.With("component", "ingest"),
+	}
 	k8s := &ingest.K8sAudit{
-		Ledger: led,
+		Pipeline: pipe,
 		Classifier: k8saudit.NewClassifier(k8saudit.ClassifierConfig{
 			CDENamespaces: cfg.PCI.CDENamespaces, PrivilegedUsers: cfg.PCI.PrivilegedUsers,
 			PrivilegedGroups: cfg.PCI.PrivilegedGroups, AdminRoles: cfg.PCI.AdminRoles,
 		}),
-		Dedup:           dedup,
 		MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes),
 		MaxEventBytes:   int(cfg.Ingest.MaxEventBytes),
-		Scrubber:        scrub.New(scrub.Options{}),
 		Now:             time.Now,
-		Log:             log.With("component", "ingest"),
+		Log:             pipe.Log,
 	}
 
 	rec := led.Recovery
@@ -169,7 +178,20 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 		}()
 	}
 
-	srv := &api.Server{Ledger: led, Tokens: tokens, K8sAudit: k8s, Audit: audit, Log: log.With("component", "api")}
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(stats, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := &api.Server{Ledger: led, Tokens: tokens, K8sAudit: k8s, Audit: audit, Log: log.With("component", "api"),
+		Stats:   stats,
+		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
+		Ingest: map[string]http.Handler{
+			"POST /v1/ingest/app": &ingest.App{Store: pipe, MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes), Log: pipe.Log},
+			"POST /v1/ingest/azure": &ingest.Azure{Store: pipe, Classifier: k8s.Classifier, MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes),
+				Limits: azure.Limits{MaxBodyBytes: int(cfg.Ingest.MaxRequestBytes)}, Now: time.Now, Log: pipe.Log},
+		},
+	}
+	if idx != nil {
+		srv.Sources = idx.Sources
+	}
 	if idx != nil {
 		srv.Query = kql.NewEngine(idx.DB(), queryTables(), kql.Options{
 			Timeout:  time.Duration(cfg.Query.Timeout),

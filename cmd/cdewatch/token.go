@@ -116,6 +116,18 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	return nil
 }
 
+// clientToken returns the token of a client command: from the file, else
+// from $CDEWATCH_TOKEN; which says which token to create when there is none.
+func clientToken(file, which string) (string, error) {
+	switch {
+	case file != "":
+		return readSecret(file)
+	case strings.TrimSpace(os.Getenv("CDEWATCH_TOKEN")) != "":
+		return strings.TrimSpace(os.Getenv("CDEWATCH_TOKEN")), nil
+	}
+	return "", fmt.Errorf("%w: no token: give --token-file FILE or set CDEWATCH_TOKEN (%s)", errUsage, which)
+}
+
 func readSecret(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -57,6 +57,8 @@ import (
 	"github.com/cdewatch/cdewatch/internal/auth"
 	"github.com/cdewatch/cdewatch/internal/event"
 	"github.com/cdewatch/cdewatch/internal/httpjson"
+	"github.com/cdewatch/cdewatch/internal/index"
+	"github.com/cdewatch/cdewatch/internal/ingest"
 	"github.com/cdewatch/cdewatch/internal/ledger"
 )
 
@@ -73,7 +75,18 @@ type Server struct {
 	// Query runs queries for POST /v1/query; nil when the index is
 	// disabled (the endpoint then answers 503).
 	Query QueryFunc
-	Log   *slog.Logger
+	// Ingest maps route patterns (http.ServeMux syntax, e.g.
+	// "POST /v1/ingest/app") to receivers; each needs an ingest token.
+	Ingest map[string]http.Handler
+	// Stats is the live per-source view of the receivers (GET
+	// /v1/sources, GET /metrics); Sources the durable one from the index
+	// (nil when the index is disabled).
+	Stats   *ingest.Stats
+	Sources func(context.Context) ([]index.SourceSummary, error)
+	// Metrics serves GET /metrics (Prometheus text format) to any valid
+	// token; nil: no metrics endpoint.
+	Metrics http.Handler
+	Log     *slog.Logger
 }
 
 // Handler returns the routed, authenticated handler.
@@ -81,6 +94,13 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("POST /v1/ingest/k8s-audit", s.require(s.K8sAudit, auth.RoleIngest))
+	for pattern, h := range s.Ingest {
+		mux.Handle(pattern, s.require(h, auth.RoleIngest))
+	}
+	mux.Handle("GET /v1/sources", s.require(http.HandlerFunc(s.sources), auth.RoleReader, auth.RoleAdmin))
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.require(s.Metrics))
+	}
 	admin := func(h http.HandlerFunc) http.Handler { return s.require(h, auth.RoleAdmin) }
 	mux.Handle("GET /v1/checkpoint", admin(s.checkpoint))
 	mux.Handle("GET /v1/log/checkpoint", admin(s.checkpoint))
@@ -115,17 +135,17 @@ func (s *Server) require(next http.Handler, roles ...auth.Role) http.Handler {
 	}
 	needText := strings.Join(need, " or ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		p, valid := s.Tokens.Authenticate(strings.TrimSpace(secret))
+		secret, ok := Credential(r)
+		p, valid := s.Tokens.Authenticate(secret)
 		if !ok || !valid {
 			reason := "missing bearer token"
 			if ok {
-				reason = "invalid bearer token"
+				reason = "invalid token"
 			}
 			s.audit(r, event.SelfAudit{Action: event.ActionAuthFailed, User: "unauthenticated", Outcome: event.Failure, Status: http.StatusUnauthorized, Class: event.InvalidAccess,
 				Details: map[string]any{"reason": reason, "method": r.Method, "path": r.URL.Path}})
 			w.Header().Set("WWW-Authenticate", `Bearer realm="cdewatch"`)
-			httpjson.Error(w, http.StatusUnauthorized, reason+": send Authorization: Bearer <token>")
+			httpjson.Error(w, http.StatusUnauthorized, reason+": send Authorization: Bearer <token> (or Basic with the token as password, or ApiKey)")
 			return
 		}
 		if len(roles) > 0 && !slices.Contains(roles, p.Role) {
@@ -136,6 +156,41 @@ func (s *Server) require(next http.Handler, roles ...auth.Role) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})
+}
+
+// Credential returns the token a request presents in its Authorization
+// header, and whether it presents one:
+//
+//   - Bearer <token>: cdewatch's own clients, the kube-apiserver webhook
+//     (kubeconfig token), Vector (auth.strategy bearer), OTLP exporters;
+//   - Basic base64(user:token): shippers that only speak basic auth
+//     (Fluent Bit's HTTP_User/HTTP_Passwd, Fluentd, Vector's basic
+//     strategy) — the password is the token, the user name is ignored;
+//   - ApiKey base64(id:token) or ApiKey <token>: Filebeat's and the
+//     Elasticsearch clients' api_key — the key part is the token.
+func Credential(r *http.Request) (string, bool) {
+	scheme, value, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok {
+		return "", false
+	}
+	value = strings.TrimSpace(value)
+	switch strings.ToLower(scheme) {
+	case "bearer":
+		return value, true
+	case "basic":
+		if _, pass, ok := r.BasicAuth(); ok {
+			return pass, true
+		}
+		return "", true
+	case "apikey":
+		if dec, err := base64.StdEncoding.DecodeString(value); err == nil {
+			if _, key, ok := strings.Cut(string(dec), ":"); ok {
+				return key, true
+			}
+		}
+		return value, true
+	}
+	return "", false
 }
 
 // audit records a self-audit action about request r, logging a failure.

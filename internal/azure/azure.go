@@ -106,7 +106,8 @@ type Error struct {
 	// Size is the size in bytes of the record or line at fault.
 	Size int
 
-	err error
+	err    error
+	record bool // an error of DecodeRecord: the input is one record
 }
 
 // Error returns e.g. "record 3: properties.log: not a Kubernetes audit
@@ -125,7 +126,11 @@ func (e *Error) Error() string {
 		b = append(b, ": "...)
 	}
 	if e.Line <= 0 && e.Index < 0 {
-		b = append(b, "body: "...)
+		if e.record {
+			b = append(b, "record: "...)
+		} else {
+			b = append(b, "body: "...)
+		}
 	}
 	if e.Field != "" {
 		b = append(b, e.Field...)
@@ -168,6 +173,38 @@ func DecodeBody(body []byte, lim Limits) (recs []Record, bad []*Error, err error
 		return nil, nil, err
 	}
 	return d.recs, d.bad, nil
+}
+
+// DecodeRecord decodes raw, one record of a diagnostic export by itself
+// (the Raw of a Record that DecodeBody or DecodeLines returned, as the
+// ledger keeps it), as DecodeBody decodes each record of a body: a JSON
+// object of valid UTF-8, at most Limits.MaxRecordBytes long (white space
+// and a UTF-8 byte order mark around it are ignored). The Record's Line is
+// 0 and its Index -1; it refers to raw (see Record).
+//
+// The error is an *Error with Line 0 and Index -1 that reads
+// "record: field: reason"; errors.Is(err, ErrUnsupportedCategory) holds for
+// a well-formed record of a category this package does not decode.
+func DecodeRecord(raw []byte, lim Limits) (Record, error) {
+	b := trimSpace(bytes.TrimPrefix(trimSpace(raw), bom))
+	fail := func(e *Error) (Record, error) {
+		e.Line, e.Index, e.Raw, e.Size, e.record = 0, -1, b, len(b), true
+		return Record{}, e
+	}
+	if max := orDefault(lim.MaxRecordBytes, DefaultMaxRecordBytes); len(b) > max {
+		return fail(&Error{Reason: fmt.Sprintf("record of %d bytes exceeds the limit of %d bytes", len(b), max)})
+	}
+	if len(b) == 0 {
+		return fail(&Error{Reason: "empty record"})
+	}
+	if !json.Valid(b) {
+		return fail(&Error{Reason: syntaxError(b)})
+	}
+	rec := Record{Index: -1, Raw: b}
+	if err := decodeRecord(&rec, b, lim); err != nil {
+		return fail(err)
+	}
+	return rec, nil
 }
 
 // DecodeLines decodes a JSON-lines blob of a storage account

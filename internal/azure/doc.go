@@ -20,6 +20,13 @@
 // whole (malformed JSON, no records array, over the size limit) is rejected
 // whole. FORMAT.md documents what is accepted and how each field maps.
 //
-// The package turns nothing into event.Record and stores nothing: that is
-// the caller's (ingestion's) part.
+// DecodeRecord decodes one record by itself: the Raw of a Record, as the
+// ledger keeps it, which is how the index reads those records again.
+//
+// Record.Event gives the ledger record (event.Record) of an Activity Log,
+// sign-in or control-plane record: tables AzureActivity, SigninLogs and
+// AKSControlPlane, Raw the record as received, the PCI DSS 10.2.2 details
+// and the 10.2.1.x classes (FORMAT.md, "Ledger records"). A kube-audit
+// record has none: its event goes through the Kubernetes audit classifier.
+// The package stores nothing: that is the caller's (ingestion's) part.
 package azure

@@ -18,8 +18,11 @@ import (
 // Table names: the KQL table a record belongs to. Columns follow Azure Log
 // Analytics so that existing queries run as written.
 const (
-	TableKubeAudit     = "KubeAuditLogs"
-	TableCdewatchAudit = "CdewatchAudit"
+	TableKubeAudit       = "KubeAuditLogs"
+	TableCdewatchAudit   = "CdewatchAudit"
+	TableAzureActivity   = "AzureActivity"   // Azure Activity Log events (azure.Record.Event)
+	TableSigninLogs      = "SigninLogs"      // Entra ID sign-ins (azure.Record.Event)
+	TableAKSControlPlane = "AKSControlPlane" // AKS control-plane component logs (azure.Record.Event)
 )
 
 // Outcome is the 10.2.2 success/failure indication.

@@ -28,7 +28,7 @@ func fixtureSource(tb testing.TB) *memSource {
 	src := newMemSource(selfRecord(tb, event.SelfAudit{Action: event.ActionLedgerInit, Class: event.LogInitStop,
 		Details: map[string]any{"version": "test"}}, at))
 	src.append(auditRecords(tb, fixtureEvents(tb))...)
-	src.append(otherRecord(tb, "AzureActivity", at))
+	src.append(otherRecord(tb, "Unmapped", at))
 	src.append(selfRecord(tb, event.SelfAudit{Action: event.ActionAuthFailed, User: "", Outcome: event.Failure,
 		Status: 401, OriginIP: "203.0.113.9", Agent: "curl/8.5.0", Resource: "/v1/query", Class: event.InvalidAccess,
 		Details: map[string]any{"reason": "invalid token", "path": "/v1/query"}}, at.Add(time.Second)))
@@ -272,12 +272,12 @@ func TestSkipAndInvalid(t *testing.T) {
 		return b
 	}
 	recs := [][]byte{
-		otherRecord(t, "SigninLogs", at),                // 0 skipped
+		otherRecord(t, "NoSuchTable", at),               // 0 skipped
 		enc(notJSON),                                    // 1 row, fallback fields
 		[]byte("\x07garbage"),                           // 2 invalid
-		otherRecord(t, "AzureActivity", at),             // 3 skipped
+		otherRecord(t, "Unmapped", at),                  // 3 skipped
 		enc(badValue),                                   // 4 row, User NULL
-		otherRecord(t, "SigninLogs", at),                // 5 skipped
+		otherRecord(t, "NoSuchTable", at),               // 5 skipped
 		selfRecord(t, event.SelfAudit{Action: "x"}, at), // 6 row
 	}
 	x := indexed(t, newMemSource(recs...))
@@ -285,7 +285,7 @@ func TestSkipAndInvalid(t *testing.T) {
 	if s.Cursor != 7 || s.Skipped != 3 || s.Invalid != 1 || s.Indexed != 3 || s.Lag != 0 {
 		t.Errorf("stats = %+v, want cursor 7, 3 skipped, 1 invalid, 3 indexed", s)
 	}
-	if want := map[string]uint64{"SigninLogs": 2, "AzureActivity": 1}; !mapsEqual(s.SkippedTables, want) {
+	if want := map[string]uint64{"NoSuchTable": 2, "Unmapped": 1}; !mapsEqual(s.SkippedTables, want) {
 		t.Errorf("SkippedTables = %v, want %v", s.SkippedTables, want)
 	}
 	checkExactlyOnce(t, x, TableKubeAuditLogs, []uint64{1, 4})

@@ -42,14 +42,18 @@ type row struct {
 	k   kubeEvent
 	app appRow           // AppAccess
 	c   logdoc.Container // ContainerLog
+	az  azureRow         // AzureActivity, SigninLogs, AKSControlPlane
 }
 
 // mappings by ledger table.
 var mappings = map[string]*mapping{
-	event.TableKubeAudit:     {table: TableKubeAuditLogs, fields: kubeAuditFields, prepare: prepareKubeAudit},
-	event.TableCdewatchAudit: {table: TableCdewatchAudit, fields: cdewatchAuditFields},
-	event.TableAppAccess:     {table: TableAppAccess, fields: appAccessFields, prepare: prepareAppAccess},
-	event.TableContainerLog:  {table: TableContainerLog, fields: containerLogFields, prepare: prepareContainerLog},
+	event.TableKubeAudit:       {table: TableKubeAuditLogs, fields: kubeAuditFields, prepare: prepareKubeAudit},
+	event.TableCdewatchAudit:   {table: TableCdewatchAudit, fields: cdewatchAuditFields},
+	event.TableAppAccess:       {table: TableAppAccess, fields: appAccessFields, prepare: prepareAppAccess},
+	event.TableContainerLog:    {table: TableContainerLog, fields: containerLogFields, prepare: prepareContainerLog},
+	event.TableAzureActivity:   {table: TableAzureActivity, fields: azureActivityFields, prepare: prepareAzureActivity},
+	event.TableSigninLogs:      {table: TableSigninLogs, fields: signinLogsFields, prepare: prepareSigninLogs},
+	event.TableAKSControlPlane: {table: TableAKSControlPlane, fields: aksControlPlaneFields, prepare: prepareAKSControlPlane},
 }
 
 // mappedTables returns the ledger tables that have a mapping, sorted.

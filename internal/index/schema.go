@@ -99,15 +99,16 @@ func (r *Relation) ColumnNames() []string {
 
 // Names of the tables and views.
 const (
-	TableKubeAuditLogs = "KubeAuditLogs"
-	ViewAKSAudit       = "AKSAudit"
-	ViewAKSAuditAdmin  = "AKSAuditAdmin"
-	TableCdewatchAudit = "CdewatchAudit"
-	TableAzureActivity = "AzureActivity" // Azure Activity Log events
-	TableSigninLogs    = "SigninLogs"    // Entra ID sign-ins
-	TableAppAccess     = "AppAccess"     // applications' card-data access logs
-	TableContainerLog  = "ContainerLog"  // container stdout/stderr lines
-	TableSyslog        = "Syslog"        // syslog messages
+	TableKubeAuditLogs   = "KubeAuditLogs"
+	ViewAKSAudit         = "AKSAudit"
+	ViewAKSAuditAdmin    = "AKSAuditAdmin"
+	TableCdewatchAudit   = "CdewatchAudit"
+	TableAzureActivity   = "AzureActivity"   // Azure Activity Log events
+	TableSigninLogs      = "SigninLogs"      // Entra ID sign-ins
+	TableAKSControlPlane = "AKSControlPlane" // AKS control-plane component logs
+	TableAppAccess       = "AppAccess"       // applications' card-data access logs
+	TableContainerLog    = "ContainerLog"    // container stdout/stderr lines
+	TableSyslog          = "Syslog"          // syslog messages
 )
 
 // Column names shared by every table: where a row came from in the ledger.
@@ -205,7 +206,7 @@ func cdewatchAuditColumns() []Column {
 func azureActivityColumns() []Column {
 	cols := []Column{
 		{Name: ColTimeGenerated, Type: DateTime, Doc: "eventTimestamp of the activity record (time in the Storage/Event Hubs export): when the event happened"},
-		{Name: "ActivityStatus", Type: String, Doc: "status.localizedValue of the activity record: the status of the operation in display form"},
+		{Name: "ActivityStatus", Type: String, Doc: "status.localizedValue of the activity record: the status of the operation in display form (from the export's resultType: Success, Failure, Start and Accept are Succeeded, Failed, Started and Accepted; other values as sent)"},
 		{Name: "ActivityStatusValue", Type: String, Doc: "status.value of the activity record: Started, In Progress, Succeeded, Failed, Active or Resolved (resultType in the export)"},
 		{Name: "ActivitySubstatus", Type: String, Doc: "subStatus.localizedValue of the activity record"},
 		{Name: "ActivitySubstatusValue", Type: String, Doc: "subStatus.value of the activity record, e.g. \"OK (HTTP Status Code: 200)\" (resultSignature in the export)"},
@@ -218,25 +219,25 @@ func azureActivityColumns() []Column {
 		{Name: "Claims_d", Type: Dynamic, Doc: "claims of the activity record as a dynamic value"},
 		{Name: "CorrelationId", Type: String, Doc: "correlationId of the activity record, shared by the events of one request"},
 		{Name: "EventDataId", Type: String, Doc: "eventDataId of the activity record: the event's unique id"},
-		{Name: "EventSubmissionTimestamp", Type: DateTime, Doc: "submissionTimestamp of the activity record: when the event became available"},
+		{Name: "EventSubmissionTimestamp", Type: DateTime, Doc: "submissionTimestamp of the activity record: when the event became available (not in the Storage/Event Hubs export: null)"},
 		{Name: "Hierarchy", Type: String, Doc: "management group hierarchy of the subscription the event belongs to"},
-		{Name: "HTTPRequest", Type: String, Doc: "httpRequest of the activity record (clientRequestId, clientIpAddress, method) as JSON text"},
+		{Name: "HTTPRequest", Type: String, Doc: "httpRequest of the activity record (clientRequestId, clientIpAddress, method) as JSON text (not in the Storage/Event Hubs export: \"\"; the client address is CallerIpAddress)"},
 		{Name: "Level", Type: String, Doc: "level of the activity record: Critical, Error, Warning, Informational or Verbose"},
 		{Name: "ActivityLevel", Type: String, Doc: "the Level under the name the AKS PCI guide's queries use (the real table has no ActivityLevel)"},
 		{Name: "OperationId", Type: String, Doc: "operationId of the activity record, shared by the events of one operation"},
-		{Name: "OperationName", Type: String, Doc: "operationName.localizedValue of the activity record: the operation in display form"},
+		{Name: "OperationName", Type: String, Doc: "operationName.localizedValue of the activity record: the operation in display form (the Storage/Event Hubs export has no display names: the same as OperationNameValue)"},
 		{Name: "OperationNameValue", Type: String, Doc: "10.2.2 type of event: operationName.value of the activity record, e.g. Microsoft.Storage/storageAccounts/listAccountSas/action"},
 		{Name: "Properties", Type: String, Doc: "properties of the activity record (event-specific details) as JSON text"},
 		{Name: "Properties_d", Type: Dynamic, Doc: "properties of the activity record as a dynamic value"},
 		{Name: "ResourceGroup", Type: String, Doc: "resourceGroupName of the activity record"},
 		{Name: "ResourceId", Type: String, Doc: "resourceId of the activity record: the Azure resource id of the resource acted on"},
-		{Name: "_ResourceId", Type: String, Doc: "the resource id in the standard column Log Analytics gives every table (resource-context queries)"},
-		{Name: "ResourceProvider", Type: String, Doc: "resourceProviderName.localizedValue of the activity record"},
-		{Name: "ResourceProviderValue", Type: String, Doc: "resourceProviderName.value of the activity record, e.g. Microsoft.Storage"},
+		{Name: "_ResourceId", Type: String, Doc: "the resource id in the standard column Log Analytics gives every table (resource-context queries), in lower case"},
+		{Name: "ResourceProvider", Type: String, Doc: "resourceProviderName.localizedValue of the activity record: the namespace of ResourceId in its documented case, e.g. Microsoft.ContainerService, whatever the case of ResourceId"},
+		{Name: "ResourceProviderValue", Type: String, Doc: "resourceProviderName.value of the activity record, e.g. Microsoft.Storage: the namespace of ResourceId as written there (MICROSOFT.STORAGE when the export writes the id in upper case)"},
 		{Name: "SourceSystem", Type: String, Doc: "always Azure"},
-		{Name: "SubscriptionId", Type: String, Doc: "subscriptionId of the activity record"},
-		{Name: "_SubscriptionId", Type: String, Doc: "the subscription id in the standard column Log Analytics gives every table"},
-		{Name: "TenantId", Type: String, Doc: "the standard Log Analytics TenantId column (in Azure the id of the workspace, not of the Entra tenant, which is in Claims)"},
+		{Name: "SubscriptionId", Type: String, Doc: "subscriptionId of the activity record, in lower case"},
+		{Name: "_SubscriptionId", Type: String, Doc: "the subscription id in the standard column Log Analytics gives every table, in lower case"},
+		{Name: "TenantId", Type: String, Doc: "the standard Log Analytics TenantId column (in Azure the id of the workspace, not of the Entra tenant, which is in Claims): \"\", cdewatch has no workspace"},
 		{Name: "Type", Type: String, Doc: "the table's name, AzureActivity, as in every Log Analytics table"},
 	}
 	return append(cols, withDocs(commonTail(), map[string]string{
@@ -294,6 +295,28 @@ func signinLogsColumns() []Column {
 	}
 	return append(cols, withDocs(commonTail("Status"), map[string]string{
 		"CallerIpAddress": "10.2.2 origination: the client address, as IPAddress",
+	})...)
+}
+
+// aksControlPlaneColumns are the Log Analytics AKSControlPlane columns,
+// from a record of an AKS resource-log category other than kube-audit and
+// kube-audit-admin (kube-apiserver, guard, kube-controller-manager, …).
+func aksControlPlaneColumns() []Column {
+	cols := []Column{
+		{Name: ColTimeGenerated, Type: DateTime, Doc: "time of the exported record (AKS writes the upload time, not the log line's)"},
+		{Name: "Category", Type: String, Doc: "category of the exported record: the component, e.g. kube-apiserver, guard, kube-controller-manager, cluster-autoscaler"},
+		{Name: "Level", Type: String, Doc: "Info, Warning, Error or Fatal, from the klog header of the message (I, W, E, F); else the record's level; else \"\""},
+		{Name: "Message", Type: String, Doc: "the log line (properties.log), without its trailing newline"},
+		{Name: "PodName", Type: String, Doc: "the control-plane pod that wrote the line (properties.pod)"},
+		{Name: "Stream", Type: String, Doc: "stdout or stderr (properties.stream)"},
+		{Name: "ContainerId", Type: String, Doc: "the container that wrote the line (properties.containerID); a cdewatch column, not in Log Analytics"},
+		{Name: "SourceSystem", Type: String, Doc: "always Azure"},
+		{Name: "_ResourceId", Type: String, Doc: "resource id of the cluster (the standard Log Analytics column), in lower case"},
+		{Name: "_SubscriptionId", Type: String, Doc: "the cluster's subscription id (the standard Log Analytics column), in lower case"},
+		{Name: "Type", Type: String, Doc: "the table's name, AKSControlPlane, as in every Log Analytics table"},
+	}
+	return append(cols, withDocs(commonTail(), map[string]string{
+		"Resource": "10.2.2 affected resource: the cluster's resource id, as the export writes it (upper case)",
 	})...)
 }
 
@@ -363,6 +386,7 @@ var catalog = []*Relation{
 	{Name: TableCdewatchAudit, Columns: cdewatchAuditColumns(), Doc: "cdewatch's own audit trail: start/stop, authentication failures, credential changes, queries"},
 	{Name: TableAzureActivity, Columns: azureActivityColumns(), Doc: "Azure Activity Log events (control-plane operations on Azure resources), one row per event; Log Analytics AzureActivity columns plus ActivityLevel"},
 	{Name: TableSigninLogs, Columns: signinLogsColumns(), Doc: "Entra ID sign-ins, one row per sign-in; the key Log Analytics SigninLogs columns"},
+	{Name: TableAKSControlPlane, Columns: aksControlPlaneColumns(), Doc: "logs of the AKS control-plane components other than the audit log (kube-apiserver, guard, kube-controller-manager, …), one row per exported record; Log Analytics AKSControlPlane columns plus ContainerId"},
 	{Name: TableAppAccess, Columns: appAccessColumns(), Doc: "applications' logs of their access to cardholder data, one row per access; a cdewatch table, with no Log Analytics equivalent"},
 	{Name: TableContainerLog, Columns: containerLogColumns(), Doc: "container stdout and stderr lines, one row per line; the legacy Log Analytics ContainerLog columns plus PodName, PodNamespace and ContainerName of ContainerLogV2"},
 	{Name: TableSyslog, Columns: syslogColumns(), Doc: "syslog messages, one row per message; Log Analytics Syslog columns"},

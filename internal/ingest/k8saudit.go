@@ -17,10 +17,8 @@ import (
 	"github.com/cdewatch/cdewatch/internal/auth"
 	"github.com/cdewatch/cdewatch/internal/event"
 	"github.com/cdewatch/cdewatch/internal/httpjson"
-	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"github.com/cdewatch/cdewatch/internal/k8saudit"
 	"github.com/cdewatch/cdewatch/internal/ledger"
-	"github.com/cdewatch/cdewatch/internal/scrub"
 )
 
 // Appender stores records as consecutive ledger leaves. When Append returns
@@ -31,26 +29,22 @@ type Appender interface {
 }
 
 // K8sAudit receives kube-apiserver audit events, from the webhook backend
-// (ServeHTTP) and from log files (FileHandler).
+// (ServeHTTP) and from log files (FileHandler), and stores them through the
+// shared pipeline (which masks card data and drops redeliveries by
+// auditID/stage).
 type K8sAudit struct {
-	Ledger          Appender
+	Pipeline        Storer
 	Classifier      *k8saudit.Classifier
-	Dedup           *Dedup
 	MaxRequestBytes int64
 	MaxEventBytes   int
-	// Scrubber masks card numbers and track data in the events before
-	// they are decoded, so that none reaches the ledger (PCI DSS 3.3.1,
-	// 3.5.1); each batch where it masked something is recorded as a
-	// scrub.pan finding in the same append. nil stores events as sent.
-	Scrubber *scrub.Scrubber
-	Now      func() time.Time
-	Log      *slog.Logger
+	Now             func() time.Time
+	Log             *slog.Logger
 }
 
-// Result says what one batch did.
+// Result says what one delivery did.
 type Result struct {
-	Accepted   int    `json:"accepted"`   // events stored
-	Duplicates int    `json:"duplicates"` // redelivered events already stored
+	Accepted   int    `json:"accepted"`   // records stored
+	Duplicates int    `json:"duplicates"` // redelivered records already stored
 	Rejected   int    `json:"rejected"`   // inputs that could not be decoded, stored as ingest.reject records
 	FirstSeq   uint64 `json:"first_seq"`  // leaf index of the first stored record (when Accepted > 0)
 }
@@ -58,56 +52,16 @@ type Result struct {
 // Store normalizes and durably stores a batch from source, all or nothing,
 // skipping events already stored within the dedup window.
 func (k *K8sAudit) Store(ctx context.Context, source string, items []k8saudit.Item) (Result, error) {
-	return k.store(ctx, source, items, nil)
+	return k.store(ctx, source, "api", items, nil)
 }
 
-func (k *K8sAudit) store(ctx context.Context, source string, items []k8saudit.Item, extra [][]byte) (Result, error) {
-	keys := make([]string, len(items))
-	for i := range items {
-		keys[i] = items[i].Event.Key()
-	}
-	claims := k.Dedup.Claim(source, keys)
+func (k *K8sAudit) store(ctx context.Context, source, via string, items []k8saudit.Item, rejects []Reject) (Result, error) {
 	received := k.Now().UTC()
-	recs := make([][]byte, 0, len(items)+len(extra))
-	var res Result
-	// One buffer for all records of the batch; recs are slices of it.
-	size := 0
+	b := &Batch{Source: source, Via: via, Records: make([]event.Record, len(items)), Rejects: rejects}
 	for i := range items {
-		size += len(items[i].Raw) + 256
+		b.Records[i] = *k.Classifier.Normalize(&items[i], source, received)
 	}
-	buf := make([]byte, 0, size)
-	var ends []int
-	for i := range items {
-		if !claims.Fresh[i] {
-			res.Duplicates++
-			continue
-		}
-		var err error
-		buf, err = k.Classifier.Normalize(&items[i], source, received).AppendBinary(buf)
-		if err != nil {
-			claims.Done(false)
-			return Result{}, fmt.Errorf("encode record %d: %w", i, err)
-		}
-		ends = append(ends, len(buf))
-	}
-	start := 0
-	for _, end := range ends {
-		recs = append(recs, buf[start:end:end])
-		start = end
-	}
-	res.Accepted = len(recs)
-	recs = append(recs, extra...)
-	if len(recs) == 0 {
-		claims.Done(true)
-		return res, nil
-	}
-	first, err := k.Ledger.Append(ctx, recs)
-	claims.Done(err == nil)
-	if err != nil {
-		return Result{}, err
-	}
-	res.FirstSeq = first
-	return res, nil
+	return k.Pipeline.Store(ctx, b)
 }
 
 // ServeHTTP implements POST /v1/ingest/k8s-audit. The batch is all or
@@ -137,11 +91,6 @@ func (k *K8sAudit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "reading request body: "+err.Error())
 		return
 	}
-	var hits []scrub.Hit
-	if k.Scrubber != nil {
-		// in place: masking keeps the length and the JSON valid
-		body, hits = k.Scrubber.Bytes(body[:0], body)
-	}
 	items, err := k8saudit.Decode(body, k8saudit.Limits{MaxEventBytes: k.MaxEventBytes})
 	if err != nil {
 		var de *k8saudit.DecodeError
@@ -152,55 +101,12 @@ func (k *K8sAudit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	var extra [][]byte
-	if len(hits) > 0 {
-		f, err := k.finding(p.Source, "webhook", hits, func(h scrub.Hit) string { return itemAt(body, items, h.Offset) })
-		if err != nil {
-			WriteStoreError(w, k.Log, err)
-			return
-		}
-		extra = append(extra, f)
-	}
-	res, err := k.store(r.Context(), p.Source, items, extra)
+	res, err := k.store(r.Context(), p.Source, "webhook", items, nil)
 	if err != nil {
 		WriteStoreError(w, k.Log, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, res)
-}
-
-// itemAt returns the auditID of the item of body (decoded into items,
-// whose Raw slices alias body) holding byte offset off, or "".
-func itemAt(body []byte, items []k8saudit.Item, off int) string {
-	for i := range items {
-		start := jsonscan.SubsliceOffset(body, items[i].Raw)
-		if start >= 0 && off >= start && off < start+len(items[i].Raw) {
-			return string(items[i].Event.AuditID)
-		}
-	}
-	return ""
-}
-
-// finding builds the scrub.pan self-audit record of masked card data:
-// the source, where it came in, how many of each kind, and the events
-// (auditIDs, at most 100) that held them — never the numbers themselves.
-func (k *K8sAudit) finding(source, via string, hits []scrub.Hit, event func(scrub.Hit) string) ([]byte, error) {
-	kinds := map[string]int{}
-	var events []string
-	seen := map[string]bool{}
-	for _, h := range hits {
-		kinds[h.Kind.String()]++
-		if id := event(h); id != "" && !seen[id] && len(events) < 100 {
-			seen[id] = true
-			events = append(events, id)
-		}
-	}
-	k.Log.Warn("card data masked in audit events: fix the source that logs it", "source", source, "via", via, "count", len(hits))
-	rec, err := eventSelfAudit(source, via, len(hits), kinds, events).Record(k.Now())
-	if err != nil {
-		return nil, fmt.Errorf("recording the masked card data: %w", err)
-	}
-	return rec.MarshalBinary()
 }
 
 // bodyPool recycles request buffers: nothing refers to a body once Store
@@ -250,58 +156,19 @@ func WriteStoreError(w http.ResponseWriter, log *slog.Logger, err error) {
 func (k *K8sAudit) FileHandler(source, path string) func(ctx context.Context, lines [][]byte) error {
 	return func(ctx context.Context, lines [][]byte) error {
 		items := make([]k8saudit.Item, 0, len(lines))
-		var rejects [][]byte
-		var hits []scrub.Hit
-		var hitEvents []string // the auditID (or "") of each hit
+		var rejects []Reject
 		for i, line := range lines {
-			var lineHits []scrub.Hit
-			if k.Scrubber != nil {
-				line, lineHits = k.Scrubber.Bytes(line[:0], line)
-			}
 			it, err := k8saudit.DecodeLine(line, k8saudit.Limits{MaxEventBytes: k.MaxEventBytes})
-			for _, h := range lineHits {
-				hits = append(hits, h)
-				if err == nil {
-					hitEvents = append(hitEvents, string(it.Event.AuditID))
-				} else {
-					hitEvents = append(hitEvents, "")
-				}
-			}
 			if err != nil {
-				k.Log.Warn("rejected audit log line", "source", source, "file", path, "err", err)
-				rec, rerr := event.SelfAudit{
-					Action: event.ActionIngestReject, Outcome: event.Failure, Resource: path,
-					Details: map[string]any{"source": source, "file": path, "line_in_batch": i, "reason": err.Error(), "bytes": len(line), "excerpt": excerpt(line)},
-				}.Record(k.Now())
-				if rerr != nil {
-					return rerr
-				}
-				b, _ := rec.MarshalBinary()
-				rejects = append(rejects, b)
+				rejects = append(rejects, Reject{Index: i, Reason: err.Error(), Raw: line})
 				continue
 			}
 			// The line buffer is reused by the tailer: keep a copy.
 			it.Raw = append([]byte(nil), it.Raw...)
 			items = append(items, it)
 		}
-		if len(hits) > 0 {
-			n := 0
-			f, err := k.finding(source, path, hits, func(scrub.Hit) string { n++; return hitEvents[n-1] })
-			if err != nil {
-				return err
-			}
-			rejects = append(rejects, f)
-		}
-		_, err := k.store(ctx, source, items, rejects)
+		_, err := k.store(ctx, source, path, items, rejects)
 		return err
-	}
-}
-
-// eventSelfAudit describes a scrub.pan finding.
-func eventSelfAudit(source, via string, count int, kinds map[string]int, events []string) event.SelfAudit {
-	return event.SelfAudit{
-		Action: event.ActionPANMasked, Outcome: event.Failure, Resource: via,
-		Details: map[string]any{"source": source, "via": via, "count": count, "kinds": kinds, "events": events},
 	}
 }
 
