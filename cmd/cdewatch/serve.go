@@ -178,15 +178,17 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 		}()
 	}
 
+	azureIn := &ingest.Azure{Store: pipe, Classifier: k8s.Classifier, MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes),
+		Limits: azure.Limits{MaxBodyBytes: int(cfg.Ingest.MaxRequestBytes)}, Now: time.Now, Log: pipe.Log}
+	router := &ingest.Router{Classifier: k8s.Classifier, Limits: k8saudit.Limits{MaxEventBytes: int(cfg.Ingest.MaxEventBytes)}}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(stats, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := &api.Server{Ledger: led, Tokens: tokens, K8sAudit: k8s, Audit: audit, Log: log.With("component", "api"),
 		Stats:   stats,
 		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Ingest: map[string]http.Handler{
-			"POST /v1/ingest/app": &ingest.App{Store: pipe, MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes), Log: pipe.Log},
-			"POST /v1/ingest/azure": &ingest.Azure{Store: pipe, Classifier: k8s.Classifier, MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes),
-				Limits: azure.Limits{MaxBodyBytes: int(cfg.Ingest.MaxRequestBytes)}, Now: time.Now, Log: pipe.Log},
+			"POST /v1/ingest/app":   &ingest.App{Store: pipe, MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes), Log: pipe.Log},
+			"POST /v1/ingest/azure": azureIn,
 		},
 	}
 	if idx != nil {
@@ -199,10 +201,23 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 			MaxBytes: int64(cfg.Query.MaxBytes),
 		}).Run
 	}
+	var runners []runner
+	if idx != nil {
+		runners = append(runners, runner{"index", func(ctx context.Context) error { return idx.Run(ctx, led) }})
+	}
+	for _, t := range tailers {
+		runners = append(runners, runner{"follow audit log file", t.Run})
+	}
+	kafkas, err := kafkaRunners(cfg.Kafka, azureIn, router, pipe, log)
+	if err != nil {
+		return err
+	}
+	runners = append(runners, kafkas...)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+
 	// A query may run for query.timeout before its result is written.
 	writeTimeout := max(60*time.Second, time.Duration(cfg.Query.Timeout)+30*time.Second)
 	hs := &http.Server{
@@ -216,7 +231,7 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2+len(cfg.AuditFiles))
+	errc := make(chan error, 2+len(runners))
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -230,21 +245,12 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 			errc <- fmt.Errorf("http server: %w", err)
 		}
 	}()
-	if idx != nil {
+	for _, r := range runners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := idx.Run(runCtx, led); err != nil && runCtx.Err() == nil {
-				errc <- fmt.Errorf("index: %w", err)
-			}
-		}()
-	}
-	for _, t := range tailers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := t.Run(runCtx); err != nil {
-				errc <- fmt.Errorf("follow audit log file: %w", err)
+			if err := r.run(runCtx); err != nil && runCtx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", r.name, err)
 			}
 		}()
 	}

@@ -28,6 +28,9 @@ type Config struct {
 	Query  Query     `yaml:"query"`
 	// AuditFiles are kube-apiserver audit log files (log backend, JSON format) to follow.
 	AuditFiles []AuditFile `yaml:"audit_files"`
+	// Kafka are Kafka topics, or Azure Event Hubs through their Kafka
+	// endpoint, to consume.
+	Kafka []KafkaInput `yaml:"kafka"`
 
 	lines map[string]int // key path → line, for Validate's messages
 }
@@ -53,6 +56,36 @@ type Ingest struct {
 	MaxRequestBytes ByteSize `yaml:"max_request_bytes"`
 	MaxEventBytes   ByteSize `yaml:"max_event_bytes"`
 	DedupWindow     Duration `yaml:"dedup_window"` // redelivered (auditID, stage) within this window is stored once
+}
+
+// KafkaInput is one Kafka consumer (internal/ingest/kafka). Secrets are
+// read from files, never written in the configuration.
+type KafkaInput struct {
+	// Name labels the consumer in logs and in the Via of its records;
+	// default: its first topic.
+	Name string `yaml:"name"`
+	// Source is the source every record consumed is bound to.
+	Source string `yaml:"source"`
+	// Format of the messages: azure (Event Hubs bodies of a diagnostic
+	// setting, the default) or documents (one JSON document each).
+	Format  string   `yaml:"format"`
+	Brokers []string `yaml:"brokers"`
+	Topics  []string `yaml:"topics"`
+	// Group is the consumer group; default "cdewatch" (for Event Hubs, a
+	// consumer group created for cdewatch, not $Default).
+	Group string `yaml:"group"`
+	// EventHubsConnectionStringFile holds an Event Hubs connection string:
+	// it implies the broker <namespace>:9093, TLS and SASL PLAIN with
+	// $ConnectionString. Not with brokers or sasl.
+	EventHubsConnectionStringFile string `yaml:"event_hubs_connection_string_file"`
+	TLS                           bool   `yaml:"tls"`
+	CAFile                        string `yaml:"ca_file"`
+	SASL                          struct {
+		Mechanism    string `yaml:"mechanism"` // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+		User         string `yaml:"user"`
+		PasswordFile string `yaml:"password_file"`
+	} `yaml:"sasl"`
+	MaxPollRecords int `yaml:"max_poll_records"`
 }
 
 // Index configures the DuckDB query index fed from the ledger.
@@ -196,11 +229,14 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, a ...any) {
 		msg := fmt.Sprintf(format, a...)
-		if l, ok := c.lines[key]; ok {
-			errs = append(errs, fmt.Errorf("line %d: %s: %s", l, key, msg))
-		} else {
-			errs = append(errs, fmt.Errorf("%s: %s", key, msg))
+		// The line of the key, else of the nearest enclosing key written.
+		for k := key; k != ""; k = k[:max(strings.LastIndexAny(k, ".["), 0)] {
+			if l, ok := c.lines[k]; ok {
+				errs = append(errs, fmt.Errorf("line %d: %s: %s", l, key, msg))
+				return
+			}
 		}
+		errs = append(errs, fmt.Errorf("%s: %s", key, msg))
 	}
 	if c.Listen == "" {
 		bad("listen", "must not be empty")
@@ -257,6 +293,39 @@ func (c *Config) Validate() error {
 			bad(key+".path", "%q is listed twice", f.Path)
 		}
 		seen[f.Path] = true
+	}
+	names := map[string]bool{}
+	for i := range c.Kafka {
+		k := &c.Kafka[i]
+		key := fmt.Sprintf("kafka[%d]", i)
+		if k.Format == "" {
+			k.Format = "azure"
+		}
+		if k.Group == "" {
+			k.Group = "cdewatch"
+		}
+		if k.Name == "" && len(k.Topics) > 0 {
+			k.Name = k.Topics[0]
+		}
+		if k.Source == "" {
+			bad(key+".source", "must name the source the records belong to")
+		}
+		if k.Format != "azure" && k.Format != "documents" {
+			bad(key+".format", "%q: want azure or documents", k.Format)
+		}
+		switch {
+		case k.EventHubsConnectionStringFile != "" && (len(k.Brokers) > 0 || k.SASL.Mechanism != ""):
+			bad(key, "event_hubs_connection_string_file implies the brokers and SASL: do not set brokers or sasl with it")
+		case k.EventHubsConnectionStringFile == "" && len(k.Brokers) == 0:
+			bad(key+".brokers", "name the brokers (host:port), or set event_hubs_connection_string_file")
+		}
+		if (k.SASL.Mechanism != "") != (k.SASL.PasswordFile != "") {
+			bad(key+".sasl", "set mechanism, user and password_file together")
+		}
+		if k.Name != "" && names[k.Name] {
+			bad(key+".name", "%q is used twice", k.Name)
+		}
+		names[k.Name] = true
 	}
 	return errors.Join(errs...)
 }

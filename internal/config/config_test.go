@@ -54,6 +54,19 @@ func TestParse(t *testing.T) {
 		{name: "file without source", yaml: "audit_files:\n  - path: /a\n", wantErr: "audit_files[0].source"},
 		{name: "tls half", yaml: "tls:\n  cert: a.pem\n", wantErr: "line 1: tls: set both"},
 		{name: "origin with space", yaml: "ledger:\n  origin: a b\n", wantErr: "line 2: ledger.origin"},
+		{name: "kafka event hubs", yaml: "kafka:\n  - source: aks-prod\n    event_hubs_connection_string_file: /etc/cdewatch/eh.conn\n    topics: [insights-logs-kube-audit]\n",
+			check: func(t testing.TB, c *Config) {
+				k := c.Kafka[0]
+				if k.Format != "azure" || k.Group != "cdewatch" || k.Name != "insights-logs-kube-audit" {
+					t.Errorf("kafka defaults: %+v", k)
+				}
+			}},
+		{name: "kafka without source", yaml: "kafka:\n  - brokers: [k:9092]\n    topics: [t]\n", wantErr: "line 2: kafka[0].source"},
+		{name: "kafka without brokers", yaml: "kafka:\n  - source: s\n    topics: [t]\n", wantErr: "kafka[0].brokers: name the brokers"},
+		{name: "kafka event hubs with brokers", yaml: "kafka:\n  - source: s\n    brokers: [k:9092]\n    event_hubs_connection_string_file: f\n", wantErr: "do not set brokers or sasl"},
+		{name: "kafka bad format", yaml: "kafka:\n  - source: s\n    brokers: [k:9092]\n    format: xml\n", wantErr: "kafka[0].format: \"xml\""},
+		{name: "kafka sasl half", yaml: "kafka:\n  - source: s\n    brokers: [k:9092]\n    sasl:\n      mechanism: PLAIN\n", wantErr: "kafka[0].sasl: set mechanism"},
+		{name: "kafka name twice", yaml: "kafka:\n  - {source: s, brokers: [k:1], topics: [t]}\n  - {source: s, brokers: [k:1], topics: [t]}\n", wantErr: "kafka[1].name: \"t\" is used twice"},
 		{name: "malformed yaml", yaml: "listen: [\n", wantErr: "line"},
 	}
 	for _, tt := range tests {
