@@ -11,6 +11,8 @@ import (
 	"github.com/cdewatch/cdewatch/internal/config"
 	"github.com/cdewatch/cdewatch/internal/ingest"
 	"github.com/cdewatch/cdewatch/internal/ingest/kafka"
+	"github.com/cdewatch/cdewatch/internal/ingest/syslog"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // runner is a part of serve that runs until its context ends.
@@ -72,4 +74,33 @@ func kafkaRunners(inputs []config.KafkaInput, az *ingest.Azure, rt *ingest.Route
 		out = append(out, runner{name: "kafka " + in.Name, run: c.Run})
 	}
 	return out, nil
+}
+
+// syslogRunners binds every syslog listener; the caller closes them when
+// a later step of the start fails (close). Each listener's metrics are
+// registered in reg.
+func syslogRunners(listeners []config.SyslogListener, store ingest.Storer, reg prometheus.Registerer, log *slog.Logger) (rs []runner, closeAll func(), err error) {
+	var servers []*syslog.Server
+	closeAll = func() {
+		for _, s := range servers {
+			s.Close()
+		}
+	}
+	for i, l := range listeners {
+		s, err := syslog.Listen(syslog.Listener{
+			Network: l.Network, Address: l.Address, Source: l.Source, CertFile: l.CertFile, KeyFile: l.KeyFile,
+			ClientCAFile: l.ClientCAFile, ClientSources: l.ClientSources, MaxMessageBytes: int(l.MaxMessageBytes),
+		}, syslog.Options{Store: store, Log: log.With("component", "syslog", "listener", l.Network+" "+l.Address)})
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("syslog[%d]: %w", i, err)
+		}
+		servers = append(servers, s)
+		if err := reg.Register(s.Collector()); err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("syslog[%d]: metrics: %w", i, err)
+		}
+		rs = append(rs, runner{name: "syslog " + l.Network + " " + s.Addr().String(), run: s.Serve})
+	}
+	return rs, closeAll, nil
 }

@@ -213,8 +213,14 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 		return err
 	}
 	runners = append(runners, kafkas...)
+	syslogs, closeSyslog, err := syslogRunners(cfg.Syslog, pipe, metrics, log)
+	if err != nil {
+		return err
+	}
+	runners = append(runners, syslogs...)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		closeSyslog()
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 

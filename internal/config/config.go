@@ -31,6 +31,8 @@ type Config struct {
 	// Kafka are Kafka topics, or Azure Event Hubs through their Kafka
 	// endpoint, to consume.
 	Kafka []KafkaInput `yaml:"kafka"`
+	// Syslog are syslog listeners (RFC 5424/3164 over UDP, TCP, TLS).
+	Syslog []SyslogListener `yaml:"syslog"`
 
 	lines map[string]int // key path → line, for Validate's messages
 }
@@ -86,6 +88,21 @@ type KafkaInput struct {
 		PasswordFile string `yaml:"password_file"`
 	} `yaml:"sasl"`
 	MaxPollRecords int `yaml:"max_poll_records"`
+}
+
+// SyslogListener is one syslog socket (internal/ingest/syslog.Listener,
+// whose Validate checks the rest when serve starts).
+type SyslogListener struct {
+	Network string `yaml:"network"` // udp, tcp or tls
+	Address string `yaml:"address"` // e.g. ":6514"
+	// Source every message is stored under; with client_ca_file the
+	// client certificate's name gives it through client_sources instead.
+	Source          string            `yaml:"source"`
+	CertFile        string            `yaml:"cert_file"`
+	KeyFile         string            `yaml:"key_file"`
+	ClientCAFile    string            `yaml:"client_ca_file"`
+	ClientSources   map[string]string `yaml:"client_sources"`
+	MaxMessageBytes ByteSize          `yaml:"max_message_bytes"`
 }
 
 // Index configures the DuckDB query index fed from the ledger.
@@ -293,6 +310,27 @@ func (c *Config) Validate() error {
 			bad(key+".path", "%q is listed twice", f.Path)
 		}
 		seen[f.Path] = true
+	}
+	addrs := map[string]bool{}
+	for i, l := range c.Syslog {
+		key := fmt.Sprintf("syslog[%d]", i)
+		if l.Network != "udp" && l.Network != "tcp" && l.Network != "tls" {
+			bad(key+".network", "%q: want udp, tcp or tls", l.Network)
+		}
+		if l.Address == "" {
+			bad(key+".address", "must not be empty, e.g. \":6514\"")
+		}
+		if l.Source == "" && l.ClientCAFile == "" {
+			bad(key+".source", "must name the source the messages belong to (or use client_ca_file and client_sources)")
+		}
+		proto := "tcp"
+		if l.Network == "udp" {
+			proto = "udp"
+		}
+		if addrs[proto+" "+l.Address] {
+			bad(key+".address", "%s %q is used twice", proto, l.Address)
+		}
+		addrs[proto+" "+l.Address] = true
 	}
 	names := map[string]bool{}
 	for i := range c.Kafka {

@@ -67,6 +67,15 @@ func TestParse(t *testing.T) {
 		{name: "kafka bad format", yaml: "kafka:\n  - source: s\n    brokers: [k:9092]\n    format: xml\n", wantErr: "kafka[0].format: \"xml\""},
 		{name: "kafka sasl half", yaml: "kafka:\n  - source: s\n    brokers: [k:9092]\n    sasl:\n      mechanism: PLAIN\n", wantErr: "kafka[0].sasl: set mechanism"},
 		{name: "kafka name twice", yaml: "kafka:\n  - {source: s, brokers: [k:1], topics: [t]}\n  - {source: s, brokers: [k:1], topics: [t]}\n", wantErr: "kafka[1].name: \"t\" is used twice"},
+		{name: "syslog", yaml: "syslog:\n  - {network: tcp, address: \":6514\", source: hosts}\n  - {network: udp, address: \":6514\", source: hosts}\n",
+			check: func(t testing.TB, c *Config) {
+				if len(c.Syslog) != 2 || c.Syslog[1].Network != "udp" {
+					t.Errorf("syslog: %+v", c.Syslog)
+				}
+			}},
+		{name: "syslog bad network", yaml: "syslog:\n  - network: sctp\n    address: \":1\"\n    source: s\n", wantErr: "line 2: syslog[0].network: \"sctp\""},
+		{name: "syslog without source", yaml: "syslog:\n  - network: tcp\n    address: \":1\"\n", wantErr: "syslog[0].source"},
+		{name: "syslog address twice", yaml: "syslog:\n  - {network: tcp, address: \":1\", source: s}\n  - {network: tls, address: \":1\", source: s}\n", wantErr: "syslog[1].address: tcp \":1\" is used twice"},
 		{name: "malformed yaml", yaml: "listen: [\n", wantErr: "line"},
 	}
 	for _, tt := range tests {

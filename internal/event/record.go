@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"strings"
 	"time"
@@ -128,8 +129,8 @@ var ErrCorrupt = errors.New("corrupt record encoding")
 // AppendBinary appends the record's binary encoding (FORMAT.md) to b.
 func (r *Record) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, encodingVersion)
-	b = binary.AppendVarint(b, r.Time.UnixNano())
-	b = binary.AppendVarint(b, r.Received.UnixNano())
+	b = binary.AppendVarint(b, unixNano(r.Time))
+	b = binary.AppendVarint(b, unixNano(r.Received))
 	for _, s := range [...]string{r.Source, r.Table, r.Key, r.User, r.Action, string(r.Outcome), r.OriginIP, r.UserAgent, r.Resource} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
@@ -152,8 +153,8 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 	if v := d.byte(); v != encodingVersion {
 		return fmt.Errorf("%w: version %d, want %d", ErrCorrupt, v, encodingVersion)
 	}
-	r.Time = time.Unix(0, d.varint()).UTC()
-	r.Received = time.Unix(0, d.varint()).UTC()
+	r.Time = fromUnixNano(d.varint())
+	r.Received = fromUnixNano(d.varint())
 	r.Source = d.string()
 	r.Table = d.string()
 	r.Key = d.string()
@@ -177,6 +178,28 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
 	}
 	return nil
+}
+
+// noTime encodes the zero time.Time: a record without a date and time
+// (which time.Time.UnixNano cannot represent).
+const noTime = math.MinInt64
+
+// zeroUnixNano is what time.Time{}.UnixNano() returns; records written
+// before noTime existed hold it for the zero time.
+const zeroUnixNano = -6795364578871345152
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return noTime
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(ns int64) time.Time {
+	if ns == noTime || ns == zeroUnixNano {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
 }
 
 type decoder struct {

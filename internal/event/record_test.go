@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"testing"
@@ -108,6 +109,33 @@ func TestMissing(t *testing.T) {
 		tc.edit(&r)
 		if got := r.Missing().String(); got != tc.want {
 			t.Errorf("%s: Missing = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestZeroTimeRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		enc  func() []byte
+	}{
+		{"zero time", func() []byte { b, _ := (&Record{Received: time.Unix(5, 0)}).MarshalBinary(); return b }},
+		{"legacy encoding", func() []byte {
+			// Go's zero time as UnixNano, as records were written before.
+			b := []byte{encodingVersion}
+			b = binary.AppendVarint(b, time.Time{}.UnixNano())
+			b = binary.AppendVarint(b, time.Unix(5, 0).UnixNano())
+			for range 9 {
+				b = append(b, 0)
+			}
+			return append(b, 0, 0, 0)
+		}},
+	} {
+		var r Record
+		if err := r.UnmarshalBinary(tc.enc()); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !r.Time.IsZero() || !r.Received.Equal(time.Unix(5, 0)) || r.Missing()&DetailTime == 0 {
+			t.Errorf("%s: time %v received %v missing %v", tc.name, r.Time, r.Received, r.Missing())
 		}
 	}
 }

@@ -42,6 +42,7 @@ type row struct {
 	k   kubeEvent
 	app appRow           // AppAccess
 	c   logdoc.Container // ContainerLog
+	sys syslogRow        // Syslog
 	az  azureRow         // AzureActivity, SigninLogs, AKSControlPlane
 }
 
@@ -54,6 +55,7 @@ var mappings = map[string]*mapping{
 	event.TableAzureActivity:   {table: TableAzureActivity, fields: azureActivityFields, prepare: prepareAzureActivity},
 	event.TableSigninLogs:      {table: TableSigninLogs, fields: signinLogsFields, prepare: prepareSigninLogs},
 	event.TableAKSControlPlane: {table: TableAKSControlPlane, fields: aksControlPlaneFields, prepare: prepareAKSControlPlane},
+	event.TableSyslog:          {table: TableSyslog, fields: syslogFields, prepare: prepareSyslog},
 }
 
 // mappedTables returns the ledger tables that have a mapping, sorted.

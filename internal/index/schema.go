@@ -364,18 +364,24 @@ func containerLogColumns() []Column {
 func syslogColumns() []Column {
 	cols := []Column{
 		{Name: ColTimeGenerated, Type: DateTime, Doc: "the message's TIMESTAMP (EventTime), else ReceivedTime"},
-		{Name: "Computer", Type: String, Doc: "the host the message came from"},
-		{Name: "HostName", Type: String, Doc: "HOSTNAME of the message"},
+		{Name: "Computer", Type: String, Doc: "the host the message came from: its HOSTNAME, else the address it came from"},
+		{Name: "HostName", Type: String, Doc: "HOSTNAME of the message, \"\" if none"},
 		{Name: "HostIP", Type: String, Doc: "address of the host that sent the message"},
-		{Name: "Facility", Type: String, Doc: "facility of the message's PRI, by name: kern, user, auth, authpriv, daemon, local0, …"},
+		{Name: "Facility", Type: String, Doc: "facility of the message's PRI, by name: kern, user, auth, authpriv, daemon, local0, …; user for a message without PRI (RFC 3164 §4.3.3)"},
 		{Name: "SeverityLevel", Type: String, Doc: "severity of the message's PRI, by name: emerg, alert, crit, err, warning, notice, info, debug"},
-		{Name: "SyslogMessage", Type: String, Doc: "MSG of the message"},
+		{Name: "SyslogMessage", Type: String, Doc: "MSG of the message (CONTENT of an RFC 3164 one), without BOM and trailing CR/LF/NUL"},
 		{Name: "ProcessName", Type: String, Doc: "APP-NAME of the message (the tag of an RFC 3164 message)"},
 		{Name: "ProcessID", Type: Int, Doc: "PROCID of the message, 0 if none or not a number"},
-		{Name: "EventTime", Type: DateTime, Doc: "TIMESTAMP of the message"},
-		{Name: "SourceSystem", Type: String, Doc: "the kind of system the message came from, e.g. Linux"},
+		{Name: "EventTime", Type: DateTime, Doc: "TIMESTAMP of the message (an RFC 3164 one placed in the year closest to ReceivedTime and in the receiver's time zone); null if none"},
+		{Name: "SourceSystem", Type: String, Doc: "always Syslog: the message came over the syslog protocol (Log Analytics writes the kind of agent, Linux)"},
+		{Name: "MsgId", Type: String, Doc: "MSGID of an RFC 5424 message (a cdewatch column)"},
+		{Name: "StructuredData", Type: Dynamic, Doc: "STRUCTURED-DATA of an RFC 5424 message as an object, SD-ID → {PARAM-NAME: value}, e.g. StructuredData.timeQuality.tzKnown; of a repeated SD-ID or PARAM-NAME the first; null if none (a cdewatch column)"},
+		{Name: "SyslogFormat", Type: String, Doc: "RFC5424 or RFC3164: the format the message was parsed as (a cdewatch column)"},
 	}
-	return append(cols, commonTail()...)
+	return append(cols, withDocs(commonTail(), map[string]string{
+		"CallerIpAddress": "10.2.2 origination: the address the message came from, as HostIP",
+		"Resource":        "10.2.2 affected resource: the message's HOSTNAME, else the address it came from",
+	})...)
 }
 
 // catalog lists every relation, tables before the views over them.

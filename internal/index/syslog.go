@@ -1,0 +1,141 @@
+package index
+
+import (
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/cdewatch/cdewatch/internal/syslog"
+)
+
+// syslogRow is a Syslog record's message, parsed once per row.
+type syslogRow struct {
+	m  syslog.Message
+	ok bool // Raw parsed; false leaves the columns from the message empty
+}
+
+// prepareSyslog parses r.rec.Raw, the message as received (with card
+// numbers masked, which keeps it parsable), as the receiver did
+// (internal/ingest/syslog). The receiver's ParseOptions are not in the
+// record, so the event time comes from the record (see EventTime) and the
+// parse only says whether the message had one.
+func prepareSyslog(r *row) {
+	m, err := syslog.ParseOptions{Now: r.rec.Received}.Parse(r.rec.Raw)
+	r.sys = syslogRow{m: m, ok: err == nil}
+}
+
+// eventTime is the record's event time, NULL when the message had no
+// TIMESTAMP.
+func (s *syslogRow) eventTime(r *row) any {
+	if !s.ok || s.m.Timestamp.IsZero() {
+		return nil
+	}
+	return timestamp(r.rec.Time)
+}
+
+// processID is PROCID as a number, 0 if none or not a number.
+func (s *syslogRow) processID() any {
+	n, err := strconv.ParseInt(s.m.ProcID, 10, 32)
+	if err != nil || n < 0 {
+		return int32(0)
+	}
+	return int32(n)
+}
+
+// structuredData renders the SD-ELEMENTs as a JSON object: SD-ID →
+// {PARAM-NAME: value}, in message order; of a repeated SD-ID or
+// PARAM-NAME the first is kept (the whole message is in Raw). NULL when
+// there is none.
+func (s *syslogRow) structuredData() any {
+	if !s.ok || len(s.m.StructuredData) == 0 {
+		return nil
+	}
+	b := []byte{'{'}
+	seen := map[string]bool{}
+	for _, e := range s.m.StructuredData {
+		if seen[e.ID] {
+			continue
+		}
+		seen[e.ID] = true
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, e.ID)
+		b = append(b, ':', '{')
+		names := map[string]bool{}
+		for _, p := range e.Params {
+			if names[p.Name] {
+				continue
+			}
+			if len(names) > 0 {
+				b = append(b, ',')
+			}
+			names[p.Name] = true
+			b = appendJSONString(b, p.Name)
+			b = append(b, ':')
+			b = appendJSONString(b, p.Value)
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes
+// U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for _, c := range s {
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', byte(c))
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		default:
+			b = utf8.AppendRune(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+// Syslog: syslog messages (internal/ingest/syslog).
+var syslogFields = append([]field{
+	{ColTimeGenerated, func(r *row) any {
+		if t := r.sys.eventTime(r); t != nil {
+			return t
+		}
+		return timestamp(r.rec.Received)
+	}},
+	{"Computer", func(r *row) any { return text(r.rec.Resource) }},
+	{"HostName", func(r *row) any { return text(r.sys.m.Hostname) }},
+	{"HostIP", func(r *row) any { return text(r.rec.OriginIP) }},
+	{"Facility", func(r *row) any {
+		if !r.sys.ok {
+			return ""
+		}
+		return r.sys.m.Facility.String()
+	}},
+	{"SeverityLevel", func(r *row) any {
+		if !r.sys.ok {
+			return ""
+		}
+		return r.sys.m.Severity.String()
+	}},
+	{"SyslogMessage", func(r *row) any {
+		if !r.sys.ok {
+			return text(string(r.rec.Raw))
+		}
+		return r.sys.m.Message
+	}},
+	{"ProcessName", func(r *row) any { return r.sys.m.AppName }},
+	{"ProcessID", func(r *row) any { return r.sys.processID() }},
+	{"EventTime", func(r *row) any { return r.sys.eventTime(r) }},
+	{"SourceSystem", func(r *row) any { return "Syslog" }},
+	{"MsgId", func(r *row) any { return r.sys.m.MsgID }},
+	{"StructuredData", func(r *row) any { return r.sys.structuredData() }},
+	{"SyslogFormat", func(r *row) any {
+		if !r.sys.ok {
+			return ""
+		}
+		return r.sys.m.Format.String()
+	}},
+}, commonFields...)
