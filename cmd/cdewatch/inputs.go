@@ -104,3 +104,12 @@ func syslogRunners(listeners []config.SyslogListener, store ingest.Storer, reg p
 	}
 	return rs, closeAll, nil
 }
+
+// setOf returns the set of the strings.
+func setOf(list []string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, s := range list {
+		m[s] = true
+	}
+	return m
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/cdewatch/cdewatch/internal/index"
 	"github.com/cdewatch/cdewatch/internal/ingest"
 	"github.com/cdewatch/cdewatch/internal/ingest/filetail"
+	"github.com/cdewatch/cdewatch/internal/ingest/otlp"
 	"github.com/cdewatch/cdewatch/internal/k8saudit"
 	"github.com/cdewatch/cdewatch/internal/kql"
 	"github.com/cdewatch/cdewatch/internal/ledger"
@@ -189,6 +190,8 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 		Ingest: map[string]http.Handler{
 			"POST /v1/ingest/app":   &ingest.App{Store: pipe, MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes), Log: pipe.Log},
 			"POST /v1/ingest/azure": azureIn,
+			"POST /v1/logs": &otlp.Handler{Pipeline: pipe, Router: router, AppServices: setOf(cfg.Ingest.AppServices),
+				MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes), Now: time.Now, Log: log.With("component", "otlp")},
 		},
 	}
 	if idx != nil {

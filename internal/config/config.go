@@ -58,6 +58,12 @@ type Ingest struct {
 	MaxRequestBytes ByteSize `yaml:"max_request_bytes"`
 	MaxEventBytes   ByteSize `yaml:"max_event_bytes"`
 	DedupWindow     Duration `yaml:"dedup_window"` // redelivered (auditID, stage) within this window is stored once
+	// AppServices are the OTLP service.name values of applications that
+	// send their card-data access records as OTLP log records (AppAccess).
+	AppServices []string `yaml:"otlp_app_services"`
+	// AppIndexPrefix marks Elasticsearch bulk indices that carry an
+	// application's access records: "<prefix><app>" (AppAccess).
+	AppIndexPrefix string `yaml:"es_app_index_prefix"`
 }
 
 // KafkaInput is one Kafka consumer (internal/ingest/kafka). Secrets are
@@ -151,6 +157,7 @@ func Default() *Config {
 			MaxRequestBytes: 12 << 20,
 			MaxEventBytes:   256 << 10,
 			DedupWindow:     Duration(5 * time.Minute),
+			AppIndexPrefix:  "cdewatch-app-",
 		},
 		Index: Index{Enabled: true},
 		Query: Query{

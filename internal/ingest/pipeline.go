@@ -119,9 +119,11 @@ func (p *Pipeline) Store(ctx context.Context, b *Batch) (Result, error) {
 	for _, rj := range b.Rejects {
 		ex := excerpt(rj.Raw)
 		if p.Scrubber != nil {
-			var h []scrub.Hit
+			// Reasons may quote the input too.
+			var h, hr []scrub.Hit
 			ex, h = p.Scrubber.String(ex)
-			hits = append(hits, h...)
+			rj.Reason, hr = p.Scrubber.String(rj.Reason)
+			hits = append(append(hits, h...), hr...)
 		}
 		p.Log.Warn("rejected input", "source", b.Source, "via", b.Via, "index", rj.Index, "reason", rj.Reason)
 		rec, err := event.SelfAudit{
