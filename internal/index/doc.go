@@ -58,13 +58,16 @@
 //   - ContainerLog: container stdout/stderr lines, the legacy Log Analytics
 //     ContainerLog columns plus PodName, PodNamespace and ContainerName of
 //     ContainerLogV2.
+//   - AKSControlPlane: the other AKS diagnostic categories (kube-apiserver,
+//     guard, …), the Log Analytics AKSControlPlane columns.
 //   - Syslog: syslog messages, the Log Analytics Syslog columns.
 //
 // Every table ends with the cdewatch columns: seq (the record's ledger
 // sequence number), Source, ReceivedTime, Pci (the PCI DSS 10.2.1.x
 // classes), and the PCI DSS 10.2.2 details the other columns do not
 // already hold: Outcome, Status, CallerIpAddress and Resource (the user is
-// Caller, the type of event OperationName, the time TimeGenerated). Where
+// Caller, the type of event OperationName, the time TimeGenerated), and
+// Missing, the 10.2.2 details the record lacks. Where
 // a Log Analytics table has a column of the same name, the table keeps one:
 // AzureActivity's CallerIpAddress and Resource are the cdewatch columns,
 // while SigninLogs keeps its own dynamic Status and has no cdewatch Status.
@@ -76,10 +79,10 @@
 // for an absent value, as in Log Analytics; datetime and dynamic columns
 // hold NULL.
 //
-// The AzureActivity, SigninLogs, AppAccess, ContainerLog and Syslog tables
-// have no mapping from ledger records yet and stay empty: records of those
-// ledger tables are skipped and counted. Adding a mapping changes the
-// schema version, so the next Open empties the index and Run indexes them
+// Each table is fed by a mapping from the ledger records of one ledger
+// table (mapping.go); records of a ledger table without a mapping are
+// skipped and counted. Adding a mapping or a column changes the schema
+// version, so the next Open empties the index and Run indexes everything
 // from the start of the ledger.
 //
 // SCHEMA.md lists every column; TestSchemaDoc keeps it in step with the

@@ -13,12 +13,10 @@ import (
 )
 
 // A mapping turns the records of one ledger table (event.Record.Table) into
-// rows of one index table. The catalog already has the tables of the
-// sources to come (AzureActivity, SigninLogs, AppAccess, ContainerLog,
-// Syslog); until a table has a mapping here, records of it are skipped and
-// counted. Adding a mapping changes the schema version, so an existing
-// index is rebuilt from the ledger and the records it skipped before are
-// indexed. A table that omits columns of commonTail leaves the same fields
+// rows of one index table; records of a ledger table without a mapping
+// are skipped and counted. Adding a mapping changes the schema version, so
+// an existing index is rebuilt from the ledger and the records it skipped
+// before are indexed. A table that omits columns of commonTail leaves the same fields
 // out of commonFields (SigninLogs has no cdewatch Status).
 type mapping struct {
 	table  string  // index table the rows go to
