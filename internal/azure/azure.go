@@ -150,6 +150,11 @@ func (e *Error) Unwrap() error { return e.err }
 // table for.
 var ErrUnsupportedCategory = errors.New("unsupported category")
 
+// ErrSingleRecord is wrapped by DecodeBody's error for a body that is one
+// record rather than a {"records":[…]} document: decode it with
+// DecodeRecord.
+var ErrSingleRecord = errors.New("a single record, not a records document")
+
 var bom = []byte("\xef\xbb\xbf")
 
 // DecodeBody decodes an Event Hubs body written by an Azure Monitor
@@ -372,7 +377,9 @@ func (d *decoder) doc(b []byte, line int) *Error {
 			return nil
 		}
 		if hasCategory {
-			return docErr(`no "records" member (a single record: decode it as a line)`)
+			e := docErr(`no "records" member (a single record: decode it as a line)`)
+			e.err = ErrSingleRecord
+			return e
 		}
 		return docErr(`no "records" member`)
 	}

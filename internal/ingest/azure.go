@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/auth"
@@ -75,7 +74,7 @@ func (a *Azure) Decode(body []byte) (recs []azure.Record, bad []*azure.Error, er
 	trimmed := bytes.TrimSpace(body)
 	if json.Valid(trimmed) && bytes.HasPrefix(trimmed, []byte("{")) {
 		recs, bad, err = azure.DecodeBody(trimmed, a.Limits)
-		if err == nil || !strings.Contains(err.Error(), "a single record") {
+		if !errors.Is(err, azure.ErrSingleRecord) {
 			return recs, bad, err
 		}
 		rec, err := azure.DecodeRecord(trimmed, a.Limits)
