@@ -23,6 +23,7 @@ import (
 	"github.com/cdewatch/cdewatch/internal/event"
 	"github.com/cdewatch/cdewatch/internal/index"
 	"github.com/cdewatch/cdewatch/internal/ingest"
+	"github.com/cdewatch/cdewatch/internal/ingest/esbulk"
 	"github.com/cdewatch/cdewatch/internal/ingest/filetail"
 	"github.com/cdewatch/cdewatch/internal/ingest/otlp"
 	"github.com/cdewatch/cdewatch/internal/k8saudit"
@@ -190,6 +191,9 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 		Ingest: map[string]http.Handler{
 			"POST /v1/ingest/app":   &ingest.App{Store: pipe, MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes), Log: pipe.Log},
 			"POST /v1/ingest/azure": azureIn,
+			// Shippers' Elasticsearch outputs point at <server>/es.
+			"/es/": http.StripPrefix("/es", &esbulk.Handler{Store: pipe, Router: router, MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes),
+				AppIndexPrefix: cfg.Ingest.AppIndexPrefix, Ready: led.Err, Now: time.Now, Log: log.With("component", "esbulk")}),
 			"POST /v1/logs": &otlp.Handler{Pipeline: pipe, Router: router, AppServices: setOf(cfg.Ingest.AppServices),
 				MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes), Now: time.Now, Log: log.With("component", "otlp")},
 		},

@@ -135,11 +135,11 @@ func (s *Server) require(next http.Handler, roles ...auth.Role) http.Handler {
 	}
 	needText := strings.Join(need, " or ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret, ok := Credential(r)
+		secret := auth.Credential(r)
 		p, valid := s.Tokens.Authenticate(secret)
-		if !ok || !valid {
+		if secret == "" || !valid {
 			reason := "missing bearer token"
-			if ok {
+			if secret != "" {
 				reason = "invalid token"
 			}
 			s.audit(r, event.SelfAudit{Action: event.ActionAuthFailed, User: "unauthenticated", Outcome: event.Failure, Status: http.StatusUnauthorized, Class: event.InvalidAccess,
@@ -156,41 +156,6 @@ func (s *Server) require(next http.Handler, roles ...auth.Role) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})
-}
-
-// Credential returns the token a request presents in its Authorization
-// header, and whether it presents one:
-//
-//   - Bearer <token>: cdewatch's own clients, the kube-apiserver webhook
-//     (kubeconfig token), Vector (auth.strategy bearer), OTLP exporters;
-//   - Basic base64(user:token): shippers that only speak basic auth
-//     (Fluent Bit's HTTP_User/HTTP_Passwd, Fluentd, Vector's basic
-//     strategy) — the password is the token, the user name is ignored;
-//   - ApiKey base64(id:token) or ApiKey <token>: Filebeat's and the
-//     Elasticsearch clients' api_key — the key part is the token.
-func Credential(r *http.Request) (string, bool) {
-	scheme, value, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	if !ok {
-		return "", false
-	}
-	value = strings.TrimSpace(value)
-	switch strings.ToLower(scheme) {
-	case "bearer":
-		return value, true
-	case "basic":
-		if _, pass, ok := r.BasicAuth(); ok {
-			return pass, true
-		}
-		return "", true
-	case "apikey":
-		if dec, err := base64.StdEncoding.DecodeString(value); err == nil {
-			if _, key, ok := strings.Cut(string(dec), ":"); ok {
-				return key, true
-			}
-		}
-		return value, true
-	}
-	return "", false
 }
 
 // audit records a self-audit action about request r, logging a failure.
