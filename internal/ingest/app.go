@@ -124,7 +124,7 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int,
 	default:
 		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Encoding %q is not supported: send gzip or nothing", enc)
 	}
-	body, err := readBody(rd, r.ContentLength, limit, nil)
+	body, err := ReadAll(rd, r.ContentLength, limit, nil)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe) || int64(len(body)) > limit:

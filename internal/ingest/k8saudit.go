@@ -80,7 +80,7 @@ func (k *K8sAudit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	bp := bodyPool.Get().(*[]byte)
 	defer bodyPool.Put(bp)
-	body, err := readBody(http.MaxBytesReader(w, r.Body, k.MaxRequestBytes), r.ContentLength, k.MaxRequestBytes, (*bp)[:0])
+	body, err := ReadAll(http.MaxBytesReader(w, r.Body, k.MaxRequestBytes), r.ContentLength, k.MaxRequestBytes, (*bp)[:0])
 	*bp = body
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -113,10 +113,13 @@ func (k *K8sAudit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // has returned (records are copied into the ledger's compressed block).
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
 
-// readBody reads r into buf, sized up front from Content-Length when known.
-func readBody(r io.Reader, contentLength, limit int64, buf []byte) ([]byte, error) {
-	if contentLength > 0 && contentLength <= limit && int64(cap(buf)) < contentLength+1 {
-		buf = make([]byte, 0, contentLength+1)
+// ReadAll reads r to its end into buf, which it grows as needed, sized up
+// front from size (a Content-Length; 0 or -1 when unknown) when that is at
+// most limit. It does not enforce limit: wrap r in http.MaxBytesReader or
+// io.LimitReader for that.
+func ReadAll(r io.Reader, size, limit int64, buf []byte) ([]byte, error) {
+	if size > 0 && size <= limit && int64(cap(buf)) < size+1 {
+		buf = make([]byte, 0, size+1)
 	}
 	for {
 		if len(buf) == cap(buf) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/event"
+	"github.com/cdewatch/cdewatch/internal/event/eventtest"
 	"github.com/cdewatch/cdewatch/internal/ledger"
 	"github.com/cdewatch/cdewatch/internal/scrub"
 )
@@ -29,24 +30,6 @@ func newTestPipeline(tb testing.TB) (*Pipeline, *ledger.Ledger) {
 	}, l
 }
 
-// stored returns the records of the ledger from seq from on.
-func stored(tb testing.TB, l *ledger.Ledger, from uint64) []event.Record {
-	tb.Helper()
-	var out []event.Record
-	if err := l.ReadRange(from, l.Size(), func(_ uint64, b []byte) error {
-		var r event.Record
-		if err := r.UnmarshalBinary(b); err != nil {
-			return err
-		}
-		r.Raw = append([]byte(nil), r.Raw...)
-		out = append(out, r)
-		return nil
-	}); err != nil {
-		tb.Fatal(err)
-	}
-	return out
-}
-
 func TestPipelineStore(t *testing.T) {
 	p, l := newTestPipeline(t)
 	before := l.Size()
@@ -63,7 +46,7 @@ func TestPipelineStore(t *testing.T) {
 	if res.Accepted != 2 || res.Duplicates != 1 || res.Rejected != 1 || res.FirstSeq != before {
 		t.Fatalf("result %+v, want 2 accepted, 1 duplicate, 1 rejected from %d", res, before)
 	}
-	recs := stored(t, l, before)
+	recs := eventtest.Stored(t, l, before)
 	if len(recs) != 4 { // 2 records, 1 reject, 1 finding
 		t.Fatalf("%d records stored, want 4", len(recs))
 	}

@@ -557,7 +557,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte) (
 		return buf, &requestError{status: http.StatusUnsupportedMediaType, typ: "illegal_argument_exception",
 			reason: fmt.Sprintf("Content-Encoding [%s] is not supported: send gzip or nothing", enc)}
 	}
-	body, err := readAll(rd, size, limit, buf)
+	body, err := ingest.ReadAll(rd, size, limit, buf)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe) || int64(len(body)) > limit:
@@ -566,29 +566,6 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte) (
 		return body, &requestError{status: http.StatusBadRequest, typ: "illegal_argument_exception", reason: "reading the request body: " + err.Error()}
 	}
 	return body, nil
-}
-
-// readAll reads rd into buf, sized up front from size when known.
-func readAll(rd io.Reader, size, limit int64, buf []byte) ([]byte, error) {
-	if size > limit {
-		size = limit
-	}
-	if size > 0 && int64(cap(buf)) < size+1 {
-		buf = make([]byte, 0, size+1)
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := rd.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 // maxPooled bounds the buffers kept for reuse.

@@ -155,7 +155,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.putBuf(wire)
 	limit := h.maxRequestBytes()
 	var err error
-	*wire, err = readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit, (*wire)[:0])
+	*wire, err = ingest.ReadAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit, (*wire)[:0])
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -474,7 +474,7 @@ func (h *Handler) gunzip(body []byte, limit int64, dst []byte) ([]byte, error) {
 		return dst, fmt.Errorf("decompressing the gzip body: %w", err)
 	}
 	defer h.gzs.Put(zr)
-	dst, err = readAll(io.LimitReader(zr, limit+1), 0, limit, dst)
+	dst, err = ingest.ReadAll(io.LimitReader(zr, limit+1), 0, limit, dst)
 	if err != nil {
 		return dst, fmt.Errorf("decompressing the gzip body: %w", err)
 	}
@@ -482,26 +482,6 @@ func (h *Handler) gunzip(body []byte, limit int64, dst []byte) ([]byte, error) {
 		return dst, errTooLarge
 	}
 	return dst, nil
-}
-
-// readAll reads r into buf, sized up front from Content-Length when known.
-func readAll(r io.Reader, contentLength, limit int64, buf []byte) ([]byte, error) {
-	if contentLength > 0 && contentLength <= limit && int64(cap(buf)) < contentLength+1 {
-		buf = make([]byte, 0, contentLength+1)
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 // maxPooledBuf bounds the buffers kept for reuse.

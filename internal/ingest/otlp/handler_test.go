@@ -30,6 +30,7 @@ import (
 	"github.com/cdewatch/cdewatch/internal/appaccess"
 	"github.com/cdewatch/cdewatch/internal/auth"
 	"github.com/cdewatch/cdewatch/internal/event"
+	"github.com/cdewatch/cdewatch/internal/event/eventtest"
 	"github.com/cdewatch/cdewatch/internal/ingest"
 	"github.com/cdewatch/cdewatch/internal/ledger"
 	"github.com/cdewatch/cdewatch/internal/logdoc"
@@ -260,7 +261,7 @@ func TestSDKExport(t *testing.T) {
 			if err := sendSDK(t, srv.URL, tc.res, tc.recs, tc.opts...); err != nil {
 				t.Fatalf("export: %v", err)
 			}
-			recs := stored(t, l, before)
+			recs := eventtest.Stored(t, l, before)
 			for _, r := range recs {
 				if r.Table == event.TableCdewatchAudit {
 					continue // findings about the delivery
@@ -333,7 +334,7 @@ func TestSDKPartialSuccess(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1 of 2 log records rejected") || !strings.Contains(err.Error(), "logRecords[0]") {
 		t.Fatalf("export returned %v, want a partial success rejecting record 0", err)
 	}
-	recs := stored(t, l, before)
+	recs := eventtest.Stored(t, l, before)
 	if len(recs) != 2 || recs[0].Table != event.TableAppAccess || recs[0].User != "u-2" || recs[1].Action != event.ActionIngestReject {
 		t.Fatalf("stored %v, want the good access record and a reject", tables(recs))
 	}
@@ -373,7 +374,7 @@ func TestSDKPushback(t *testing.T) {
 	if d := time.Since(start); d < time.Second {
 		t.Errorf("the exporter retried after %v, before the Retry-After of 1s", d)
 	}
-	got := stored(t, l, before)
+	got := eventtest.Stored(t, l, before)
 	if len(got) != len(recs) {
 		t.Fatalf("%d records stored, want %d", len(got), len(recs))
 	}
@@ -422,7 +423,7 @@ func TestJSON(t *testing.T) {
 		!strings.Contains(ps.ErrorMessage(), "resourceLogs[1].scopeLogs[0].logRecords[0]") {
 		t.Errorf("partial success %d %q", ps.RejectedLogRecords(), ps.ErrorMessage())
 	}
-	recs := stored(t, l, before)
+	recs := eventtest.Stored(t, l, before)
 	if len(recs) != 2 || recs[0].Table != event.TableContainerLog || recs[0].Resource != "shop/pods/api-5f7/api" || recs[0].Action != "log stdout" ||
 		recs[1].Action != event.ActionIngestReject {
 		t.Fatalf("stored %v: %+v", tables(recs), recs)
@@ -597,7 +598,7 @@ func TestAnswers(t *testing.T) {
 					t.Errorf("400 without a BadRequest detail: %v", &st)
 				}
 			}
-			recs := stored(t, l, before)
+			recs := eventtest.Stored(t, l, before)
 			switch {
 			case tc.rejectRecorded:
 				if len(recs) != 1 || recs[0].Action != event.ActionIngestReject {

@@ -117,24 +117,6 @@ func newServer(tb testing.TB, h http.Handler) *httptest.Server {
 	return srv
 }
 
-// stored returns the records of the ledger from seq from on.
-func stored(tb testing.TB, l *ledger.Ledger, from uint64) []event.Record {
-	tb.Helper()
-	var out []event.Record
-	if err := l.ReadRange(from, l.Size(), func(_ uint64, b []byte) error {
-		var r event.Record
-		if err := r.UnmarshalBinary(b); err != nil {
-			return err
-		}
-		r.Raw = append([]byte(nil), r.Raw...)
-		out = append(out, r)
-		return nil
-	}); err != nil {
-		tb.Fatal(err)
-	}
-	return out
-}
-
 // byTable returns the records of table.
 func byTable(recs []event.Record, table string) []event.Record {
 	var out []event.Record

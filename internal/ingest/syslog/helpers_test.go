@@ -73,24 +73,6 @@ func serve(tb testing.TB, l Listener, o Options) *Server {
 	return s
 }
 
-// ledgerRecords returns every record of the ledger.
-func ledgerRecords(tb testing.TB, l *ledger.Ledger) []event.Record {
-	tb.Helper()
-	var out []event.Record
-	if err := l.ReadRange(0, l.Size(), func(_ uint64, b []byte) error {
-		var r event.Record
-		if err := r.UnmarshalBinary(b); err != nil {
-			return err
-		}
-		r.Raw = append([]byte(nil), r.Raw...)
-		out = append(out, r)
-		return nil
-	}); err != nil {
-		tb.Fatal(err)
-	}
-	return out
-}
-
 // syslogRecords and rejects split records by kind.
 func syslogRecords(recs []event.Record) []event.Record {
 	var out []event.Record

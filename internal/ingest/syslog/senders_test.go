@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/event"
+	"github.com/cdewatch/cdewatch/internal/event/eventtest"
 )
 
 // lookBinary finds a program in PATH or the sbin directories (not always
@@ -106,7 +107,7 @@ func TestLogger(t *testing.T) {
 	}
 	waitHandled(t, udp, 3)
 	waitHandled(t, tcp, 8)
-	sys := syslogRecords(ledgerRecords(t, l))
+	sys := syslogRecords(eventtest.Stored(t, l, 0))
 	if len(sys) != 11 {
 		t.Fatalf("%d records, want 11", len(sys))
 	}
@@ -245,7 +246,7 @@ ruleset(name="fwd") {%s
 	for _, s := range servers {
 		waitHandled(t, s, uint64(len(msgs)))
 	}
-	sys := syslogRecords(ledgerRecords(t, l))
+	sys := syslogRecords(eventtest.Stored(t, l, 0))
 	type key struct{ source, action string }
 	got := map[key]int{}
 	for _, r := range sys {

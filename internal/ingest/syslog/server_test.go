@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cdewatch/cdewatch/internal/event"
+	"github.com/cdewatch/cdewatch/internal/event/eventtest"
 )
 
 // TestStream sends frames of every kind over TCP connections and checks
@@ -50,7 +51,7 @@ func TestStream(t *testing.T) {
 		send(t, s, tc.frame)
 	}
 	waitHandled(t, s, uint64(len(cases)))
-	recs := ledgerRecords(t, l)
+	recs := eventtest.Stored(t, l, 0)
 	// Connections may be served in any order: match records by Raw.
 	byRaw := map[string]event.Record{}
 	for _, r := range syslogRecords(recs) {
@@ -110,7 +111,7 @@ func TestOrderAndBatching(t *testing.T) {
 	}
 	send(t, s, b.String())
 	waitHandled(t, s, n)
-	sys := syslogRecords(ledgerRecords(t, l))
+	sys := syslogRecords(eventtest.Stored(t, l, 0))
 	if len(sys) != n {
 		t.Fatalf("%d records, want %d", len(sys), n)
 	}
@@ -145,7 +146,7 @@ func TestOversized(t *testing.T) {
 		}
 	}
 	waitHandled(t, udp, 2)
-	recs := ledgerRecords(t, l)
+	recs := eventtest.Stored(t, l, 0)
 	sys := syslogRecords(recs)
 	if len(sys) != 3 {
 		t.Fatalf("%d records, want 3", len(sys))
@@ -201,7 +202,7 @@ func TestPANMasked(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	recs := ledgerRecords(t, l)
+	recs := eventtest.Stored(t, l, 0)
 	masked := 0
 	for _, r := range recs {
 		if r.Action == event.ActionPANMasked {
@@ -266,7 +267,7 @@ func TestBackpressureTCP(t *testing.T) {
 	}
 	c.Close()
 	waitHandled(t, s, uint64(sent))
-	sys := syslogRecords(ledgerRecords(t, l))
+	sys := syslogRecords(eventtest.Stored(t, l, 0))
 	if len(sys) != sent {
 		t.Fatalf("%d records stored, %d sent", len(sys), sent)
 	}
@@ -306,7 +307,7 @@ func TestPushbackRetried(t *testing.T) {
 			}
 			c.Close()
 			waitHandled(t, s, 50)
-			if got := len(syslogRecords(ledgerRecords(t, l))); got != 50 {
+			if got := len(syslogRecords(eventtest.Stored(t, l, 0))); got != 50 {
 				t.Errorf("%d records, want 50", got)
 			}
 			if st := s.Stats(); st.Pushbacks != 5 || st.Lost != 0 || st.Stored != 50 {
@@ -335,7 +336,7 @@ func TestUDPLoss(t *testing.T) {
 	close(fs.release)
 	c.Write([]byte("<14>1 - host app - - - kept"))
 	waitFor(t, "a stored message", func() bool { return s.Stats().Stored == 1 })
-	sys := syslogRecords(ledgerRecords(t, l))
+	sys := syslogRecords(eventtest.Stored(t, l, 0))
 	if len(sys) != 1 || string(sys[0].Raw) != "<14>1 - host app - - - kept" {
 		t.Errorf("records %v", sys)
 	}
@@ -369,7 +370,7 @@ func TestShutdownFlush(t *testing.T) {
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
-			if got := len(syslogRecords(ledgerRecords(t, l))); got != 3 {
+			if got := len(syslogRecords(eventtest.Stored(t, l, 0))); got != 3 {
 				t.Errorf("%d records after Close, want 3", got)
 			}
 		})
@@ -503,7 +504,7 @@ func TestTLSClientAuth(t *testing.T) {
 			}
 			waitFor(t, "the message", func() bool { return s.Stats().Stored == before.Stored+1 })
 			var found bool
-			for _, r := range syslogRecords(ledgerRecords(t, l)) {
+			for _, r := range syslogRecords(eventtest.Stored(t, l, 0)) {
 				if string(r.Raw) == msg {
 					found = true
 					if r.Source != tc.source {
@@ -519,7 +520,7 @@ func TestTLSClientAuth(t *testing.T) {
 	if st := s.Stats(); st.Stored != 2 || st.Refused != 4 {
 		t.Errorf("stats %+v", st)
 	}
-	for _, r := range ledgerRecords(t, l) {
+	for _, r := range eventtest.Stored(t, l, 0) {
 		if r.Table == event.TableSyslog && r.Source != "cluster-a" && r.Source != "cluster-b" {
 			t.Errorf("record of a refused client stored: %+v", r)
 		}
@@ -539,7 +540,7 @@ func TestTLSWithoutClientAuth(t *testing.T) {
 	c.Write([]byte(octet("<14>1 - host app - - - one") + "<14>1 - host app - - - two\n"))
 	c.Close()
 	waitHandled(t, s, 2)
-	sys := syslogRecords(ledgerRecords(t, l))
+	sys := syslogRecords(eventtest.Stored(t, l, 0))
 	if len(sys) != 2 || sys[0].Source != "edge" || string(sys[1].Raw) != "<14>1 - host app - - - two" {
 		t.Errorf("records %+v", sys)
 	}
@@ -607,7 +608,7 @@ func TestConcurrentConnections(t *testing.T) {
 	}
 	wg.Wait()
 	waitHandled(t, s, conns*per)
-	sys := syslogRecords(ledgerRecords(t, l))
+	sys := syslogRecords(eventtest.Stored(t, l, 0))
 	if len(sys) != conns*per {
 		t.Fatalf("%d records, want %d", len(sys), conns*per)
 	}
