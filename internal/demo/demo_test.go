@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"regexp"
 	"slices"
 	"strings"
@@ -449,8 +450,8 @@ func TestAppendString(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := appendString(nil, s); !bytes.Equal(got, want) {
-				t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+			if got := jsonscan.AppendString(nil, s, true); !bytes.Equal(got, want) {
+				t.Errorf("jsonscan.AppendString(%q, true) = %s, want %s", s, got, want)
 			}
 		})
 	}

@@ -2,10 +2,10 @@ package demo
 
 import (
 	"fmt"
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
 // The events are written by hand rather than with encoding/json: the output
@@ -51,7 +51,7 @@ func appendValue(b []byte, v any) []byte {
 	case nil:
 		return append(b, "null"...)
 	case string:
-		return appendString(b, v)
+		return jsonscan.AppendString(b, v, true)
 	case int:
 		return strconv.AppendInt(b, int64(v), 10)
 	case int64:
@@ -74,7 +74,7 @@ func appendValue(b []byte, v any) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, s)
+			b = jsonscan.AppendString(b, s, true)
 		}
 		return append(b, ']')
 	case M:
@@ -88,9 +88,9 @@ func appendValue(b []byte, v any) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = jsonscan.AppendString(b, k, true)
 			b = append(b, ':')
-			b = appendString(b, v[k])
+			b = jsonscan.AppendString(b, v[k], true)
 		}
 		return append(b, '}')
 	case OM:
@@ -106,7 +106,7 @@ func appendValue(b []byte, v any) []byte {
 				b = append(b, ',')
 			}
 			n++
-			b = appendString(b, v[i].(string))
+			b = jsonscan.AppendString(b, v[i].(string), true)
 			b = append(b, ':')
 			b = appendValue(b, v[i+1])
 		}
@@ -153,55 +153,6 @@ func (o O) name() string {
 }
 
 const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string, escaped as encoding/json does.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
 
 // appendMicro appends t as a JSON metav1.MicroTime string.
 func appendMicro(b []byte, t time.Time) []byte {

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"encoding/binary"
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -60,12 +61,12 @@ func (u *userInfo) appendJSON(b []byte) []byte {
 	if u.name != "" {
 		sep()
 		b = append(b, `"username":`...)
-		b = appendString(b, u.name)
+		b = jsonscan.AppendString(b, u.name, true)
 	}
 	if u.uid != "" {
 		sep()
 		b = append(b, `"uid":`...)
-		b = appendString(b, u.uid)
+		b = jsonscan.AppendString(b, u.uid, true)
 	}
 	if len(u.groups) > 0 {
 		sep()
@@ -79,9 +80,9 @@ func (u *userInfo) appendJSON(b []byte) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, p.k)
+			b = jsonscan.AppendString(b, p.k, true)
 			b = append(b, ":["...)
-			b = appendString(b, p.v)
+			b = jsonscan.AppendString(b, p.v, true)
 			b = append(b, ']')
 		}
 		b = append(b, '}')
@@ -109,9 +110,9 @@ func (o *objRef) appendJSON(b []byte) []byte {
 			b = append(b, ',')
 		}
 		n++
-		b = appendString(b, f.k)
+		b = jsonscan.AppendString(b, f.k, true)
 		b = append(b, ':')
-		b = appendString(b, f.v)
+		b = jsonscan.AppendString(b, f.v, true)
 	}
 	return append(b, '}')
 }
@@ -139,15 +140,15 @@ func (s *respStatus) appendJSON(b []byte) []byte {
 	b = append(b, `{"metadata":{}`...)
 	if s.status != "" {
 		b = append(b, `,"status":`...)
-		b = appendString(b, s.status)
+		b = jsonscan.AppendString(b, s.status, true)
 	}
 	if s.message != "" {
 		b = append(b, `,"message":`...)
-		b = appendString(b, s.message)
+		b = jsonscan.AppendString(b, s.message, true)
 	}
 	if s.reason != "" {
 		b = append(b, `,"reason":`...)
-		b = appendString(b, s.reason)
+		b = jsonscan.AppendString(b, s.reason, true)
 	}
 	if d := s.details; d != nil {
 		b = append(b, `,"details":{`...)
@@ -160,9 +161,9 @@ func (s *respStatus) appendJSON(b []byte) []byte {
 				b = append(b, ',')
 			}
 			n++
-			b = appendString(b, f.k)
+			b = jsonscan.AppendString(b, f.k, true)
 			b = append(b, ':')
-			b = appendString(b, f.v)
+			b = jsonscan.AppendString(b, f.v, true)
 		}
 		b = append(b, '}')
 	}
@@ -257,15 +258,15 @@ func (r *request) stageTime(s stage) time.Time {
 // appendEvent appends the audit event of stage s.
 func (r *request) appendEvent(b []byte, s stage) []byte {
 	b = append(b, `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":`...)
-	b = appendString(b, r.level)
+	b = jsonscan.AppendString(b, r.level, true)
 	b = append(b, `,"auditID":`...)
-	b = appendString(b, r.id)
+	b = jsonscan.AppendString(b, r.id, true)
 	b = append(b, `,"stage":`...)
-	b = appendString(b, s.String())
+	b = jsonscan.AppendString(b, s.String(), true)
 	b = append(b, `,"requestURI":`...)
-	b = appendString(b, r.uri)
+	b = jsonscan.AppendString(b, r.uri, true)
 	b = append(b, `,"verb":`...)
-	b = appendString(b, r.verb)
+	b = jsonscan.AppendString(b, r.verb, true)
 	b = append(b, `,"user":`...)
 	b = r.user.appendJSON(b)
 	if r.imp != nil {
@@ -278,7 +279,7 @@ func (r *request) appendEvent(b []byte, s stage) []byte {
 	}
 	if r.ua != "" {
 		b = append(b, `,"userAgent":`...)
-		b = appendString(b, r.ua)
+		b = jsonscan.AppendString(b, r.ua, true)
 	}
 	if r.ref != nil {
 		b = append(b, `,"objectRef":`...)
@@ -312,9 +313,9 @@ func (r *request) appendEvent(b []byte, s stage) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, p.k)
+			b = jsonscan.AppendString(b, p.k, true)
 			b = append(b, ':')
-			b = appendString(b, p.v)
+			b = jsonscan.AppendString(b, p.v, true)
 		}
 		b = append(b, '}')
 	}

@@ -1,8 +1,8 @@
 package index
 
 import (
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/cdewatch/cdewatch/internal/syslog"
 )
@@ -59,7 +59,7 @@ func (s *syslogRow) structuredData() any {
 		if len(b) > 1 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, e.ID)
+		b = jsonscan.AppendString(b, e.ID, false)
 		b = append(b, ':', '{')
 		names := map[string]bool{}
 		for _, p := range e.Params {
@@ -70,31 +70,13 @@ func (s *syslogRow) structuredData() any {
 				b = append(b, ',')
 			}
 			names[p.Name] = true
-			b = appendJSONString(b, p.Name)
+			b = jsonscan.AppendString(b, p.Name, false)
 			b = append(b, ':')
-			b = appendJSONString(b, p.Value)
+			b = jsonscan.AppendString(b, p.Value, false)
 		}
 		b = append(b, '}')
 	}
 	return append(b, '}')
-}
-
-// appendJSONString appends s as a JSON string; invalid UTF-8 becomes
-// U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for _, c := range s {
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', byte(c))
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-		default:
-			b = utf8.AppendRune(b, c)
-		}
-	}
-	return append(b, '"')
 }
 
 // Syslog: syslog messages (internal/ingest/syslog).

@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 	"unicode/utf8"
@@ -84,6 +85,28 @@ func FuzzAppendUnescaped(f *testing.F) {
 		got, err := AppendUnescaped(nil, []byte(in))
 		if err != nil || string(got) != want {
 			t.Fatalf("AppendUnescaped(%q) = %q, %v; encoding/json gives %q", in, got, err, want)
+		}
+	})
+}
+
+// AppendString writes what encoding/json writes, with and without HTML
+// escaping.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "q\"b\\s", "\n\r\t\x00\x1f", "<a>&", "\u2028\u2029", "\xff\xfe", "é😀", "a\xc3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, html := range []bool{false, true} {
+			var b bytes.Buffer
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(html)
+			if err := enc.Encode(s); err != nil {
+				t.Fatal(err)
+			}
+			want := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+			if got := AppendString(nil, s, html); !bytes.Equal(got, want) {
+				t.Fatalf("AppendString(%q, html=%v) = %s, want %s", s, html, got, want)
+			}
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"math"
 	"strconv"
 	"strings"
@@ -178,13 +179,7 @@ func FormatTimespan(d time.Duration) string {
 	return b.String()
 }
 
-func quoteJSON(s string) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	return strings.TrimSuffix(b.String(), "\n")
-}
+func quoteJSON(s string) string { return string(jsonscan.AppendString(nil, s, false)) }
 
 // formatReal64 renders a real in its shortest form, as encoding/json does
 // (plain digits from 1e-6 to 1e21, an exponent outside), and the

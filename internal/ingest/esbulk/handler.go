@@ -19,6 +19,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"io"
 	"log/slog"
 	"mime"
@@ -238,7 +239,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		h.drain(r)
-		writeJSON(w, r, http.StatusBadRequest, []byte(`{"error":`+string(appendString(nil, "no handler found for uri ["+r.URL.RequestURI()+"] and method ["+r.Method+"]: cdewatch's Elasticsearch API takes bulk requests only"))+`,"status":400}`+"\n"))
+		writeJSON(w, r, http.StatusBadRequest, []byte(`{"error":`+string(jsonscan.AppendString(nil, "no handler found for uri ["+r.URL.RequestURI()+"] and method ["+r.Method+"]: cdewatch's Elasticsearch API takes bulk requests only", false))+`,"status":400}`+"\n"))
 	}
 }
 
@@ -252,7 +253,7 @@ func (h *Handler) allow(w http.ResponseWriter, r *http.Request, methods ...strin
 	}
 	h.drain(r)
 	w.Header().Set("Allow", strings.Join(methods, ","))
-	writeJSON(w, r, http.StatusMethodNotAllowed, []byte(`{"error":`+string(appendString(nil, "Incorrect HTTP method for uri ["+r.URL.RequestURI()+"] and method ["+r.Method+"], allowed: ["+strings.Join(methods, ", ")+"]"))+`,"status":405}`+"\n"))
+	writeJSON(w, r, http.StatusMethodNotAllowed, []byte(`{"error":`+string(jsonscan.AppendString(nil, "Incorrect HTTP method for uri ["+r.URL.RequestURI()+"] and method ["+r.Method+"], allowed: ["+strings.Join(methods, ", ")+"]", false))+`,"status":405}`+"\n"))
 	return false
 }
 
@@ -313,7 +314,7 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, p auth.Principal,
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !strings.Contains(mt, "json") {
 			h.drain(r)
-			writeJSON(w, r, http.StatusNotAcceptable, []byte(`{"error":`+string(appendString(nil, "Content-Type header ["+ct+"] is not supported: send application/x-ndjson or application/json"))+`,"status":406}`+"\n"))
+			writeJSON(w, r, http.StatusNotAcceptable, []byte(`{"error":`+string(jsonscan.AppendString(nil, "Content-Type header ["+ct+"] is not supported: send application/x-ndjson or application/json", false))+`,"status":406}`+"\n"))
 			return
 		}
 	}

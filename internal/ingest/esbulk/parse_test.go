@@ -142,20 +142,6 @@ func TestAssignSeqs(t *testing.T) {
 	}
 }
 
-func TestAppendString(t *testing.T) {
-	for _, s := range []string{"", "plain", `quote " and \ back`, "ctl \x00\x01\x1f\n\r\t", "utf8 é ✓ 😀", "bad \xff\xfe utf8", "sep \u2028\u2029", "<html>&"} {
-		b := appendString(nil, s)
-		var got string
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Errorf("appendString(%q) = %s: %v", s, b, err)
-			continue
-		}
-		if want := string([]rune(s)); got != want { // invalid bytes: one U+FFFD each
-			t.Errorf("appendString(%q) decodes to %q", s, got)
-		}
-	}
-}
-
 // FuzzBulk feeds arbitrary bodies to the NDJSON parser and the response
 // encoder: no panic; every non-blank line is an action or a source and
 // every line is at most one of them; a parsed body re-serialized parses to

@@ -1,9 +1,9 @@
 package esbulk
 
 import (
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"net/http"
 	"strconv"
-	"unicode/utf8"
 )
 
 // itemResult is the outcome of one bulk item.
@@ -37,18 +37,18 @@ func appendBulkResponse(b []byte, took int64, items []item, results []itemResult
 		b = append(b, `{"`...)
 		b = append(b, it.op...)
 		b = append(b, `":{"_index":`...)
-		b = appendString(b, it.index)
+		b = jsonscan.AppendString(b, it.index, false)
 		if res.id != "" {
 			b = append(b, `,"_id":`...)
-			b = appendString(b, res.id)
+			b = jsonscan.AppendString(b, res.id, false)
 		}
 		if e := res.err; e != nil {
 			b = append(b, `,"status":`...)
 			b = strconv.AppendInt(b, int64(e.status), 10)
 			b = append(b, `,"error":{"type":`...)
-			b = appendString(b, e.typ)
+			b = jsonscan.AppendString(b, e.typ, false)
 			b = append(b, `,"reason":`...)
-			b = appendString(b, e.reason)
+			b = jsonscan.AppendString(b, e.reason, false)
 			b = append(b, `}}}`...)
 			continue
 		}
@@ -66,13 +66,13 @@ func appendBulkResponse(b []byte, took int64, items []item, results []itemResult
 // {"error":{"root_cause":[{"type","reason"}],"type","reason"},"status"}.
 func appendError(b []byte, status int, typ, reason string) []byte {
 	b = append(b, `{"error":{"root_cause":[{"type":`...)
-	b = appendString(b, typ)
+	b = jsonscan.AppendString(b, typ, false)
 	b = append(b, `,"reason":`...)
-	b = appendString(b, reason)
+	b = jsonscan.AppendString(b, reason, false)
 	b = append(b, `}],"type":`...)
-	b = appendString(b, typ)
+	b = jsonscan.AppendString(b, typ, false)
 	b = append(b, `,"reason":`...)
-	b = appendString(b, reason)
+	b = jsonscan.AppendString(b, reason, false)
 	b = append(b, `},"status":`...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	return append(b, "}\n"...)
@@ -81,54 +81,4 @@ func appendError(b []byte, status int, typ, reason string) []byte {
 // writeError answers with Elasticsearch's error object.
 func writeError(w http.ResponseWriter, r *http.Request, status int, typ, reason string) {
 	writeJSON(w, r, status, appendError(nil, status, typ, reason))
-}
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

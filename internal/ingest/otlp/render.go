@@ -3,10 +3,10 @@ package otlp
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"github.com/cdewatch/cdewatch/internal/jsonscan"
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -59,11 +59,11 @@ func appendScope(dst []byte, scope pcommon.InstrumentationScope) []byte {
 	o := object{dst: dst}
 	if s := scope.Name(); s != "" {
 		o.key("name")
-		o.dst = appendString(o.dst, s)
+		o.dst = jsonscan.AppendString(o.dst, s, false)
 	}
 	if s := scope.Version(); s != "" {
 		o.key("version")
-		o.dst = appendString(o.dst, s)
+		o.dst = jsonscan.AppendString(o.dst, s, false)
 	}
 	return o.close()
 }
@@ -86,7 +86,7 @@ func appendRecord(dst []byte, lr plog.LogRecord, res, scope []byte) []byte {
 	}
 	if s := lr.SeverityText(); s != "" {
 		o.key("severityText")
-		o.dst = appendString(o.dst, s)
+		o.dst = jsonscan.AppendString(o.dst, s, false)
 	}
 	if n := lr.SeverityNumber(); n != 0 {
 		o.key("severityNumber")
@@ -136,7 +136,7 @@ func (o *object) key(k string) {
 		o.dst = append(o.dst, ',')
 	}
 	o.n++
-	o.dst = appendString(o.dst, k)
+	o.dst = jsonscan.AppendString(o.dst, k, false)
 	o.dst = append(o.dst, ':')
 }
 
@@ -174,7 +174,7 @@ func appendHex(dst, id []byte) []byte {
 func appendValue(dst []byte, v pcommon.Value, depth int) []byte {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
-		return appendString(dst, v.Str())
+		return jsonscan.AppendString(dst, v.Str(), false)
 	case pcommon.ValueTypeBool:
 		return strconv.AppendBool(dst, v.Bool())
 	case pcommon.ValueTypeInt:
@@ -187,12 +187,12 @@ func appendValue(dst []byte, v pcommon.Value, depth int) []byte {
 		return append(dst, '"')
 	case pcommon.ValueTypeMap:
 		if depth >= maxDepth {
-			return appendString(dst, tooDeep)
+			return jsonscan.AppendString(dst, tooDeep, false)
 		}
 		return appendMap(dst, v.Map(), depth+1)
 	case pcommon.ValueTypeSlice:
 		if depth >= maxDepth {
-			return appendString(dst, tooDeep)
+			return jsonscan.AppendString(dst, tooDeep, false)
 		}
 		s := v.Slice()
 		dst = append(dst, '[')
@@ -270,45 +270,3 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
-// appendString appends s as a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD, everything else
-// as it is.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for len(s) > 0 {
-		i := 0
-		for i < len(s) && s[i]-0x20 < 0x60 && s[i] != '"' && s[i] != '\\' { // 0x20 to 0x7f
-			i++
-		}
-		dst = append(dst, s[:i]...)
-		if i == len(s) {
-			break
-		}
-		c := s[i]
-		n := 1
-		switch {
-		case c >= utf8.RuneSelf:
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = append(dst, `\ufffd`...)
-			} else {
-				dst = append(dst, s[i:i+size]...)
-				n = size
-			}
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c == '\n':
-			dst = append(dst, '\\', 'n')
-		case c == '\r':
-			dst = append(dst, '\\', 'r')
-		case c == '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		s = s[i+n:]
-	}
-	return append(dst, '"')
-}
-
-const hexDigits = "0123456789abcdef"
