@@ -269,4 +269,3 @@ func contains(ss []string, s string) bool {
 	}
 	return false
 }
-
