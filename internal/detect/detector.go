@@ -1,0 +1,245 @@
+package detect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cdewatch/cdewatch/internal/alert"
+	"github.com/cdewatch/cdewatch/internal/event"
+	"github.com/cdewatch/cdewatch/internal/fsutil"
+)
+
+// Ledger is what the detector reads and writes: the records, and the
+// alerts it raises.
+type Ledger interface {
+	// Size returns the number of durable records; it never decreases.
+	Size() uint64
+	// ReadRange calls fn, in order, for each durable record with from <=
+	// seq < to; rec is valid only during the call.
+	ReadRange(from, to uint64, fn func(seq uint64, rec []byte) error) error
+	// Append stores records durably (all or none) and returns the seq of
+	// the first.
+	Append(ctx context.Context, recs [][]byte) (uint64, error)
+}
+
+// Evaluator is a set of rules: Eval calls emit for each alert the event
+// raises. It is called from one goroutine, in ledger order.
+type Evaluator interface {
+	Eval(e *Event, emit func(alert.Alert))
+}
+
+// DeliverFunc hands alerts, already durable in the ledger, to delivery
+// (the notifiers' outbox); it returns once they are durable there.
+type DeliverFunc func(ctx context.Context, alerts []Raised) error
+
+// Raised is an alert and the ledger seq of its SecurityAlert record,
+// which identifies it (delivery uses it as an idempotency id).
+type Raised struct {
+	Seq   uint64
+	Alert alert.Alert
+}
+
+// Detector tails the ledger from a persisted cursor and evaluates every
+// record against its rules. Alerts are appended to the ledger as
+// SecurityAlert records in one append per batch, each carrying the cursor
+// the batch reached ("through"), so that a restart neither loses nor
+// repeats an alert: the cursor is the larger of the state file's and the
+// last "through" in the ledger, and alerts appended after the state file
+// was last written are delivered again (at least once).
+type Detector struct {
+	Ledger  Ledger
+	Rules   []Evaluator
+	Deliver DeliverFunc
+	// StateFile holds the cursor (JSON); written atomically after each
+	// batch.
+	StateFile    string
+	PollInterval time.Duration // default 50ms
+	MaxBatch     int           // records per batch; default 10,000
+	Now          func() time.Time
+	Log          *slog.Logger
+}
+
+// state is the StateFile's content.
+type state struct {
+	Next uint64 `json:"next"` // every record below was evaluated
+}
+
+// alertRecord is the Raw of a SecurityAlert ledger record.
+type alertRecord struct {
+	alert.Alert
+	// Through is the cursor of the batch that raised the alert: every
+	// record below it was evaluated when the alert was appended.
+	Through uint64 `json:"through"`
+}
+
+// Run evaluates records until ctx ends.
+func (d *Detector) Run(ctx context.Context) error {
+	next, redeliver, err := d.recover()
+	if err != nil {
+		return err
+	}
+	if len(redeliver) > 0 {
+		d.Log.Info("delivering alerts raised before the last stop", "alerts", len(redeliver))
+		if err := d.Deliver(ctx, redeliver); err != nil {
+			return fmt.Errorf("deliver recovered alerts: %w", err)
+		}
+	}
+	if err := d.save(next); err != nil {
+		return err
+	}
+	poll := d.PollInterval
+	if poll <= 0 {
+		poll = 50 * time.Millisecond
+	}
+	max := uint64(d.MaxBatch)
+	if max == 0 {
+		max = 10_000
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		size := d.Ledger.Size()
+		if next >= size {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				continue
+			}
+		}
+		to := min(size, next+max)
+		if err := d.batch(ctx, next, to); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		next = to
+	}
+}
+
+// batch evaluates [from, to), appends the alerts and delivers them, then
+// saves the cursor.
+func (d *Detector) batch(ctx context.Context, from, to uint64) error {
+	var alerts []alert.Alert
+	now := d.Now().UTC()
+	err := d.Ledger.ReadRange(from, to, func(seq uint64, b []byte) error {
+		var rec event.Record
+		if err := rec.UnmarshalBinary(b); err != nil {
+			d.Log.Error("skipping an undecodable ledger record", "seq", seq, "err", err)
+			return nil
+		}
+		if rec.Table == event.TableSecurityAlert {
+			return nil // the detector's own output
+		}
+		rec.Raw = append([]byte(nil), rec.Raw...) // b is only valid during the call
+		ev := NewEvent(seq, rec)
+		for _, r := range d.Rules {
+			r.Eval(ev, func(a alert.Alert) {
+				a.Detected = now
+				if a.Source == "" {
+					a.Source = rec.Source
+				}
+				alerts = append(alerts, a)
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read ledger [%d, %d): %w", from, to, err)
+	}
+	if len(alerts) > 0 {
+		recs := make([][]byte, len(alerts))
+		for i, a := range alerts {
+			if recs[i], err = alertLedgerRecord(a, to, now); err != nil {
+				return err
+			}
+		}
+		first, err := d.Ledger.Append(ctx, recs)
+		if err != nil {
+			return fmt.Errorf("record %d alerts in the ledger: %w", len(alerts), err)
+		}
+		raised := make([]Raised, len(alerts))
+		for i, a := range alerts {
+			raised[i] = Raised{Seq: first + uint64(i), Alert: a}
+		}
+		if err := d.Deliver(ctx, raised); err != nil {
+			return fmt.Errorf("deliver %d alerts: %w", len(alerts), err)
+		}
+	}
+	return d.save(to)
+}
+
+// alertLedgerRecord encodes an alert as a SecurityAlert ledger record.
+func alertLedgerRecord(a alert.Alert, through uint64, now time.Time) ([]byte, error) {
+	raw, err := json.Marshal(alertRecord{Alert: a, Through: through})
+	if err != nil {
+		return nil, fmt.Errorf("encode alert %s: %w", a.Rule, err)
+	}
+	var class event.Class
+	for _, req := range a.PCI {
+		if c, err := event.ParseClass(req); err == nil {
+			class |= c
+		}
+	}
+	rec := event.Record{
+		Time: a.Time, Received: now, Source: a.Source, Table: event.TableSecurityAlert,
+		User: "system:cdewatch:detector", Action: a.Rule, Outcome: event.Success,
+		Resource: a.Key, PCI: class, Raw: raw,
+	}
+	return rec.MarshalBinary()
+}
+
+// recover returns the cursor to resume from and the alerts appended after
+// the state file was last written, to deliver again.
+func (d *Detector) recover() (uint64, []Raised, error) {
+	var st state
+	b, err := os.ReadFile(d.StateFile)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &st); err != nil {
+			return 0, nil, fmt.Errorf("read detector state %s: %w (remove it to evaluate the whole ledger again)", d.StateFile, err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return 0, nil, fmt.Errorf("read detector state: %w", err)
+	}
+	next := st.Next
+	var redeliver []Raised
+	err = d.Ledger.ReadRange(st.Next, d.Ledger.Size(), func(seq uint64, b []byte) error {
+		var rec event.Record
+		if rec.UnmarshalBinary(b) != nil || rec.Table != event.TableSecurityAlert {
+			return nil
+		}
+		var ar alertRecord
+		if err := json.Unmarshal(rec.Raw, &ar); err != nil {
+			d.Log.Error("unreadable alert record", "seq", seq, "err", err)
+			return nil
+		}
+		if ar.Through > st.Next {
+			redeliver = append(redeliver, Raised{Seq: seq, Alert: ar.Alert})
+			next = max(next, ar.Through)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("recover detector cursor: %w", err)
+	}
+	return next, redeliver, nil
+}
+
+func (d *Detector) save(next uint64) error {
+	b, _ := json.Marshal(state{Next: next})
+	if err := os.MkdirAll(filepath.Dir(d.StateFile), 0o700); err != nil {
+		return fmt.Errorf("save detector cursor: %w", err)
+	}
+	if err := fsutil.WriteFileAtomic(d.StateFile, b, 0o600); err != nil {
+		return fmt.Errorf("save detector cursor: %w", err)
+	}
+	return nil
+}

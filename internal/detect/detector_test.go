@@ -1,0 +1,152 @@
+package detect
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cdewatch/cdewatch/internal/alert"
+	"github.com/cdewatch/cdewatch/internal/event"
+	"github.com/cdewatch/cdewatch/internal/event/eventtest"
+	"github.com/cdewatch/cdewatch/internal/ledger"
+)
+
+// secretReads raises an alert for every "get secrets" record.
+type secretReads struct{}
+
+func (secretReads) Eval(e *Event, emit func(alert.Alert)) {
+	if e.Rec.Action == "get secrets" {
+		emit(alert.Alert{Rule: "test.secret-read", Kind: "match", Severity: alert.High, PCI: []string{"10.2.1.1"},
+			Time: e.Rec.Time, Seqs: []uint64{e.Seq}, Key: e.Rec.User, Summary: e.Rec.User + " read a secret"})
+	}
+}
+
+// sink records deliveries; fail makes the next n deliveries fail.
+type sink struct {
+	mu   sync.Mutex
+	got  []Raised
+	fail int
+}
+
+func (s *sink) deliver(_ context.Context, rs []Raised) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail > 0 {
+		s.fail--
+		return errors.New("outbox unavailable")
+	}
+	s.got = append(s.got, rs...)
+	return nil
+}
+
+func (s *sink) count() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.got) }
+
+func appendRecords(tb testing.TB, l *ledger.Ledger, actions ...string) {
+	tb.Helper()
+	var recs [][]byte
+	for i, a := range actions {
+		r := event.Record{Time: time.Unix(int64(1000+i), 0), Received: time.Unix(2000, 0), Source: "c1", Table: event.TableKubeAudit,
+			User: "alice", Action: a, Outcome: event.Success, Raw: []byte(`{}`)}
+		b, err := r.MarshalBinary()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		recs = append(recs, b)
+	}
+	if _, err := l.Append(context.Background(), recs); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// run runs a detector until it has delivered want alerts in total (or
+// fails), then stops it and returns Run's error.
+func run(tb testing.TB, d *Detector, s *sink, want int) error {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	deadline := time.After(10 * time.Second)
+	for s.count() < want {
+		select {
+		case err := <-done:
+			cancel()
+			return err
+		case <-deadline:
+			cancel()
+			tb.Fatalf("%d alerts delivered after 10s, want %d", s.count(), want)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	cancel()
+	return <-done
+}
+
+func alertsInLedger(tb testing.TB, l *ledger.Ledger) int {
+	n := 0
+	for _, r := range eventtest.Stored(tb, l, 0) {
+		if r.Table == event.TableSecurityAlert {
+			n++
+		}
+	}
+	return n
+}
+
+// A restart neither loses nor repeats alerts; an alert appended but not
+// handed to delivery before a failure is delivered after the restart.
+func TestDetectorRestart(t *testing.T) {
+	l, err := ledger.Open(ledger.Options{Dir: t.TempDir(), Origin: "test.cdewatch/detect"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s := &sink{}
+	state := filepath.Join(t.TempDir(), "detect.json")
+	newDetector := func() *Detector {
+		return &Detector{Ledger: l, Rules: []Evaluator{secretReads{}}, Deliver: s.deliver, StateFile: state,
+			PollInterval: time.Millisecond, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
+	}
+	d := newDetector()
+	appendRecords(t, l, "get secrets", "list pods", "get secrets")
+	if err := run(t, d, s, 2); err != nil {
+		t.Fatal(err)
+	}
+	if n := alertsInLedger(t, l); n != 2 {
+		t.Fatalf("%d alerts in the ledger, want 2", n)
+	}
+
+	// Restart with nothing new: no repeat.
+	d = newDetector()
+	appendRecords(t, l, "get secrets")
+	if err := run(t, d, s, 3); err != nil {
+		t.Fatal(err)
+	}
+	// Delivery fails once: Run stops with the alert in the ledger but not
+	// delivered, as after a crash.
+	s.fail = 1
+	appendRecords(t, l, "get secrets")
+	d = newDetector()
+	if err := run(t, d, s, 4); err == nil {
+		t.Fatal("Run went on after a failed delivery")
+	}
+	if s.count() != 3 || alertsInLedger(t, l) != 4 {
+		t.Fatalf("after the failure: %d delivered, %d in the ledger; want 3 and 4", s.count(), alertsInLedger(t, l))
+	}
+	d = newDetector()
+	if err := run(t, d, s, 4); err != nil {
+		t.Fatal(err)
+	}
+	if alertsInLedger(t, l) != 4 {
+		t.Errorf("%d alerts in the ledger after recovery, want 4 (no repeat)", alertsInLedger(t, l))
+	}
+	seen := map[uint64]bool{}
+	for _, r := range s.got {
+		if seen[r.Seq] {
+			t.Errorf("alert %d delivered twice", r.Seq)
+		}
+		seen[r.Seq] = true
+	}
+}
