@@ -41,6 +41,7 @@ type row struct {
 	app appRow           // AppAccess
 	c   logdoc.Container // ContainerLog
 	sys syslogRow        // Syslog
+	al  alertRow         // SecurityAlert
 	az  azureRow         // AzureActivity, SigninLogs, AKSControlPlane
 }
 
@@ -54,6 +55,7 @@ var mappings = map[string]*mapping{
 	event.TableSigninLogs:      {table: TableSigninLogs, fields: signinLogsFields, prepare: prepareSigninLogs},
 	event.TableAKSControlPlane: {table: TableAKSControlPlane, fields: aksControlPlaneFields, prepare: prepareAKSControlPlane},
 	event.TableSyslog:          {table: TableSyslog, fields: syslogFields, prepare: prepareSyslog},
+	event.TableSecurityAlert:   {table: TableSecurityAlert, fields: securityAlertFields, prepare: prepareSecurityAlert},
 }
 
 // mappedTables returns the ledger tables that have a mapping, sorted.

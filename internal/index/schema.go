@@ -109,6 +109,7 @@ const (
 	TableAppAccess       = "AppAccess"       // applications' card-data access logs
 	TableContainerLog    = "ContainerLog"    // container stdout/stderr lines
 	TableSyslog          = "Syslog"          // syslog messages
+	TableSecurityAlert   = "SecurityAlert"   // alerts of cdewatch's detector
 )
 
 // Column names shared by every table: where a row came from in the ledger.
@@ -384,6 +385,35 @@ func syslogColumns() []Column {
 	})...)
 }
 
+// securityAlertColumns are the key Log Analytics SecurityAlert columns,
+// from the alerts the detector raised (internal/detect).
+func securityAlertColumns() []Column {
+	cols := []Column{
+		{Name: ColTimeGenerated, Type: DateTime, Doc: "when the detector raised the alert"},
+		{Name: "DisplayName", Type: String, Doc: "the rule's title"},
+		{Name: "AlertName", Type: String, Doc: "the rule's title, as DisplayName"},
+		{Name: "AlertType", Type: String, Doc: "the rule's id, e.g. pci.secret-read-outside-allowlist or a Sigma rule id"},
+		{Name: "AlertSeverity", Type: String, Doc: "High, Medium, Low or Informational, as Log Analytics writes severities (Critical for cdewatch's highest)"},
+		{Name: "Description", Type: String, Doc: "what happened, in one line"},
+		{Name: "ProviderName", Type: String, Doc: "always cdewatch"},
+		{Name: "VendorName", Type: String, Doc: "always cdewatch"},
+		{Name: "SystemAlertId", Type: String, Doc: "the alert's id: cdewatch-<seq of its ledger record>"},
+		{Name: "StartTime", Type: DateTime, Doc: "event time of the event that raised the alert (the last one, for a threshold or sequence)"},
+		{Name: "EndTime", Type: DateTime, Doc: "as StartTime"},
+		{Name: "CompromisedEntity", Type: String, Doc: "the alert's grouping key: what it concerns (the subject, the namespace, …)"},
+		{Name: "Techniques", Type: String, Doc: "MITRE ATT&CK technique ids, comma-separated"},
+		{Name: "Status", Type: String, Doc: "New: the state when raised. Log Analytics' Status takes the place of the cdewatch Status (int) column every other table ends with"},
+		{Name: "ExtendedProperties", Type: Dynamic, Doc: "the fields the rule matched on or grouped by"},
+		{Name: "AlertKind", Type: String, Doc: "how the rule detects: match, threshold, sequence, baseline or scheduled (a cdewatch column)"},
+		{Name: "PciRequirements", Type: String, Doc: "the PCI DSS requirements the rule evidences, comma-separated, e.g. 10.2.1.2 (a cdewatch column)"},
+		{Name: "EvidenceSeqs", Type: Dynamic, Doc: "ledger seqs of the events that raised the alert: each row of the other tables with one of these seq values (a cdewatch column)"},
+	}
+	return append(cols, withDocs(commonTail("Status"), map[string]string{
+		"Source":   "the source of the events that raised the alert",
+		"Resource": "as CompromisedEntity",
+	})...)
+}
+
 // catalog lists every relation, tables before the views over them.
 var catalog = []*Relation{
 	{Name: TableKubeAuditLogs, Columns: kubeAuditColumns(), Doc: "Kubernetes audit events (audit.k8s.io/v1), one row per event and stage; Log Analytics AKSAudit columns"},
@@ -396,6 +426,7 @@ var catalog = []*Relation{
 	{Name: TableAppAccess, Columns: appAccessColumns(), Doc: "applications' logs of their access to cardholder data, one row per access; a cdewatch table, with no Log Analytics equivalent"},
 	{Name: TableContainerLog, Columns: containerLogColumns(), Doc: "container stdout and stderr lines, one row per line; the legacy Log Analytics ContainerLog columns plus PodName, PodNamespace and ContainerName of ContainerLogV2"},
 	{Name: TableSyslog, Columns: syslogColumns(), Doc: "syslog messages, one row per message; Log Analytics Syslog columns"},
+	{Name: TableSecurityAlert, Columns: securityAlertColumns(), Doc: "the alerts cdewatch's detector raised, one row per alert; key Log Analytics SecurityAlert columns"},
 }
 
 var byName = func() map[string]*Relation {
