@@ -13,6 +13,7 @@ import (
 	"github.com/cdewatch/cdewatch/internal/alert"
 	"github.com/cdewatch/cdewatch/internal/event"
 	"github.com/cdewatch/cdewatch/internal/fsutil"
+	"github.com/cdewatch/cdewatch/internal/ledger"
 )
 
 // Ledger is what the detector reads and writes: the records, and the
@@ -32,6 +33,18 @@ type Ledger interface {
 // raises. It is called from one goroutine, in ledger order.
 type Evaluator interface {
 	Eval(e *Event, emit func(alert.Alert))
+}
+
+// Stateful is an Evaluator with state across events (windows, sequences,
+// baselines). The detector saves the state with its cursor after every
+// batch and restores it on start, so a restart does not forget a window
+// in progress.
+type Stateful interface {
+	Evaluator
+	// StateName names the state in the state file; unique per detector.
+	StateName() string
+	MarshalState() ([]byte, error)
+	UnmarshalState([]byte) error
 }
 
 // DeliverFunc hands alerts, already durable in the ledger, to delivery
@@ -67,7 +80,8 @@ type Detector struct {
 
 // state is the StateFile's content.
 type state struct {
-	Next uint64 `json:"next"` // every record below was evaluated
+	Next  uint64                     `json:"next"`            // every record below was evaluated
+	Rules map[string]json.RawMessage `json:"rules,omitempty"` // Stateful evaluators' state, by StateName
 }
 
 // alertRecord is the Raw of a SecurityAlert ledger record.
@@ -80,9 +94,21 @@ type alertRecord struct {
 
 // Run evaluates records until ctx ends.
 func (d *Detector) Run(ctx context.Context) error {
-	next, redeliver, err := d.recover()
+	st, err := d.load()
 	if err != nil {
 		return err
+	}
+	next, redeliver, err := d.recover(st.Next)
+	if err != nil {
+		return err
+	}
+	if next > st.Next {
+		// Alerts of [st.Next, next) are in the ledger, but the state
+		// saved is from before: evaluate those records again, raising
+		// nothing, to bring the stateful rules up to date.
+		if err := d.evaluate(st.Next, next, func(alert.Alert) {}); err != nil {
+			return err
+		}
 	}
 	if len(redeliver) > 0 {
 		d.Log.Info("delivering alerts raised before the last stop", "alerts", len(redeliver))
@@ -128,6 +154,55 @@ func (d *Detector) Run(ctx context.Context) error {
 // saves the cursor.
 func (d *Detector) batch(ctx context.Context, from, to uint64) error {
 	var alerts []alert.Alert
+	if err := d.evaluate(from, to, func(a alert.Alert) { alerts = append(alerts, a) }); err != nil {
+		return err
+	}
+	now := d.Now().UTC()
+	var err error
+	if len(alerts) > 0 {
+		recs := make([][]byte, len(alerts))
+		for i, a := range alerts {
+			if recs[i], err = alertLedgerRecord(a, to, now); err != nil {
+				return err
+			}
+		}
+		first, err := d.append(ctx, recs)
+		if err != nil {
+			return fmt.Errorf("record %d alerts in the ledger: %w", len(alerts), err)
+		}
+		raised := make([]Raised, len(alerts))
+		for i, a := range alerts {
+			raised[i] = Raised{Seq: first + uint64(i), Alert: a}
+		}
+		if err := d.Deliver(ctx, raised); err != nil {
+			return fmt.Errorf("deliver %d alerts: %w", len(alerts), err)
+		}
+	}
+	return d.save(to)
+}
+
+// append appends recs, waiting while the ledger pushes back (the batch
+// was evaluated already: evaluating it again would count its events twice
+// in stateful rules).
+func (d *Detector) append(ctx context.Context, recs [][]byte) (uint64, error) {
+	wait := 50 * time.Millisecond
+	for {
+		first, err := d.Ledger.Append(ctx, recs)
+		if !errors.Is(err, ledger.ErrPushback) {
+			return first, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// evaluate runs the rules over [from, to), skipping the detector's own
+// records.
+func (d *Detector) evaluate(from, to uint64, emit func(alert.Alert)) error {
 	now := d.Now().UTC()
 	err := d.Ledger.ReadRange(from, to, func(seq uint64, b []byte) error {
 		var rec event.Record
@@ -146,7 +221,7 @@ func (d *Detector) batch(ctx context.Context, from, to uint64) error {
 				if a.Source == "" {
 					a.Source = rec.Source
 				}
-				alerts = append(alerts, a)
+				emit(a)
 			})
 		}
 		return nil
@@ -154,26 +229,7 @@ func (d *Detector) batch(ctx context.Context, from, to uint64) error {
 	if err != nil {
 		return fmt.Errorf("read ledger [%d, %d): %w", from, to, err)
 	}
-	if len(alerts) > 0 {
-		recs := make([][]byte, len(alerts))
-		for i, a := range alerts {
-			if recs[i], err = alertLedgerRecord(a, to, now); err != nil {
-				return err
-			}
-		}
-		first, err := d.Ledger.Append(ctx, recs)
-		if err != nil {
-			return fmt.Errorf("record %d alerts in the ledger: %w", len(alerts), err)
-		}
-		raised := make([]Raised, len(alerts))
-		for i, a := range alerts {
-			raised[i] = Raised{Seq: first + uint64(i), Alert: a}
-		}
-		if err := d.Deliver(ctx, raised); err != nil {
-			return fmt.Errorf("deliver %d alerts: %w", len(alerts), err)
-		}
-	}
-	return d.save(to)
+	return nil
 }
 
 // alertLedgerRecord encodes an alert as a SecurityAlert ledger record.
@@ -196,34 +252,57 @@ func alertLedgerRecord(a alert.Alert, through uint64, now time.Time) ([]byte, er
 	return rec.MarshalBinary()
 }
 
-// recover returns the cursor to resume from and the alerts appended after
-// the state file was last written, to deliver again.
-func (d *Detector) recover() (uint64, []Raised, error) {
+// load reads the state file (a zero state when there is none) and
+// restores the stateful rules.
+func (d *Detector) load() (state, error) {
 	var st state
 	b, err := os.ReadFile(d.StateFile)
 	switch {
 	case err == nil:
 		if err := json.Unmarshal(b, &st); err != nil {
-			return 0, nil, fmt.Errorf("read detector state %s: %w (remove it to evaluate the whole ledger again)", d.StateFile, err)
+			return st, fmt.Errorf("read detector state %s: %w (remove it to evaluate the whole ledger again)", d.StateFile, err)
 		}
 	case !errors.Is(err, os.ErrNotExist):
-		return 0, nil, fmt.Errorf("read detector state: %w", err)
+		return st, fmt.Errorf("read detector state: %w", err)
 	}
-	next := st.Next
+	for _, r := range d.Rules {
+		if sr, ok := r.(Stateful); ok {
+			if b, ok := st.Rules[sr.StateName()]; ok {
+				if err := sr.UnmarshalState(b); err != nil {
+					return st, fmt.Errorf("restore the state of %s: %w", sr.StateName(), err)
+				}
+			}
+		}
+	}
+	return st, nil
+}
+
+// recover returns the cursor to resume from, given the saved one, and the
+// alerts appended after the state file was last written, to deliver again.
+func (d *Detector) recover(saved uint64) (uint64, []Raised, error) {
+	next := saved
 	var redeliver []Raised
-	err = d.Ledger.ReadRange(st.Next, d.Ledger.Size(), func(seq uint64, b []byte) error {
+	err := d.Ledger.ReadRange(saved, d.Ledger.Size(), func(seq uint64, b []byte) error {
 		var rec event.Record
 		if rec.UnmarshalBinary(b) != nil || rec.Table != event.TableSecurityAlert {
 			return nil
 		}
-		var ar alertRecord
-		if err := json.Unmarshal(rec.Raw, &ar); err != nil {
+		// The cursor first, so that an alert whose other fields do not
+		// decode still moves it.
+		var through struct {
+			Through uint64 `json:"through"`
+		}
+		if err := json.Unmarshal(rec.Raw, &through); err != nil {
 			d.Log.Error("unreadable alert record", "seq", seq, "err", err)
 			return nil
 		}
-		if ar.Through > st.Next {
+		if through.Through > saved {
+			var ar alertRecord
+			if err := json.Unmarshal(rec.Raw, &ar); err != nil {
+				d.Log.Error("alert record partly unreadable; delivering what was read", "seq", seq, "err", err)
+			}
 			redeliver = append(redeliver, Raised{Seq: seq, Alert: ar.Alert})
-			next = max(next, ar.Through)
+			next = max(next, through.Through)
 		}
 		return nil
 	})
@@ -234,7 +313,23 @@ func (d *Detector) recover() (uint64, []Raised, error) {
 }
 
 func (d *Detector) save(next uint64) error {
-	b, _ := json.Marshal(state{Next: next})
+	st := state{Next: next}
+	for _, r := range d.Rules {
+		if sr, ok := r.(Stateful); ok {
+			b, err := sr.MarshalState()
+			if err != nil {
+				return fmt.Errorf("save the state of %s: %w", sr.StateName(), err)
+			}
+			if st.Rules == nil {
+				st.Rules = map[string]json.RawMessage{}
+			}
+			st.Rules[sr.StateName()] = b
+		}
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("save detector cursor: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Dir(d.StateFile), 0o700); err != nil {
 		return fmt.Errorf("save detector cursor: %w", err)
 	}

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"path/filepath"
@@ -148,5 +149,53 @@ func TestDetectorRestart(t *testing.T) {
 			t.Errorf("alert %d delivered twice", r.Seq)
 		}
 		seen[r.Seq] = true
+	}
+}
+
+// everyThird raises an alert on every third "get secrets": state that
+// must survive restarts exactly.
+type everyThird struct{ n int }
+
+func (c *everyThird) Eval(e *Event, emit func(alert.Alert)) {
+	if e.Rec.Action != "get secrets" {
+		return
+	}
+	if c.n++; c.n%3 == 0 {
+		emit(alert.Alert{Rule: "test.third", Seqs: []uint64{e.Seq}})
+	}
+}
+func (c *everyThird) StateName() string             { return "third" }
+func (c *everyThird) MarshalState() ([]byte, error) { return json.Marshal(c.n) }
+func (c *everyThird) UnmarshalState(b []byte) error { return json.Unmarshal(b, &c.n) }
+
+// Stateful rules keep their count across restarts, including one after an
+// alert was recorded but its state not yet saved.
+func TestDetectorStateful(t *testing.T) {
+	l, err := ledger.Open(ledger.Options{Dir: t.TempDir(), Origin: "test.cdewatch/detect"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s := &sink{}
+	state := filepath.Join(t.TempDir(), "detect.json")
+	newDetector := func() *Detector {
+		return &Detector{Ledger: l, Rules: []Evaluator{&everyThird{}}, Deliver: s.deliver, StateFile: state,
+			PollInterval: time.Millisecond, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
+	}
+	appendRecords(t, l, "get secrets", "get secrets")
+	if err := run(t, newDetector(), s, 0); err != nil { // evaluates nothing or both; no alert yet
+		t.Fatal(err)
+	}
+	appendRecords(t, l, "get secrets", "get secrets") // the 3rd raises an alert; delivery fails
+	s.fail = 1
+	if err := run(t, newDetector(), s, 1); err == nil {
+		t.Fatal("Run went on after a failed delivery")
+	}
+	appendRecords(t, l, "get secrets", "get secrets") // 5th, 6th: the 6th raises the second alert
+	if err := run(t, newDetector(), s, 2); err != nil {
+		t.Fatal(err)
+	}
+	if n := alertsInLedger(t, l); n != 2 || s.count() != 2 {
+		t.Errorf("%d alerts in the ledger, %d delivered; want 2 and 2", n, s.count())
 	}
 }
