@@ -225,6 +225,16 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 		return err
 	}
 	runners = append(runners, syslogs...)
+	var query func(context.Context, string) (*kql.Result, error)
+	if srv.Query != nil {
+		query = srv.Query
+	}
+	detectors, err := detectRunners(cfg, led, query, audit, logDeliver(log.With("component", "alerts")), log)
+	if err != nil {
+		closeSyslog()
+		return err
+	}
+	runners = append(runners, detectors...)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		closeSyslog()

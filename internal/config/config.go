@@ -26,6 +26,7 @@ type Config struct {
 	PCI    PCI       `yaml:"pci"`
 	Index  Index     `yaml:"index"`
 	Query  Query     `yaml:"query"`
+	Detect Detect    `yaml:"detect"`
 	// AuditFiles are kube-apiserver audit log files (log backend, JSON format) to follow.
 	AuditFiles []AuditFile `yaml:"audit_files"`
 	// Kafka are Kafka topics, or Azure Event Hubs through their Kafka
@@ -64,6 +65,33 @@ type Ingest struct {
 	// AppIndexPrefix marks Elasticsearch bulk indices that carry an
 	// application's access records: "<prefix><app>" (AppAccess).
 	AppIndexPrefix string `yaml:"es_app_index_prefix"`
+}
+
+// Detect configures detection (internal/detect).
+type Detect struct {
+	// Enabled runs the detector; default true.
+	Enabled bool `yaml:"enabled"`
+	// Learning is how long baselines observe an identity before it can
+	// raise alerts; default 7 days.
+	Learning Duration `yaml:"learning"`
+	// AdminHours, e.g. "08-18 Mon-Fri Europe/Berlin": administrative
+	// actions outside them raise alerts. Empty: no such alerts.
+	AdminHours string `yaml:"admin_hours"`
+	// Scheduled are KQL rules run on a schedule.
+	Scheduled []ScheduledRule `yaml:"scheduled"`
+}
+
+// ScheduledRule is a scheduled KQL rule, as `az monitor scheduled-query`.
+type ScheduledRule struct {
+	ID          string   `yaml:"id"`
+	Title       string   `yaml:"title"`
+	Description string   `yaml:"description"`
+	Severity    string   `yaml:"severity"` // info, low, medium, high, critical
+	PCI         []string `yaml:"pci"`
+	Query       string   `yaml:"query"`
+	Frequency   Duration `yaml:"frequency"`
+	Window      Duration `yaml:"window"`
+	Condition   string   `yaml:"condition"` // e.g. "count > 0"
 }
 
 // KafkaInput is one Kafka consumer (internal/ingest/kafka). Secrets are
@@ -159,7 +187,8 @@ func Default() *Config {
 			DedupWindow:     Duration(5 * time.Minute),
 			AppIndexPrefix:  "cdewatch-app-",
 		},
-		Index: Index{Enabled: true},
+		Index:  Index{Enabled: true},
+		Detect: Detect{Enabled: true, Learning: Duration(7 * 24 * time.Hour)},
 		Query: Query{
 			Timeout:  Duration(30 * time.Second),
 			MaxRows:  500_000,
@@ -318,6 +347,34 @@ func (c *Config) Validate() error {
 		}
 		seen[f.Path] = true
 	}
+	if c.Detect.Learning < 0 {
+		bad("detect.learning", "must not be negative")
+	}
+	if c.Detect.AdminHours != "" {
+		if _, err := ParseHours(c.Detect.AdminHours); err != nil {
+			bad("detect.admin_hours", "%v", err)
+		}
+	}
+	ids := map[string]bool{}
+	for i, r := range c.Detect.Scheduled {
+		key := fmt.Sprintf("detect.scheduled[%d]", i)
+		switch {
+		case r.ID == "":
+			bad(key+".id", "must not be empty")
+		case ids[r.ID]:
+			bad(key+".id", "%q is used twice", r.ID)
+		}
+		ids[r.ID] = true
+		if strings.TrimSpace(r.Query) == "" {
+			bad(key+".query", "must not be empty")
+		}
+		if r.Frequency <= 0 || r.Window <= 0 {
+			bad(key, "set frequency and window, e.g. 24h")
+		}
+		if r.Condition == "" {
+			bad(key+".condition", "must not be empty, e.g. \"count > 0\"")
+		}
+	}
 	addrs := map[string]bool{}
 	for i, l := range c.Syslog {
 		key := fmt.Sprintf("syslog[%d]", i)
@@ -455,4 +512,70 @@ func (d *Duration) Set(s string) error {
 		*d = Duration(v)
 	}
 	return err
+}
+
+// Hours is a weekly window of working hours, as detect.admin_hours writes
+// it: "HH-HH [Day-Day|Day,Day,…] [IANA zone]", e.g. "08-18 Mon-Fri
+// Europe/Berlin".
+type Hours struct {
+	Start, End int
+	Days       []time.Weekday
+	Location   *time.Location
+}
+
+var weekdays = map[string]time.Weekday{"Sun": time.Sunday, "Mon": time.Monday, "Tue": time.Tuesday, "Wed": time.Wednesday,
+	"Thu": time.Thursday, "Fri": time.Friday, "Sat": time.Saturday}
+
+// ParseHours reads working hours.
+func ParseHours(s string) (Hours, error) {
+	f := strings.Fields(s)
+	var h Hours
+	if len(f) == 0 || len(f) > 3 {
+		return h, fmt.Errorf("%q: want \"HH-HH [Mon-Fri] [zone]\", e.g. \"08-18 Mon-Fri Europe/Berlin\"", s)
+	}
+	a, b, ok := strings.Cut(f[0], "-")
+	start, err1 := strconv.Atoi(a)
+	end, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || start < 0 || end > 24 || start >= end {
+		return h, fmt.Errorf("%q: hours %q: want HH-HH with 0 <= start < end <= 24", s, f[0])
+	}
+	h.Start, h.End = start, end
+	for _, x := range f[1:] {
+		if loc, err := time.LoadLocation(x); err == nil && strings.Contains(x, "/") || x == "UTC" {
+			h.Location = loc
+			continue
+		}
+		days, err := parseDays(x)
+		if err != nil {
+			return h, fmt.Errorf("%q: %w", s, err)
+		}
+		h.Days = days
+	}
+	return h, nil
+}
+
+func parseDays(s string) ([]time.Weekday, error) {
+	var out []time.Weekday
+	for _, part := range strings.Split(s, ",") {
+		a, b, isRange := strings.Cut(part, "-")
+		da, ok1 := weekdays[a]
+		if !ok1 {
+			return nil, fmt.Errorf("day %q: want Mon, Tue, …, Sun, a range Mon-Fri or a list Mon,Wed (or an IANA time zone)", a)
+		}
+		if !isRange {
+			out = append(out, da)
+			continue
+		}
+		db, ok2 := weekdays[b]
+		if !ok2 {
+			return nil, fmt.Errorf("day %q: want Mon, Tue, …, Sun", b)
+		}
+		for d := da; ; d = (d + 1) % 7 {
+			out = append(out, d)
+			if d == db {
+				break
+			}
+		}
+	}
+	return out, nil
 }

@@ -76,6 +76,19 @@ func TestParse(t *testing.T) {
 		{name: "syslog bad network", yaml: "syslog:\n  - network: sctp\n    address: \":1\"\n    source: s\n", wantErr: "line 2: syslog[0].network: \"sctp\""},
 		{name: "syslog without source", yaml: "syslog:\n  - network: tcp\n    address: \":1\"\n", wantErr: "syslog[0].source"},
 		{name: "syslog address twice", yaml: "syslog:\n  - {network: tcp, address: \":1\", source: s}\n  - {network: tls, address: \":1\", source: s}\n", wantErr: "syslog[1].address: tcp \":1\" is used twice"},
+		{name: "detect", yaml: "detect:\n  learning: 72h\n  admin_hours: 08-18 Mon-Fri Europe/Berlin\n  scheduled:\n    - id: daily-failed-signins\n      query: SigninLogs | where TimeGenerated > ago(1d) | where ResultType != 0 | count\n      frequency: 24h\n      window: 24h\n      condition: count > 0\n",
+			check: func(t testing.TB, c *Config) {
+				if !c.Detect.Enabled || time.Duration(c.Detect.Learning) != 72*time.Hour || len(c.Detect.Scheduled) != 1 {
+					t.Errorf("detect: %+v", c.Detect)
+				}
+				h, err := ParseHours(c.Detect.AdminHours)
+				if err != nil || h.Start != 8 || h.End != 18 || len(h.Days) != 5 || h.Location.String() != "Europe/Berlin" {
+					t.Errorf("admin hours %+v %v", h, err)
+				}
+			}},
+		{name: "detect bad hours", yaml: "detect:\n  admin_hours: 18-08\n", wantErr: "line 2: detect.admin_hours"},
+		{name: "detect bad day", yaml: "detect:\n  admin_hours: 08-18 Mon-Fry\n", wantErr: "day \"Fry\""},
+		{name: "detect scheduled without condition", yaml: "detect:\n  scheduled:\n    - {id: a, query: print 1, frequency: 1h, window: 1h}\n", wantErr: "detect.scheduled[0].condition"},
 		{name: "malformed yaml", yaml: "listen: [\n", wantErr: "line"},
 	}
 	for _, tt := range tests {

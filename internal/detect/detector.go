@@ -181,6 +181,35 @@ func (d *Detector) batch(ctx context.Context, from, to uint64) error {
 	return d.save(to)
 }
 
+// Raise records alerts raised apart from the records the detector reads
+// (scheduled query rules) in the ledger and delivers them. It is safe to
+// call while Run runs. (Such alerts carry no cursor: one whose delivery
+// was cut short by a crash is in the ledger and the SecurityAlert table,
+// but is not delivered again.)
+func (d *Detector) Raise(ctx context.Context, alerts []alert.Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	now := d.Now().UTC()
+	recs := make([][]byte, len(alerts))
+	for i := range alerts {
+		alerts[i].Detected = now
+		var err error
+		if recs[i], err = alertLedgerRecord(alerts[i], 0, now); err != nil {
+			return err
+		}
+	}
+	first, err := d.append(ctx, recs)
+	if err != nil {
+		return fmt.Errorf("record %d alerts in the ledger: %w", len(alerts), err)
+	}
+	raised := make([]Raised, len(alerts))
+	for i, a := range alerts {
+		raised[i] = Raised{Seq: first + uint64(i), Alert: a}
+	}
+	return d.Deliver(ctx, raised)
+}
+
 // append appends recs, waiting while the ledger pushes back (the batch
 // was evaluated already: evaluating it again would count its events twice
 // in stateful rules).

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdewatch/cdewatch/internal/config"
+)
+
+// TestDetectServe sends a burst of rejected requests from one address to
+// serve and finds the alert in the SecurityAlert table. Restarted with a
+// scheduled rule, whose first evaluation is at start, serve raises its
+// alert too, and the rule's query is in the audit trail.
+func TestDetectServe(t *testing.T) {
+	data := t.TempDir()
+	ts := startServer(t, data, "c1", nil)
+	var items []string
+	for i := range 6 {
+		ev := strings.Replace(fmt.Sprintf(validEvent, fmt.Sprintf("denied-%d", i)), `"code":200`, `"code":401`, 1)
+		items = append(items, strings.Replace(ev, `"sourceIPs":["10.1.2.3"]`, `"sourceIPs":["198.51.100.7"]`, 1))
+	}
+	status, body, _ := do(t, http.MethodPost, "http://"+ts.addr+"/v1/ingest/k8s-audit", ts.ingestToken, eventList(items...))
+	if status != http.StatusOK {
+		t.Fatalf("ingest: %d %s", status, body)
+	}
+	admin := adminToken(t, data)
+	post := func(q string) (int, []byte, queryResult) { return postQuery(t, ts, admin, q) }
+	rows := waitRows(t, post, `SecurityAlert | where AlertType == "pci.invalid-access-burst" | project CompromisedEntity, AlertSeverity, PciRequirements, array_length(EvidenceSeqs)`,
+		func(r [][]json.RawMessage) bool { return len(r) >= 1 })
+	if got := string(rows[0][0]) + string(rows[0][1]) + string(rows[0][2]) + string(rows[0][3]); got != `"pci.invalid-access-burst 198.51.100.7""High""10.2.1.4"5` {
+		t.Errorf("burst alert: %s", got)
+	}
+	if err := ts.stop(); err != nil {
+		t.Fatal(err)
+	}
+	ts = startServer(t, data, "", func(c *config.Config) {
+		c.Detect.Scheduled = []config.ScheduledRule{{ID: "failed-requests", Title: "Rejected requests", Severity: "high",
+			Query:     "KubeAuditLogs | where TimeGenerated > ago(3650d) | where ResponseStatus.code == 401 | count",
+			Frequency: config.Duration(time.Hour), Window: config.Duration(time.Hour), Condition: "count > 3"}}
+	})
+	rows = waitRows(t, post, `SecurityAlert | where AlertType == "failed-requests" | project AlertKind, Description`,
+		func(r [][]json.RawMessage) bool { return len(r) >= 1 })
+	if !strings.Contains(string(rows[0][1]), "count 6") {
+		t.Errorf("scheduled alert: %s", rows[0][1])
+	}
+	waitRows(t, post, `CdewatchAudit | where OperationName == "query" and Caller == "system:cdewatch:scheduler" | take 1`,
+		func(r [][]json.RawMessage) bool { return len(r) == 1 })
+}
