@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/alert"
+	"github.com/cdewatch/cdewatch/internal/alert/notify"
+	"github.com/cdewatch/cdewatch/internal/alert/outbox"
 	"github.com/cdewatch/cdewatch/internal/config"
 	"github.com/cdewatch/cdewatch/internal/detect"
 	"github.com/cdewatch/cdewatch/internal/detect/baseline"
@@ -37,21 +40,21 @@ func builtinCorrelations() (*correlate.Engine, error) {
 // query runs scheduled rules' queries (nil when the index is disabled:
 // then scheduled rules cannot run and are refused).
 func detectRunners(cfg *config.Config, led detect.Ledger, query func(context.Context, string) (*kql.Result, error),
-	audit func(context.Context, event.SelfAudit) error, deliver detect.DeliverFunc, log *slog.Logger) ([]runner, error) {
+	audit func(context.Context, event.SelfAudit) error, deliver detect.DeliverFunc, log *slog.Logger) ([]runner, *detect.Detector, error) {
 	if !cfg.Detect.Enabled {
-		return nil, nil
+		return nil, nil, nil
 	}
 	bcfg := baseline.Config{Learning: time.Duration(cfg.Detect.Learning)}
 	if cfg.Detect.AdminHours != "" {
 		h, err := config.ParseHours(cfg.Detect.AdminHours)
 		if err != nil {
-			return nil, fmt.Errorf("detect.admin_hours: %w", err)
+			return nil, nil, fmt.Errorf("detect.admin_hours: %w", err)
 		}
 		bcfg.AdminHours = &baseline.Hours{Start: h.Start, End: h.End, Days: h.Days, Location: h.Location}
 	}
 	corr, err := builtinCorrelations()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d := &detect.Detector{
 		Ledger: led, Rules: []detect.Evaluator{corr, baseline.New(bcfg)}, Deliver: deliver,
@@ -59,23 +62,23 @@ func detectRunners(cfg *config.Config, led detect.Ledger, query func(context.Con
 	}
 	runners := []runner{{"detector", d.Run}}
 	if len(cfg.Detect.Scheduled) == 0 {
-		return runners, nil
+		return runners, d, nil
 	}
 	if query == nil {
-		return nil, fmt.Errorf("detect.scheduled: scheduled query rules need the index (index.enabled: true)")
+		return nil, nil, fmt.Errorf("detect.scheduled: scheduled query rules need the index (index.enabled: true)")
 	}
 	var rules []*scheduled.Rule
 	for i, r := range cfg.Detect.Scheduled {
 		sev := alert.Medium
 		if r.Severity != "" {
 			if sev, err = alert.ParseSeverity(r.Severity); err != nil {
-				return nil, fmt.Errorf("detect.scheduled[%d].severity: %w", i, err)
+				return nil, nil, fmt.Errorf("detect.scheduled[%d].severity: %w", i, err)
 			}
 		}
 		sr := &scheduled.Rule{ID: r.ID, Title: r.Title, Description: r.Description, Severity: sev, PCI: r.PCI,
 			Query: r.Query, Frequency: time.Duration(r.Frequency), Window: time.Duration(r.Window), Condition: r.Condition}
 		if err := sr.Validate(); err != nil {
-			return nil, fmt.Errorf("detect.scheduled[%d]: %w", i, err)
+			return nil, nil, fmt.Errorf("detect.scheduled[%d]: %w", i, err)
 		}
 		rules = append(rules, sr)
 	}
@@ -102,7 +105,7 @@ func detectRunners(cfg *config.Config, led detect.Ledger, query func(context.Con
 		Now:       time.Now,
 		Log:       log.With("component", "scheduled"),
 	}
-	return append(runners, runner{"scheduled rules", s.Run}), nil
+	return append(runners, runner{"scheduled rules", s.Run}), d, nil
 }
 
 // logDeliver stands for delivery until notifiers are configured: it logs
@@ -114,5 +117,84 @@ func logDeliver(log *slog.Logger) detect.DeliverFunc {
 			log.Warn("alert", "id", r.Seq, "rule", r.Alert.Rule, "severity", r.Alert.Severity.String(), "source", r.Alert.Source, "summary", r.Alert.Summary)
 		}
 		return nil
+	}
+}
+
+// openOutbox builds the notifiers of cfg and the outbox that delivers to
+// them (nil when no notifier is configured). onFailing is called when a
+// notifier has failed for a while (PCI DSS 10.7.2).
+func openOutbox(cfg *config.Config, onFailing func(string, time.Time, error), log *slog.Logger) (*outbox.Outbox, error) {
+	if len(cfg.Notifiers) == 0 {
+		return nil, nil
+	}
+	var targets []outbox.Target
+	for i, n := range cfg.Notifiers {
+		key := fmt.Sprintf("notifiers[%d]", i)
+		tls := notify.TLSOptions{CAFile: n.CAFile, CertFile: n.CertFile, KeyFile: n.KeyFile}
+		var nt notify.Notifier
+		var err error
+		switch n.Type {
+		case "webhook":
+			var secret string
+			if secret, err = readSecretFile(key+".secret_file", n.SecretFile); err == nil {
+				nt, err = notify.NewWebhook(notify.WebhookConfig{Name: n.Name, URL: n.URL, Secret: secret, Headers: n.Headers, TLS: tls})
+			}
+		case "slack", "teams":
+			var url string
+			if url, err = readSecretFile(key+".url_file", n.URLFile); err == nil {
+				c := notify.ChatConfig{Name: n.Name, URL: url, TLS: tls}
+				if n.Type == "slack" {
+					nt, err = notify.NewSlack(c)
+				} else {
+					nt, err = notify.NewTeams(c)
+				}
+			}
+		case "email":
+			var pw string
+			if n.PasswordFile != "" {
+				pw, err = readSecretFile(key+".password_file", n.PasswordFile)
+			}
+			if err == nil {
+				nt, err = notify.NewEmail(notify.EmailConfig{Name: n.Name, Address: n.Address, ImplicitTLS: n.ImplicitTLS, AllowPlaintext: n.AllowPlaintext,
+					Username: n.Username, Password: pw, From: n.From, To: n.To, TLS: tls})
+			}
+		case "syslog":
+			nt, err = notify.NewSyslog(notify.SyslogConfig{Name: n.Name, Network: n.Network, Address: n.Address, Facility: n.Facility, TLS: tls})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		route := outbox.Route{PCI: n.PCI, Sources: n.Sources, Rules: n.Rules, ExcludeRules: n.ExcludeRules}
+		if n.MinSeverity != "" {
+			if route.MinSeverity, err = alert.ParseSeverity(n.MinSeverity); err != nil {
+				return nil, fmt.Errorf("%s.min_severity: %w", key, err)
+			}
+		}
+		targets = append(targets, outbox.Target{Notifier: nt, Route: route,
+			Throttle: outbox.Throttle{Max: n.ThrottleMax, Window: time.Duration(n.ThrottleWindow)}})
+	}
+	return outbox.Open(filepath.Join(cfg.Data, "outbox"), outbox.Options{Targets: targets, OnFailing: onFailing, Logger: log.With("component", "outbox")})
+}
+
+// outboxDeliver hands alerts to the outbox, waiting while it pushes back.
+func outboxDeliver(ob *outbox.Outbox) detect.DeliverFunc {
+	return func(ctx context.Context, rs []detect.Raised) error {
+		as := make([]alert.Alert, len(rs))
+		for i, r := range rs {
+			as[i] = r.Alert
+		}
+		wait := 100 * time.Millisecond
+		for {
+			err := ob.Enqueue(as)
+			if !errors.Is(err, outbox.ErrPushback) {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 5*time.Second)
+		}
 	}
 }

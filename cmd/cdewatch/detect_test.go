@@ -3,11 +3,16 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cdewatch/cdewatch/internal/alert/notify"
 	"github.com/cdewatch/cdewatch/internal/config"
 )
 
@@ -49,4 +54,45 @@ func TestDetectServe(t *testing.T) {
 	}
 	waitRows(t, post, `CdewatchAudit | where OperationName == "query" and Caller == "system:cdewatch:scheduler" | take 1`,
 		func(r [][]json.RawMessage) bool { return len(r) == 1 })
+}
+
+// TestNotifyWebhook configures a signed webhook notifier and checks that a
+// detected alert reaches it, signed, through the outbox.
+func TestNotifyWebhook(t *testing.T) {
+	secret := "0123456789abcdef0123456789abcdef"
+	got := make(chan []byte, 10)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := notify.Verify([]byte(secret), r.Header.Get(notify.HeaderSignature), r.Header.Get(notify.HeaderTimestamp), body, time.Now(), time.Minute); err != nil {
+			t.Errorf("signature: %v", err)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		got <- body
+	}))
+	defer recv.Close()
+	secretFile := filepath.Join(t.TempDir(), "webhook.secret")
+	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	ts := startServer(t, data, "c1", func(c *config.Config) {
+		c.Notifiers = []config.Notifier{{Type: "webhook", Name: "soc", URL: recv.URL, SecretFile: secretFile, MinSeverity: "high"}}
+	})
+	var items []string
+	for i := range 5 {
+		ev := strings.Replace(fmt.Sprintf(validEvent, fmt.Sprintf("denied-%d", i)), `"code":200`, `"code":403`, 1)
+		items = append(items, strings.Replace(ev, `"sourceIPs":["10.1.2.3"]`, `"sourceIPs":["198.51.100.8"]`, 1))
+	}
+	if status, body, _ := do(t, http.MethodPost, "http://"+ts.addr+"/v1/ingest/k8s-audit", ts.ingestToken, eventList(items...)); status != http.StatusOK {
+		t.Fatalf("ingest: %d %s", status, body)
+	}
+	select {
+	case body := <-got:
+		if !strings.Contains(string(body), `"rule":"pci.invalid-access-burst"`) || !strings.Contains(string(body), `198.51.100.8`) {
+			t.Errorf("webhook body: %s", body)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no alert delivered to the webhook after 30s")
+	}
 }

@@ -13,13 +13,16 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/cdewatch/cdewatch/internal/alert"
 	"github.com/cdewatch/cdewatch/internal/api"
 	"github.com/cdewatch/cdewatch/internal/auth"
 	"github.com/cdewatch/cdewatch/internal/azure"
 	"github.com/cdewatch/cdewatch/internal/config"
 	"github.com/cdewatch/cdewatch/internal/demo"
+	"github.com/cdewatch/cdewatch/internal/detect"
 	"github.com/cdewatch/cdewatch/internal/event"
 	"github.com/cdewatch/cdewatch/internal/index"
 	"github.com/cdewatch/cdewatch/internal/ingest"
@@ -229,11 +232,39 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 	if srv.Query != nil {
 		query = srv.Query
 	}
-	detectors, err := detectRunners(cfg, led, query, audit, logDeliver(log.With("component", "alerts")), log)
+	// Alerts go to the notifiers through a durable outbox; a notifier
+	// failing for long is itself a failure of a control (PCI DSS 10.7.2):
+	// recorded, and raised as an alert.
+	var detector atomic.Pointer[detect.Detector]
+	ob, err := openOutbox(cfg, func(name string, since time.Time, ferr error) {
+		ctx := context.WithoutCancel(ctx)
+		if err := audit(ctx, event.SelfAudit{Action: event.ActionNotifierFailing, Outcome: event.Failure, Resource: name,
+			Details: map[string]any{"notifier": name, "since": since, "error": ferr.Error()}}); err != nil {
+			log.Error("could not record a failing notifier", "notifier", name, "err", err)
+		}
+		if d := detector.Load(); d != nil {
+			if err := d.Raise(ctx, []alert.Alert{{Rule: "cdewatch.notifier-failing", RuleTitle: "Alert delivery failing", Kind: "health",
+				Severity: alert.High, PCI: []string{"10.7.2"}, Source: event.SelfSource, Time: time.Now().UTC(), Key: name,
+				Summary: fmt.Sprintf("notifier %s has failed since %s: %v", name, since.Format(time.RFC3339), ferr)}}); err != nil {
+				log.Error("could not raise the failing-notifier alert", "notifier", name, "err", err)
+			}
+		}
+	}, log)
+	if err != nil {
+		closeSyslog()
+		return fmt.Errorf("open the alert outbox: %w", err)
+	}
+	deliver := logDeliver(log.With("component", "alerts"))
+	if ob != nil {
+		defer ob.Close()
+		deliver = outboxDeliver(ob)
+	}
+	detectors, det, err := detectRunners(cfg, led, query, audit, deliver, log)
 	if err != nil {
 		closeSyslog()
 		return err
 	}
+	detector.Store(det)
 	runners = append(runners, detectors...)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

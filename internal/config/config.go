@@ -27,6 +27,8 @@ type Config struct {
 	Index  Index     `yaml:"index"`
 	Query  Query     `yaml:"query"`
 	Detect Detect    `yaml:"detect"`
+	// Notifiers receive the alerts, through a durable outbox.
+	Notifiers []Notifier `yaml:"notifiers"`
 	// AuditFiles are kube-apiserver audit log files (log backend, JSON format) to follow.
 	AuditFiles []AuditFile `yaml:"audit_files"`
 	// Kafka are Kafka topics, or Azure Event Hubs through their Kafka
@@ -92,6 +94,45 @@ type ScheduledRule struct {
 	Frequency   Duration `yaml:"frequency"`
 	Window      Duration `yaml:"window"`
 	Condition   string   `yaml:"condition"` // e.g. "count > 0"
+}
+
+// Notifier is one receiver of alerts (internal/alert/notify): a signed
+// webhook, Slack, Microsoft Teams, email or syslog. Secrets (webhook
+// secret, chat webhook URLs, SMTP password) are read from files.
+type Notifier struct {
+	Type string `yaml:"type"` // webhook, slack, teams, email or syslog
+	Name string `yaml:"name"`
+	// webhook: URL and the file of the HMAC secret; slack, teams: the file
+	// holding the incoming-webhook URL (itself a secret).
+	URL        string            `yaml:"url"`
+	URLFile    string            `yaml:"url_file"`
+	SecretFile string            `yaml:"secret_file"`
+	Headers    map[string]string `yaml:"headers"`
+	// email
+	Address        string   `yaml:"address"` // also syslog: host:port
+	ImplicitTLS    bool     `yaml:"implicit_tls"`
+	AllowPlaintext bool     `yaml:"allow_plaintext"`
+	Username       string   `yaml:"username"`
+	PasswordFile   string   `yaml:"password_file"`
+	From           string   `yaml:"from"`
+	To             []string `yaml:"to"`
+	// syslog
+	Network  string `yaml:"network"`
+	Facility string `yaml:"facility"`
+	// TLS of the connection to the receiver.
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// Route: which alerts this notifier receives.
+	MinSeverity  string   `yaml:"min_severity"`
+	PCI          []string `yaml:"pci"`
+	Sources      []string `yaml:"sources"`
+	Rules        []string `yaml:"rules"`
+	ExcludeRules []string `yaml:"exclude_rules"`
+	// Throttle: at most ThrottleMax alerts per ThrottleWindow and rule
+	// and key (the rest summarized in one alert); 0: no throttling.
+	ThrottleMax    int      `yaml:"throttle_max"`
+	ThrottleWindow Duration `yaml:"throttle_window"`
 }
 
 // KafkaInput is one Kafka consumer (internal/ingest/kafka). Secrets are
@@ -395,6 +436,34 @@ func (c *Config) Validate() error {
 			bad(key+".address", "%s %q is used twice", proto, l.Address)
 		}
 		addrs[proto+" "+l.Address] = true
+	}
+	notifierNames := map[string]bool{}
+	for i, n := range c.Notifiers {
+		key := fmt.Sprintf("notifiers[%d]", i)
+		if notifierNames[n.Name] {
+			bad(key+".name", "%q is used twice", n.Name)
+		}
+		notifierNames[n.Name] = true
+		switch n.Type {
+		case "webhook":
+			if n.URL == "" || n.SecretFile == "" {
+				bad(key, "a webhook needs url and secret_file (the HMAC key shared with the receiver)")
+			}
+		case "slack", "teams":
+			if n.URLFile == "" {
+				bad(key+".url_file", "name the file holding the incoming-webhook URL (a secret)")
+			}
+		case "email":
+			if n.Address == "" || n.From == "" || len(n.To) == 0 {
+				bad(key, "an email notifier needs address, from and to")
+			}
+		case "syslog":
+			if n.Address == "" {
+				bad(key+".address", "must not be empty (host:port)")
+			}
+		default:
+			bad(key+".type", "%q: want webhook, slack, teams, email or syslog", n.Type)
+		}
 	}
 	names := map[string]bool{}
 	for i := range c.Kafka {

@@ -7,16 +7,17 @@ import (
 
 // Self-audit actions: what cdewatch records about itself in its own ledger.
 const (
-	ActionLedgerInit   = "ledger.init"   // 10.2.1.6 a new audit log was initialized
-	ActionServeStart   = "serve.start"   // 10.2.1.6 logging started
-	ActionServeStop    = "serve.stop"    // 10.2.1.6 logging stopped (clean shutdown)
-	ActionAuthFailed   = "auth.failed"   // 10.2.1.4 a request presented no or an invalid credential
-	ActionAuthDenied   = "auth.denied"   // 10.2.1.4 a valid credential was used beyond its role
-	ActionTokenCreate  = "token.create"  // 10.2.1.5 a credential was created
-	ActionTokenRevoke  = "token.revoke"  // 10.2.1.5 a credential was revoked
-	ActionIngestReject = "ingest.reject" // input that could not be stored, recorded so nothing vanishes silently
-	ActionQuery        = "query"         // 10.2.1.3 audit logs were read: a query over the index, successful or not
-	ActionPANMasked    = "scrub.pan"     // PCI 3.3.1/3.5.1: card data arrived in a log and was masked before storage
+	ActionLedgerInit      = "ledger.init"    // 10.2.1.6 a new audit log was initialized
+	ActionServeStart      = "serve.start"    // 10.2.1.6 logging started
+	ActionServeStop       = "serve.stop"     // 10.2.1.6 logging stopped (clean shutdown)
+	ActionAuthFailed      = "auth.failed"    // 10.2.1.4 a request presented no or an invalid credential
+	ActionAuthDenied      = "auth.denied"    // 10.2.1.4 a valid credential was used beyond its role
+	ActionTokenCreate     = "token.create"   // 10.2.1.5 a credential was created
+	ActionTokenRevoke     = "token.revoke"   // 10.2.1.5 a credential was revoked
+	ActionIngestReject    = "ingest.reject"  // input that could not be stored, recorded so nothing vanishes silently
+	ActionQuery           = "query"          // 10.2.1.3 audit logs were read: a query over the index, successful or not
+	ActionPANMasked       = "scrub.pan"      // PCI 3.3.1/3.5.1: card data arrived in a log and was masked before storage
+	ActionNotifierFailing = "notify.failing" // 10.7.2 alert delivery to a notifier has failed for a while
 )
 
 // SelfSource is the source name of records cdewatch writes about itself.
