@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/cdewatch/cdewatch/internal/detect/scheduled"
 	"github.com/cdewatch/cdewatch/internal/event"
 	"github.com/cdewatch/cdewatch/internal/kql"
+	"github.com/cdewatch/cdewatch/internal/sigma"
 )
 
 // invalidAccess matches records of invalid logical access attempts
@@ -56,8 +59,12 @@ func detectRunners(cfg *config.Config, led detect.Ledger, query func(context.Con
 	if err != nil {
 		return nil, nil, err
 	}
+	evaluators, err := ruleSets(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
 	d := &detect.Detector{
-		Ledger: led, Rules: []detect.Evaluator{corr, baseline.New(bcfg)}, Deliver: deliver,
+		Ledger: led, Rules: append(evaluators, corr, baseline.New(bcfg)), Deliver: deliver,
 		StateFile: filepath.Join(cfg.Data, "cursors", "detect.json"), Now: time.Now, Log: log.With("component", "detect"),
 	}
 	runners := []runner{{"detector", d.Run}}
@@ -107,6 +114,62 @@ func detectRunners(cfg *config.Config, led detect.Ledger, query func(context.Con
 	}
 	return append(runners, runner{"scheduled rules", s.Run}), d, nil
 }
+
+// ruleSets loads the built-in PCI rule pack (with the configured lists),
+// the rule files of detect.rules_dir and the Sigma rules of
+// detect.sigma_dir (a Sigma rule that cannot be loaded is logged with the
+// reason and skipped; a rule file of cdewatch's language that cannot be
+// loaded stops the start).
+func ruleSets(cfg *config.Config, log *slog.Logger) ([]detect.Evaluator, error) {
+	lists := map[string][]string{}
+	if len(cfg.PCI.CDENamespaces) > 0 {
+		lists["cde_namespaces"] = cfg.PCI.CDENamespaces
+	}
+	if len(cfg.PCI.AdminRoles) > 0 {
+		lists["admin_roles"] = cfg.PCI.AdminRoles
+	}
+	for k, v := range cfg.Detect.Lists {
+		lists[k] = v
+	}
+	builtin, err := detect.BuiltinRules(lists)
+	if err != nil {
+		return nil, fmt.Errorf("detect: %w", err)
+	}
+	out := []detect.Evaluator{builtin}
+	if dir := cfg.Detect.RulesDir; dir != "" {
+		rs, err := detect.LoadRules(os.DirFS(dir), lists)
+		if err != nil {
+			return nil, fmt.Errorf("detect.rules_dir %s: %w", dir, err)
+		}
+		out = append(out, rs)
+	}
+	if dir := cfg.Detect.SigmaDir; dir != "" {
+		set, rejected, err := sigma.Load(os.DirFS(dir), ".")
+		if err != nil {
+			return nil, fmt.Errorf("detect.sigma_dir %s: %w", dir, err)
+		}
+		for _, e := range rejected {
+			log.Warn("Sigma rule not loaded", "dir", dir, "err", e.Error())
+		}
+		log.Info("Sigma rules loaded", "dir", dir, "rules", len(set.Rules()), "correlations", len(set.Correlations()), "rejected", len(rejected))
+		out = append(out, &sigmaRules{set: set, corr: sigma.NewCorrelator(set)})
+	}
+	return out, nil
+}
+
+// sigmaRules evaluates a Sigma rule set and its correlation rules, whose
+// windows are saved with the detector's cursor.
+type sigmaRules struct {
+	set  *sigma.Set
+	corr *sigma.Correlator
+}
+
+func (s *sigmaRules) Eval(e *detect.Event, emit func(alert.Alert)) {
+	s.set.EvalCorrelate(e, s.corr, emit)
+}
+func (s *sigmaRules) StateName() string             { return "sigma" }
+func (s *sigmaRules) MarshalState() ([]byte, error) { return json.Marshal(s.corr) }
+func (s *sigmaRules) UnmarshalState(b []byte) error { return json.Unmarshal(b, s.corr) }
 
 // logDeliver stands for delivery until notifiers are configured: it logs
 // each alert (every alert is already in the ledger and in the

@@ -96,3 +96,48 @@ func TestNotifyWebhook(t *testing.T) {
 		t.Fatal("no alert delivered to the webhook after 30s")
 	}
 }
+
+// TestRulePacksServe: the built-in PCI pack flags a secret read in a CDE
+// namespace (pci.cde_namespaces) by an identity outside the allow-list,
+// and a Sigma rule from detect.sigma_dir fires on the same event (the
+// pack also notes that a new, empty ledger was initialized).
+func TestRulePacksServe(t *testing.T) {
+	sigmaDir := t.TempDir()
+	rule := `title: Secret read in payments
+id: 6d3a1a6c-0000-4000-8000-00000000beef
+status: test
+logsource:
+  product: kubernetes
+  service: audit
+detection:
+  selection:
+    verb: get
+    objectRef.resource: secrets
+    objectRef.namespace: payments
+  condition: selection
+level: high
+tags:
+  - attack.credential-access
+  - attack.t1552.007
+`
+	if err := os.WriteFile(filepath.Join(sigmaDir, "secret_read.yml"), []byte(rule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	ts := startServer(t, data, "c1", func(c *config.Config) { c.Detect.SigmaDir = sigmaDir })
+	// validEvent: bob@corp.example gets secret payments/db.
+	if status, body, _ := do(t, http.MethodPost, "http://"+ts.addr+"/v1/ingest/k8s-audit", ts.ingestToken, eventList(fmt.Sprintf(validEvent, "secret-read"))); status != http.StatusOK {
+		t.Fatalf("ingest: %d %s", status, body)
+	}
+	admin := adminToken(t, data)
+	rows := waitRows(t, func(q string) (int, []byte, queryResult) { return postQuery(t, ts, admin, q) },
+		`SecurityAlert | summarize by AlertType | order by AlertType asc`,
+		func(r [][]json.RawMessage) bool { return len(r) >= 3 })
+	var types []string
+	for _, r := range rows {
+		types = append(types, string(r[0]))
+	}
+	if got := strings.Join(types, ","); got != `"6d3a1a6c-0000-4000-8000-00000000beef","pci.cdewatch-logging-stopped","pci.secret-read-outside-allowlist"` {
+		t.Errorf("alerts: %s", got)
+	}
+}

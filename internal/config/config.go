@@ -81,6 +81,14 @@ type Detect struct {
 	AdminHours string `yaml:"admin_hours"`
 	// Scheduled are KQL rules run on a schedule.
 	Scheduled []ScheduledRule `yaml:"scheduled"`
+	// Lists override the named lists of the built-in rule pack (e.g.
+	// allowed_secret_readers); cde_namespaces and admin_roles default to
+	// pci.cde_namespaces and pci.admin_roles.
+	Lists map[string][]string `yaml:"lists"`
+	// RulesDir holds more rule files in cdewatch's rule language
+	// (docs/DETECTION.md); SigmaDir SigmaHQ rules (docs/SIGMA.md).
+	RulesDir string `yaml:"rules_dir"`
+	SigmaDir string `yaml:"sigma_dir"`
 }
 
 // ScheduledRule is a scheduled KQL rule, as `az monitor scheduled-query`.
