@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,7 +97,9 @@ func TestSchedulerRuns(t *testing.T) {
 	var raised []alert.Alert
 	failQuery := false
 	q := engine(t)
+	var queries atomic.Int32
 	query := func(ctx context.Context, s string) (*kql.Result, error) {
+		defer queries.Add(1)
 		if failQuery {
 			return nil, errors.New("index unavailable")
 		}
@@ -108,27 +111,43 @@ func TestSchedulerRuns(t *testing.T) {
 			Query: query, Raise: func(_ context.Context, as []alert.Alert) error { raised = append(raised, as...); return nil },
 			StateFile: state, Now: clock, Log: slog.New(slog.DiscardHandler), Tick: time.Millisecond}
 	}
-	runFor := func(s *Scheduler) {
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		defer cancel()
-		if err := s.Run(ctx); err != nil {
+	// runFor runs a scheduler until it has run n queries (n = 0: for a
+	// few ticks, checking that it runs none), however slow the machine.
+	runFor := func(s *Scheduler, n int32) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		start := queries.Load()
+		go func() { done <- s.Run(ctx) }()
+		deadline := time.Now().Add(30 * time.Second)
+		for queries.Load()-start < n && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if n == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+		// A failing query is retried at every tick: at least n.
+		if got := queries.Load() - start; got < n || (n == 0 && got != 0) {
+			t.Fatalf("%d queries run, want %d", got, n)
+		}
 	}
-	runFor(newScheduler())
+	runFor(newScheduler(), 1)
 	if len(raised) != 1 || raised[0].Kind != "scheduled" || raised[0].Fields["count"] != "3" {
 		t.Fatalf("first run raised %+v", raised)
 	}
 	now = now.Add(12 * time.Hour)
-	runFor(newScheduler()) // restarted, not due yet
+	runFor(newScheduler(), 0) // restarted, not due yet
 	if len(raised) != 1 {
 		t.Fatalf("raised again before due: %d", len(raised))
 	}
 	now = now.Add(12 * time.Hour)
 	failQuery = true
-	runFor(newScheduler()) // due, but the query fails: nothing saved
+	runFor(newScheduler(), 1) // due, but the query fails: nothing saved
 	failQuery = false
-	runFor(newScheduler())
+	runFor(newScheduler(), 1)
 	if len(raised) != 2 {
 		t.Fatalf("after the failed run and a retry: %d alerts, want 2", len(raised))
 	}
