@@ -61,6 +61,8 @@
 //   - AKSControlPlane: the other AKS diagnostic categories (kube-apiserver,
 //     guard, …), the Log Analytics AKSControlPlane columns.
 //   - Syslog: syslog messages, the Log Analytics Syslog columns.
+//   - SecurityAlert: the alerts of cdewatch's detector, key Log Analytics
+//     SecurityAlert columns.
 //
 // Every table ends with the cdewatch columns: seq (the record's ledger
 // sequence number), Source, ReceivedTime, Pci (the PCI DSS 10.2.1.x
