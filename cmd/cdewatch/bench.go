@@ -50,6 +50,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&c.acked, "acked", "", "append every acknowledged auditID to this file (for crash tests)")
 	keep := fs.Bool("keep", false, "with --self: keep the temporary data directory")
 	noIndex := fs.Bool("no-index", false, "with --self: run the server without the query index (ledger only)")
+	noDetect := fs.Bool("no-detect", false, "with --self: run the server without the detector")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (with --self: server and load) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -103,6 +104,7 @@ func runBench(ctx context.Context, args []string) error {
 	cfg.Data = dir
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Index.Enabled = !*noIndex
+	cfg.Detect.Enabled = !*noDetect
 	srvCtx, stop := context.WithCancel(ctx)
 	ready := make(chan string, 1)
 	srvErr := make(chan error, 1)
