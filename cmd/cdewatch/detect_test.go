@@ -141,3 +141,44 @@ tags:
 		t.Errorf("alerts: %s", got)
 	}
 }
+
+// TestAlertLifecycle acknowledges and resolves an alert through the API:
+// each change is recorded (who, when, why) and the alert's current status
+// is a KQL query away; wrong ids, statuses and missing reasons are refused.
+func TestAlertLifecycle(t *testing.T) {
+	data := t.TempDir()
+	ts := startServer(t, data, "c1", nil)
+	admin := adminToken(t, data)
+	post := func(q string) (int, []byte, queryResult) { return postQuery(t, ts, admin, q) }
+	// A new, empty ledger raises pci.cdewatch-logging-stopped (ledger.init).
+	rows := waitRows(t, post, `SecurityAlert | project SystemAlertId`, func(r [][]json.RawMessage) bool { return len(r) >= 1 })
+	var id string
+	json.Unmarshal(rows[0][0], &id)
+	url := "http://" + ts.addr + "/v1/alerts/"
+	for _, tc := range []struct {
+		id, body string
+		token    string
+		want     int
+	}{
+		{id, `{"status":"acknowledged","reason":"looking into it"}`, admin, http.StatusOK},
+		{id, `{"status":"resolved","reason":"planned: new cluster"}`, admin, http.StatusOK},
+		{id, `{"status":"resolved"}`, admin, http.StatusBadRequest},
+		{id, `{"status":"closed","reason":"x"}`, admin, http.StatusBadRequest},
+		{"cdewatch-0", `{"status":"resolved","reason":"x"}`, admin, http.StatusNotFound}, // seq 0 is ledger.init, not an alert
+		{"nonsense", `{"status":"resolved","reason":"x"}`, admin, http.StatusBadRequest},
+		{id, `{"status":"resolved","reason":"x"}`, ts.ingestToken, http.StatusForbidden},
+	} {
+		if status, body, _ := do(t, http.MethodPost, url+tc.id+"/status", tc.token, []byte(tc.body)); status != tc.want {
+			t.Errorf("%s %s: %d %s, want %d", tc.id, tc.body, status, body, tc.want)
+		}
+	}
+	rows = waitRows(t, post, `SecurityAlert
+| join kind=leftouter (CdewatchAudit | where OperationName == "alert.status"
+    | extend SystemAlertId = tostring(Details.alert_id), AlertStatus = tostring(Details.status), Why = tostring(Details.reason)
+    | summarize arg_max(seq, AlertStatus, Why, Caller) by SystemAlertId) on SystemAlertId
+| where SystemAlertId == "`+id+`" and isnotempty(AlertStatus)
+| project AlertStatus, Why, Caller`, func(r [][]json.RawMessage) bool { return len(r) == 1 && string(r[0][0]) == `"resolved"` })
+	if !strings.Contains(string(rows[0][2]), "(admin)") || string(rows[0][1]) != `"planned: new cluster"` {
+		t.Errorf("status row %s", rows[0])
+	}
+}

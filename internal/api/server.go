@@ -110,6 +110,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/tokens", admin(s.listTokens))
 	mux.Handle("POST /v1/tokens", admin(s.createToken))
 	mux.Handle("DELETE /v1/tokens/{id}", admin(s.revokeToken))
+	mux.Handle("POST /v1/alerts/{id}/status", admin(s.alertStatus))
 	mux.Handle("POST /v1/query", s.require(http.HandlerFunc(s.query), auth.RoleReader, auth.RoleAdmin))
 	mux.Handle("/", s.require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)

@@ -18,6 +18,7 @@ const (
 	ActionQuery           = "query"          // 10.2.1.3 audit logs were read: a query over the index, successful or not
 	ActionPANMasked       = "scrub.pan"      // PCI 3.3.1/3.5.1: card data arrived in a log and was masked before storage
 	ActionNotifierFailing = "notify.failing" // 10.7.2 alert delivery to a notifier has failed for a while
+	ActionAlertStatus     = "alert.status"   // 10.4.1 a person acknowledged, resolved or reopened an alert, and why
 )
 
 // SelfSource is the source name of records cdewatch writes about itself.
