@@ -30,7 +30,9 @@ type Ledger interface {
 }
 
 // Evaluator is a set of rules: Eval calls emit for each alert the event
-// raises. It is called from one goroutine, in ledger order.
+// raises. It is called from one goroutine, in ledger order. The event, and
+// the bytes of its record's Raw, are valid only during the call: an
+// evaluator keeps copies of what it needs.
 type Evaluator interface {
 	Eval(e *Event, emit func(alert.Alert))
 }
@@ -242,7 +244,8 @@ func (d *Detector) evaluate(from, to uint64, emit func(alert.Alert)) error {
 		if rec.Table == event.TableSecurityAlert {
 			return nil // the detector's own output
 		}
-		rec.Raw = append([]byte(nil), rec.Raw...) // b is only valid during the call
+		// Raw aliases the ledger's buffer, valid during this call only:
+		// evaluators must not retain it (see Evaluator).
 		ev := NewEvent(seq, rec)
 		for _, r := range d.Rules {
 			r.Eval(ev, func(a alert.Alert) {
