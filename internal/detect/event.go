@@ -5,6 +5,7 @@ package detect
 import (
 	"strconv"
 	"strings"
+	"sync"
 
 	json "github.com/goccy/go-json"
 
@@ -17,23 +18,23 @@ type Event struct {
 	Seq uint64
 	Rec event.Record
 
-	decoded bool
-	doc     any // Raw decoded as JSON; nil if Raw is not JSON
+	once sync.Once
+	doc  any // Raw decoded as JSON; nil if Raw is not JSON
 }
 
 // NewEvent wraps the record at seq.
 func NewEvent(seq uint64, rec event.Record) *Event { return &Event{Seq: seq, Rec: rec} }
 
 // Doc returns Raw decoded as JSON (maps, slices, strings, float64, bool,
-// nil), or nil when Raw is not JSON.
+// nil), or nil when Raw is not JSON. It decodes once, and is safe for
+// concurrent use.
 func (e *Event) Doc() any {
-	if !e.decoded {
-		e.decoded = true
+	e.once.Do(func() {
 		var v any
 		if json.Unmarshal(e.Rec.Raw, &v) == nil {
 			e.doc = v
 		}
-	}
+	})
 	return e.doc
 }
 
