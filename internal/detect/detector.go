@@ -159,26 +159,8 @@ func (d *Detector) batch(ctx context.Context, from, to uint64) error {
 	if err := d.evaluate(from, to, func(a alert.Alert) { alerts = append(alerts, a) }); err != nil {
 		return err
 	}
-	now := d.Now().UTC()
-	var err error
-	if len(alerts) > 0 {
-		recs := make([][]byte, len(alerts))
-		for i, a := range alerts {
-			if recs[i], err = alertLedgerRecord(a, to, now); err != nil {
-				return err
-			}
-		}
-		first, err := d.append(ctx, recs)
-		if err != nil {
-			return fmt.Errorf("record %d alerts in the ledger: %w", len(alerts), err)
-		}
-		raised := make([]Raised, len(alerts))
-		for i, a := range alerts {
-			raised[i] = Raised{Seq: first + uint64(i), Alert: a}
-		}
-		if err := d.Deliver(ctx, raised); err != nil {
-			return fmt.Errorf("deliver %d alerts: %w", len(alerts), err)
-		}
+	if err := d.record(ctx, alerts, to, d.Now().UTC()); err != nil {
+		return err
 	}
 	return d.save(to)
 }
@@ -189,15 +171,23 @@ func (d *Detector) batch(ctx context.Context, from, to uint64) error {
 // was cut short by a crash is in the ledger and the SecurityAlert table,
 // but is not delivered again.)
 func (d *Detector) Raise(ctx context.Context, alerts []alert.Alert) error {
+	now := d.Now().UTC()
+	for i := range alerts {
+		alerts[i].Detected = now
+	}
+	return d.record(ctx, alerts, 0, now)
+}
+
+// record appends alerts to the ledger as SecurityAlert records carrying
+// the cursor through, then delivers them with their seqs.
+func (d *Detector) record(ctx context.Context, alerts []alert.Alert, through uint64, now time.Time) error {
 	if len(alerts) == 0 {
 		return nil
 	}
-	now := d.Now().UTC()
 	recs := make([][]byte, len(alerts))
-	for i := range alerts {
-		alerts[i].Detected = now
+	for i, a := range alerts {
 		var err error
-		if recs[i], err = alertLedgerRecord(alerts[i], 0, now); err != nil {
+		if recs[i], err = alertLedgerRecord(a, through, now); err != nil {
 			return err
 		}
 	}
@@ -209,7 +199,10 @@ func (d *Detector) Raise(ctx context.Context, alerts []alert.Alert) error {
 	for i, a := range alerts {
 		raised[i] = Raised{Seq: first + uint64(i), Alert: a}
 	}
-	return d.Deliver(ctx, raised)
+	if err := d.Deliver(ctx, raised); err != nil {
+		return fmt.Errorf("deliver %d alerts: %w", len(alerts), err)
+	}
+	return nil
 }
 
 // append appends recs, waiting while the ledger pushes back (the batch

@@ -48,39 +48,53 @@ func (c ChatConfig) maxAlerts() int {
 	return c.MaxAlerts
 }
 
-// Slack posts to a Slack incoming webhook: one message per batch, with a
-// plain-text fallback ("text") and Block Kit blocks.
-type Slack struct {
-	name string
-	max  int
-	p    *poster
+// chat posts one JSON message per batch to a chat service's incoming
+// webhook; Slack and Teams differ only in the message.
+type chat struct {
+	kind    string // "slack", "teams": for errors
+	name    string
+	max     int
+	p       *poster
+	message func(alerts []alert.Alert, max int) map[string]any
 }
 
-// NewSlack validates c and builds the notifier.
-func NewSlack(c ChatConfig) (*Slack, error) {
+func newChat(kind string, c ChatConfig, message func([]alert.Alert, int) map[string]any) (chat, error) {
 	if err := c.Validate(); err != nil {
-		return nil, err
+		return chat{}, err
 	}
 	p, err := newPoster(c.URL, c.Timeout, c.TLS, nil)
 	if err != nil {
-		return nil, fmt.Errorf("slack %s: %w", c.Name, err)
+		return chat{}, fmt.Errorf("%s %s: %w", kind, c.Name, err)
 	}
-	return &Slack{name: c.Name, max: c.maxAlerts(), p: p}, nil
+	return chat{kind: kind, name: c.Name, max: c.maxAlerts(), p: p, message: message}, nil
 }
 
 // Name implements Notifier.
-func (s *Slack) Name() string { return s.name }
+func (c *chat) Name() string { return c.name }
 
 // Send implements Notifier.
-func (s *Slack) Send(ctx context.Context, alerts []alert.Alert) error {
-	body, err := json.Marshal(SlackMessage(alerts, s.max))
+func (c *chat) Send(ctx context.Context, alerts []alert.Alert) error {
+	body, err := json.Marshal(c.message(alerts, c.max))
 	if err != nil {
-		return Permanent(fmt.Errorf("slack %s: encode: %w", s.name, err))
+		return Permanent(fmt.Errorf("%s %s: encode: %w", c.kind, c.name, err))
 	}
-	if err := s.p.post(ctx, body, nil); err != nil {
-		return fmt.Errorf("slack %s: %w", s.name, err)
+	if err := c.p.post(ctx, body, nil); err != nil {
+		return fmt.Errorf("%s %s: %w", c.kind, c.name, err)
 	}
 	return nil
+}
+
+// Slack posts to a Slack incoming webhook: one message per batch, with a
+// plain-text fallback ("text") and Block Kit blocks.
+type Slack struct{ chat }
+
+// NewSlack validates c and builds the notifier.
+func NewSlack(c ChatConfig) (*Slack, error) {
+	ch, err := newChat("slack", c, SlackMessage)
+	if err != nil {
+		return nil, err
+	}
+	return &Slack{ch}, nil
 }
 
 // Slack's limits (Block Kit): 3000 characters in a section's text, 2000

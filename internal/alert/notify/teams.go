@@ -1,8 +1,6 @@
 package notify
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -15,37 +13,15 @@ import (
 // Office 365 connectors and accepts Adaptive Cards only) or of a legacy
 // incoming-webhook connector, which accepts the same payload. One message
 // per batch: a "message" activity with one Adaptive Card 1.4 attachment.
-type Teams struct {
-	name string
-	max  int
-	p    *poster
-}
+type Teams struct{ chat }
 
 // NewTeams validates c and builds the notifier.
 func NewTeams(c ChatConfig) (*Teams, error) {
-	if err := c.Validate(); err != nil {
+	ch, err := newChat("teams", c, TeamsMessage)
+	if err != nil {
 		return nil, err
 	}
-	p, err := newPoster(c.URL, c.Timeout, c.TLS, nil)
-	if err != nil {
-		return nil, fmt.Errorf("teams %s: %w", c.Name, err)
-	}
-	return &Teams{name: c.Name, max: c.maxAlerts(), p: p}, nil
-}
-
-// Name implements Notifier.
-func (t *Teams) Name() string { return t.name }
-
-// Send implements Notifier.
-func (t *Teams) Send(ctx context.Context, alerts []alert.Alert) error {
-	body, err := json.Marshal(TeamsMessage(alerts, t.max))
-	if err != nil {
-		return Permanent(fmt.Errorf("teams %s: encode: %w", t.name, err))
-	}
-	if err := t.p.post(ctx, body, nil); err != nil {
-		return fmt.Errorf("teams %s: %w", t.name, err)
-	}
-	return nil
+	return &Teams{ch}, nil
 }
 
 // teamsTextMax keeps a card's text blocks well inside the 28 KB a Teams
