@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -39,6 +38,8 @@ type K8sAudit struct {
 	MaxEventBytes   int
 	Now             func() time.Time
 	Log             *slog.Logger
+
+	bodies BufPool
 }
 
 // Result says what one delivery did.
@@ -78,9 +79,11 @@ func (k *K8sAudit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusForbidden, "ingest needs a token bound to a source: create one with `cdewatch token create --source <cluster>`")
 		return
 	}
-	bp := bodyPool.Get().(*[]byte)
-	defer bodyPool.Put(bp)
-	body, err := ReadAll(http.MaxBytesReader(w, r.Body, k.MaxRequestBytes), r.ContentLength, k.MaxRequestBytes, (*bp)[:0])
+	// Nothing refers to a body once Store has returned (records are
+	// copied into the ledger's compressed block).
+	bp := k.bodies.Get()
+	defer k.bodies.Put(bp)
+	body, err := ReadAll(http.MaxBytesReader(w, r.Body, k.MaxRequestBytes), r.ContentLength, k.MaxRequestBytes, *bp)
 	*bp = body
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -108,10 +111,6 @@ func (k *K8sAudit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	httpjson.Write(w, http.StatusOK, res)
 }
-
-// bodyPool recycles request buffers: nothing refers to a body once Store
-// has returned (records are copied into the ledger's compressed block).
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
 
 // ReadAll reads r to its end into buf, which it grows as needed, sized up
 // front from size (a Content-Length; 0 or -1 when unknown) when that is at

@@ -31,7 +31,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/cdewatch/cdewatch/internal/auth"
 	"github.com/cdewatch/cdewatch/internal/event"
@@ -105,8 +104,8 @@ type Handler struct {
 	// Log receives request failures; default discards.
 	Log *slog.Logger
 
-	bodies sync.Pool // *[]byte request bodies
-	gzips  sync.Pool // *gzip.Reader
+	bodies ingest.BufPool
+	gzips  ingest.GzipPool
 	states sync.Pool // *bulkState
 }
 
@@ -318,9 +317,9 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, p auth.Principal,
 			return
 		}
 	}
-	bp := h.getBody()
-	defer h.putBody(bp)
-	body, rerr := h.readBody(w, r, (*bp)[:0])
+	bp := h.bodies.Get()
+	defer h.bodies.Put(bp)
+	body, rerr := h.readBody(w, r, *bp)
 	*bp = body
 	if rerr != nil {
 		h.log().Warn("elasticsearch bulk request refused", "source", p.Source, "status", rerr.status, "reason", rerr.reason)
@@ -534,13 +533,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte) (
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip", "x-gzip":
-		zr, _ := h.gzips.Get().(*gzip.Reader)
-		var err error
-		if zr == nil {
-			zr, err = gzip.NewReader(rd)
-		} else {
-			err = zr.Reset(rd)
-		}
+		zr, err := h.gzips.Reader(rd)
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
@@ -569,22 +562,8 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte) (
 	return body, nil
 }
 
-// maxPooled bounds the buffers kept for reuse.
+// maxPooled bounds the response buffers kept for reuse.
 const maxPooled = 64 << 20
-
-func (h *Handler) getBody() *[]byte {
-	if bp, ok := h.bodies.Get().(*[]byte); ok {
-		return bp
-	}
-	b := make([]byte, 0, 1<<20)
-	return &b
-}
-
-func (h *Handler) putBody(bp *[]byte) {
-	if cap(*bp) <= maxPooled {
-		h.bodies.Put(bp)
-	}
-}
 
 // putState recycles a request's state once nothing refers to the body
 // (the ledger copies what it stores).

@@ -12,10 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"google.golang.org/genproto/googleapis/rpc/code"
@@ -83,8 +81,8 @@ type Handler struct {
 	// nil discards them.
 	Log *slog.Logger
 
-	bufs sync.Pool // *[]byte: bodies and rendered documents
-	gzs  sync.Pool // *gzip.Reader
+	bufs ingest.BufPool // bodies and rendered documents
+	gzs  ingest.GzipPool
 }
 
 // encoding is the payload encoding of a request, and so of its answer.
@@ -151,11 +149,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	wire := h.getBuf()
-	defer h.putBuf(wire)
+	wire := h.bufs.Get()
+	defer h.bufs.Put(wire)
 	limit := h.maxRequestBytes()
 	var err error
-	*wire, err = ingest.ReadAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit, (*wire)[:0])
+	*wire, err = ingest.ReadAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit, *wire)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -167,9 +165,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body := *wire
 	if gzipped {
-		plain := h.getBuf()
-		defer h.putBuf(plain)
-		*plain, err = h.gunzip(body, limit, (*plain)[:0])
+		plain := h.bufs.Get()
+		defer h.bufs.Put(plain)
+		*plain, err = h.gunzip(body, limit, *plain)
 		if errors.Is(err, errTooLarge) {
 			h.fail(w, enc, http.StatusRequestEntityTooLarge, fmt.Sprintf("decompressed request body exceeds %d bytes (ingest.max_request_bytes): send smaller batches", limit))
 			return
@@ -181,9 +179,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = *plain
 	}
 
-	docs := h.getBuf()
-	defer h.putBuf(docs)
-	b, total, err := h.decode(body, enc, p.Source, (*docs)[:0])
+	docs := h.bufs.Get()
+	defer h.bufs.Put(docs)
+	b, total, err := h.decode(body, enc, p.Source, *docs)
 	var tl *tooLargeError
 	if errors.As(err, &tl) {
 		h.fail(w, enc, http.StatusRequestEntityTooLarge, err.Error())
@@ -463,13 +461,7 @@ var errTooLarge = errors.New("decompressed body over the limit")
 
 // gunzip decompresses a gzipped body into dst, at most limit bytes.
 func (h *Handler) gunzip(body []byte, limit int64, dst []byte) ([]byte, error) {
-	zr, _ := h.gzs.Get().(*gzip.Reader)
-	var err error
-	if zr == nil {
-		zr, err = gzip.NewReader(bytes.NewReader(body))
-	} else {
-		err = zr.Reset(bytes.NewReader(body))
-	}
+	zr, err := h.gzs.Reader(bytes.NewReader(body))
 	if err != nil {
 		return dst, fmt.Errorf("decompressing the gzip body: %w", err)
 	}
@@ -482,24 +474,6 @@ func (h *Handler) gunzip(body []byte, limit int64, dst []byte) ([]byte, error) {
 		return dst, errTooLarge
 	}
 	return dst, nil
-}
-
-// maxPooledBuf bounds the buffers kept for reuse.
-const maxPooledBuf = 16 << 20
-
-func (h *Handler) getBuf() *[]byte {
-	if b, ok := h.bufs.Get().(*[]byte); ok {
-		return b
-	}
-	b := make([]byte, 0, 64<<10)
-	return &b
-}
-
-func (h *Handler) putBuf(b *[]byte) {
-	if cap(*b) <= maxPooledBuf {
-		*b = (*b)[:0]
-		h.bufs.Put(b)
-	}
 }
 
 func (h *Handler) maxRequestBytes() int64 {
