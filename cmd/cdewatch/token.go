@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/cdewatch/cdewatch/internal/tlsutil"
 	"io"
 	"net/http"
 	"os"
@@ -44,16 +45,12 @@ type client struct {
 func newClient(server, token, caFile string, timeout time.Duration) (*client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if caFile != "" {
-		b, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("read CA file: %w", err)
-		}
 		pool, err := x509.SystemCertPool()
 		if err != nil {
-			pool = x509.NewCertPool()
+			pool = nil
 		}
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
+		if pool, err = tlsutil.AppendCertsFile(pool, caFile); err != nil {
+			return nil, fmt.Errorf("read CA file: %w", err)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}

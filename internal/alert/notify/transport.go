@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/cdewatch/cdewatch/internal/tlsutil"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -51,13 +50,9 @@ func (t TLSOptions) Config(serverName string) (*tls.Config, error) {
 		c.ServerName = t.ServerName
 	}
 	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
+		pool, err := tlsutil.AppendCertsFile(nil, t.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("tls: read ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls: ca_file %s holds no PEM certificate", t.CAFile)
 		}
 		c.RootCAs = pool
 	}

@@ -31,7 +31,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/cdewatch/cdewatch/internal/auth"
 	"github.com/cdewatch/cdewatch/internal/event"
 	"github.com/cdewatch/cdewatch/internal/ingest"

@@ -3,13 +3,12 @@ package kafka
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/cdewatch/cdewatch/internal/tlsutil"
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -304,13 +303,9 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		pool, err := tlsutil.AppendCertsFile(nil, c.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("kafka: config: reading CAFile: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kafka: config: CAFile %s holds no PEM certificate", c.CAFile)
 		}
 		tc.RootCAs = pool
 	}

@@ -6,11 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/cdewatch/cdewatch/internal/tlsutil"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -116,13 +116,9 @@ func tlsConfig(l *Listener) (*tls.Config, error) {
 	}
 	conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if l.ClientCAFile != "" {
-		pem, err := os.ReadFile(l.ClientCAFile)
+		pool, err := tlsutil.AppendCertsFile(nil, l.ClientCAFile)
 		if err != nil {
 			return nil, fmt.Errorf("reading client_ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("client_ca_file %s holds no PEM certificate", l.ClientCAFile)
 		}
 		conf.ClientCAs = pool
 		conf.ClientAuth = tls.RequireAndVerifyClientCert
