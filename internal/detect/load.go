@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	didyoumean "github.com/cdewatch/cdewatch/internal/suggest"
 	"io"
 	"io/fs"
 	"regexp"
@@ -797,41 +798,11 @@ func (l *loader) listNames() []string {
 	return names
 }
 
-// suggest returns ` (did you mean "x"?)` for the candidate closest to s,
-// if one is close, else "".
+// suggest returns ` (did you mean "x"?)` for the candidate nearest to s
+// (suggest.Nearest), if one is near, else "".
 func suggest(s string, candidates []string, prefix string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
-			best, bestD = c, d
-		}
+	if best := didyoumean.Nearest(s, candidates); best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", prefix+best)
 	}
-	if best == "" || bestD > len(s)/2 {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", prefix+best)
-}
-
-// editDistance is the Levenshtein distance of a and b (bytes).
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 20
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return ""
 }
