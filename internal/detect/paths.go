@@ -617,20 +617,9 @@ func (sc *scratch) object(b []byte, p int, n *node) int {
 		} else {
 			p = jsonscan.SkipValue(b, p)
 		}
-		if p < 0 {
-			return -1
-		}
-		p = jsonscan.SkipSpace(b, p)
-		if p >= len(b) {
-			return -1
-		}
-		switch b[p] {
-		case '}':
-			return p + 1
-		case ',':
-			p = jsonscan.SkipSpace(b, p+1)
-		default:
-			return -1
+		var more bool
+		if p, more = jsonscan.Next(b, p, '}'); !more {
+			return p
 		}
 	}
 	return -1
@@ -678,17 +667,9 @@ func (sc *scratch) array(b []byte, p int, n *node, leaves bool, depth int) int {
 				return -1
 			}
 		}
-		p = jsonscan.SkipSpace(b, end)
-		if p >= len(b) {
-			return -1
-		}
-		switch b[p] {
-		case ']':
-			return p + 1
-		case ',':
-			p = jsonscan.SkipSpace(b, p+1)
-		default:
-			return -1
+		var more bool
+		if p, more = jsonscan.Next(b, end, ']'); !more {
+			return p
 		}
 	}
 	return -1

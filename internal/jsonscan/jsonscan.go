@@ -273,3 +273,24 @@ func AppendString(dst []byte, s string, html bool) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// Next moves past the white space after a member or element ending at p
+// and the comma or closing bracket after that. It returns the offset
+// after them (and after the white space following a comma) and whether
+// there was a comma, or -1 when p < 0 or neither follows.
+func Next(b []byte, p int, closing byte) (int, bool) {
+	if p < 0 {
+		return -1, false
+	}
+	p = SkipSpace(b, p)
+	if p >= len(b) {
+		return -1, false
+	}
+	switch b[p] {
+	case ',':
+		return SkipSpace(b, p+1), true
+	case closing:
+		return p + 1, false
+	}
+	return -1, false
+}

@@ -110,3 +110,23 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+func TestNext(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		p       int
+		closing byte
+		want    int
+		more    bool
+	}{
+		{`1 , 2]`, 1, ']', 4, true},
+		{`1  ]x`, 1, ']', 4, false},
+		{`1}`, 1, ']', -1, false},
+		{`1  `, 1, '}', -1, false},
+		{`1,2`, -1, ']', -1, false},
+	} {
+		if got, more := Next([]byte(tc.in), tc.p, tc.closing); got != tc.want || more != tc.more {
+			t.Errorf("Next(%q, %d) = %d, %v; want %d, %v", tc.in, tc.p, got, more, tc.want, tc.more)
+		}
+	}
+}

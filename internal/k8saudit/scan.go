@@ -332,26 +332,8 @@ func (d *decoder) event(ev *Event, p int) int {
 	}
 }
 
-// next moves past the white space after a member or element at p and the
-// comma or closing bracket after that. It returns the offset after them and
-// whether there was a comma, or -1.
-func (d *decoder) next(p int, closing byte) (int, bool) {
-	if p < 0 {
-		return -1, false
-	}
-	b := d.b
-	p = jsonscan.SkipSpace(b, p)
-	if p >= len(b) {
-		return -1, false
-	}
-	switch b[p] {
-	case ',':
-		return jsonscan.SkipSpace(b, p+1), true
-	case closing:
-		return p + 1, false
-	}
-	return -1, false
-}
+// next is jsonscan.Next over the decoder's input.
+func (d *decoder) next(p int, closing byte) (int, bool) { return jsonscan.Next(d.b, p, closing) }
 
 // memberName decodes the name of the member at p (a plain name, without
 // escapes, in ASCII) and moves past it and the colon after it to the value.
