@@ -228,10 +228,6 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 		return err
 	}
 	runners = append(runners, syslogs...)
-	var query func(context.Context, string) (*kql.Result, error)
-	if srv.Query != nil {
-		query = srv.Query
-	}
 	// Alerts go to the notifiers through a durable outbox; a notifier
 	// failing for long is itself a failure of a control (PCI DSS 10.7.2):
 	// recorded, and raised as an alert.
@@ -259,7 +255,7 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 		defer ob.Close()
 		deliver = outboxDeliver(ob)
 	}
-	detectors, det, err := detectRunners(cfg, led, query, audit, deliver, log)
+	detectors, det, err := detectRunners(cfg, led, srv.Query, audit, deliver, log)
 	if err != nil {
 		closeSyslog()
 		return err

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cdewatch/cdewatch/internal/alert"
 )
@@ -43,8 +42,6 @@ func jsonValue(v any) any {
 	return b
 }
 
-func alertTime(t time.Time) any { return timestamp(t) }
-
 // SecurityAlert: the detector's alerts.
 var securityAlertFields = append([]field{
 	{ColTimeGenerated, func(r *row) any {
@@ -61,8 +58,8 @@ var securityAlertFields = append([]field{
 	{"ProviderName", func(r *row) any { return "cdewatch" }},
 	{"VendorName", func(r *row) any { return "cdewatch" }},
 	{"SystemAlertId", func(r *row) any { return "cdewatch-" + strconv.FormatUint(r.seq, 10) }},
-	{"StartTime", func(r *row) any { return alertTime(r.rec.Time) }},
-	{"EndTime", func(r *row) any { return alertTime(r.rec.Time) }},
+	{"StartTime", func(r *row) any { return timestamp(r.rec.Time) }},
+	{"EndTime", func(r *row) any { return timestamp(r.rec.Time) }},
 	{"CompromisedEntity", func(r *row) any { return text(r.al.Key) }},
 	{"Techniques", func(r *row) any { return text(strings.Join(r.al.MITRE, ", ")) }},
 	{"Status", func(r *row) any { return "New" }},

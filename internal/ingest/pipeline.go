@@ -138,7 +138,7 @@ func (p *Pipeline) Store(ctx context.Context, b *Batch) (Result, error) {
 		recs = append(recs, enc)
 	}
 	res.Rejected = len(b.Rejects)
-	finds.addReject(hits)
+	finds.add("reject", hits)
 	if finds.count > 0 {
 		p.Log.Warn("card data masked: fix the source that logs it", "source", b.Source, "via", b.Via, "count", finds.count)
 		rec, err := finds.selfAudit(b.Source, b.Via).Record(now)
@@ -188,8 +188,6 @@ func (f *findings) add(field string, hits []scrub.Hit) {
 		f.kinds[h.Kind.String()]++
 	}
 }
-
-func (f *findings) addReject(hits []scrub.Hit) { f.add("reject", hits) }
 
 // scrubRecord masks card data in r's raw bytes (in place: masking keeps
 // the length, and JSON stays valid) and text fields. Hits in a JSON Raw
