@@ -124,6 +124,15 @@ var pciNames = func() []string {
 	return out
 }()
 
+// missingNames caches Detail.String for every set of the six details.
+var missingNames = func() []string {
+	out := make([]string, 1<<len(event.DetailNames))
+	for i := range out {
+		out[i] = event.Detail(i).String()
+	}
+	return out
+}()
+
 func pciString(c event.Class) string {
 	if int(c) < len(pciNames) {
 		return pciNames[c]
@@ -141,7 +150,7 @@ var commonFields = []field{
 	{"Status", func(r *row) any { return int32(r.rec.Status) }},
 	{"CallerIpAddress", func(r *row) any { return text(r.rec.OriginIP) }},
 	{"Resource", func(r *row) any { return text(r.rec.Resource) }},
-	{"Missing", func(r *row) any { return r.rec.Missing().String() }},
+	{"Missing", func(r *row) any { return missingNames[r.rec.Missing()] }},
 }
 
 // CdewatchAudit: cdewatch's self-audit records (event.SelfAudit).
