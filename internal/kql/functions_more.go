@@ -1048,6 +1048,33 @@ func mfSearchRange(n, start, length, occurrence int64) (int64, bool) {
 	return start, true
 }
 
+// mfOccurrence returns the position of the occ-th match (at(i) true for a
+// match of width w at i) searching from start over length positions
+// (-1: to the end of n), each further occurrence from the position after
+// the previous one, over length positions again; -1 when there is none or
+// occ is 0.
+func mfOccurrence(n, start, length, occ, w int64, at func(i int64) bool) int64 {
+	found := int64(-1)
+	for k := int64(0); k < occ; k++ {
+		end := n
+		if length >= 0 {
+			end = min(start+length, n)
+		}
+		found = -1
+		for i := start; i+w <= end; i++ {
+			if at(i) {
+				found = i
+				break
+			}
+		}
+		if found < 0 {
+			break
+		}
+		start = found + 1
+	}
+	return found
+}
+
 // udfArrayIndexOf is array_index_of(array, text of the value, start, length,
 // occurrence); each further occurrence is searched from the element after
 // the previous one, over length elements again.
@@ -1065,28 +1092,10 @@ var udfArrayIndexOf = udf{Name: "kql_array_index_of", Args: []string{tyDynamic, 
 	if !ok {
 		return nil, nil
 	}
-	found := int64(-1)
-	for k := int64(0); k < occ; k++ {
-		end := n
-		if length >= 0 {
-			end = min(start+length, n)
-		}
-		found = -1
-		for i := start; i < end; i++ {
-			if s, ok := mfText(arr[i]); ok && s == want {
-				found = i
-				break
-			}
-		}
-		if found < 0 {
-			break
-		}
-		start = found + 1
-	}
-	if occ == 0 {
-		found = -1
-	}
-	return found, nil
+	return mfOccurrence(n, start, length, occ, 1, func(i int64) bool {
+		s, ok := mfText(arr[i])
+		return ok && s == want
+	}), nil
 }}
 
 // udfJaccard is jaccard_index(set1, set2) of the distinct elements.
@@ -1319,28 +1328,8 @@ var udfIndexOf = udf{Name: "kql_indexof", Args: []string{tyString, tyString, tyL
 	if !ok {
 		return nil, nil
 	}
-	found := int64(-1)
-	for k := int64(0); k < occ; k++ {
-		end := n
-		if length >= 0 {
-			end = min(start+length, n)
-		}
-		found = -1
-		for i := start; i+int64(len(sub)) <= end; i++ {
-			if string(src[i:i+int64(len(sub))]) == string(sub) {
-				found = i
-				break
-			}
-		}
-		if found < 0 {
-			break
-		}
-		start = found + 1
-	}
-	if occ == 0 {
-		found = -1
-	}
-	return found, nil
+	w := int64(len(sub))
+	return mfOccurrence(n, start, length, occ, w, func(i int64) bool { return string(src[i:i+w]) == string(sub) }), nil
 }}
 
 // mfRegexCache keeps compiled regular expressions of udfs by pattern.
