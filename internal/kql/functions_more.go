@@ -1726,23 +1726,23 @@ func mfPunyDecode(s string) (string, bool) {
 	return string(out), true
 }
 
+// stringUDF is a udf of one string whose result is f's, or null where f
+// reports none.
+func stringUDF[T any](name, result string, f func(string) (T, bool)) udf {
+	return udf{Name: name, Args: []string{tyString}, Result: result, NullArgs: true, Fn: func(args []any) (any, error) {
+		v, ok := f(args[0].(string))
+		if !ok {
+			return nil, nil
+		}
+		return v, nil
+	}}
+}
+
 // udfPunyFrom is punycode_from_string(text).
-var udfPunyFrom = udf{Name: "kql_punycode_from_string", Args: []string{tyString}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
-	s, ok := mfPunyEncode(args[0].(string))
-	if !ok {
-		return nil, nil
-	}
-	return s, nil
-}}
+var udfPunyFrom = stringUDF("kql_punycode_from_string", tyString, mfPunyEncode)
 
 // udfPunyTo is punycode_to_string(punycode).
-var udfPunyTo = udf{Name: "kql_punycode_to_string", Args: []string{tyString}, Result: tyString, NullArgs: true, Fn: func(args []any) (any, error) {
-	s, ok := mfPunyDecode(args[0].(string))
-	if !ok {
-		return nil, nil
-	}
-	return s, nil
-}}
+var udfPunyTo = stringUDF("kql_punycode_to_string", tyString, mfPunyDecode)
 
 // udfPunyDomainFrom is punycode_domain_from_string(domain): each label that is not
 // ASCII becomes xn--<punycode>.
@@ -2027,13 +2027,7 @@ func mfParseVersion(v string) (float64, bool) {
 
 // udfParseVersion is parse_version(version), held as a real (Kusto's decimal keeps
 // all its 32 digits; a double keeps about 16).
-var udfParseVersion = udf{Name: "kql_parse_version", Args: []string{tyString}, Result: tyReal, NullArgs: true, Fn: func(args []any) (any, error) {
-	v, ok := mfParseVersion(args[0].(string))
-	if !ok {
-		return nil, nil
-	}
-	return v, nil
-}}
+var udfParseVersion = stringUDF("kql_parse_version", tyReal, mfParseVersion)
 
 // --- hashes and encodings ---
 
