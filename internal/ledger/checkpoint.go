@@ -169,17 +169,26 @@ var errTornCheckpoint = errors.New("incomplete final checkpoint entry")
 // readCheckpointLog returns every entry. A truncated final entry is returned
 // as errTornCheckpoint together with the complete entries before it.
 func readCheckpointLog(path string) ([]checkpointEntry, int64, error) {
+	return readCheckpointLogFrom(path, 0)
+}
+
+// readCheckpointLogFrom is readCheckpointLog for the entries from byte
+// offset off (an entry boundary) on; the int64 is the offset after the last
+// complete entry.
+func readCheckpointLogFrom(path string, off int64) ([]checkpointEntry, int64, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, 0, nil
+		return nil, off, nil
 	}
 	if err != nil {
-		return nil, 0, err
+		return nil, off, err
 	}
 	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return nil, off, err
+	}
 	r := bufio.NewReader(f)
 	var out []checkpointEntry
-	var off int64
 	for {
 		var hdr [4]byte
 		if _, err := io.ReadFull(r, hdr[:]); err == io.EOF {

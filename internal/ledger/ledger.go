@@ -83,6 +83,10 @@ type Recovery struct {
 type segmentInfo struct {
 	first uint64
 	path  string
+	// size is the committed length of the file: for a sealed segment its
+	// length when it was sealed (or found at open), for the last one what
+	// the last commit wrote. Guarded by Ledger.mu once the ledger is open.
+	size int64
 }
 
 type appendReq struct {
@@ -258,7 +262,12 @@ func listSegments(dir string) ([]segmentInfo, error) {
 		if _, err := fmt.Sscanf(e.Name(), "%020d.seg", &first); err != nil || segmentName(first) != e.Name() {
 			continue
 		}
-		out = append(out, segmentInfo{first: first, path: filepath.Join(dir, e.Name())})
+		path := filepath.Join(dir, e.Name())
+		var size int64
+		if st, err := os.Stat(path); err == nil {
+			size = st.Size()
+		}
+		out = append(out, segmentInfo{first: first, path: path, size: size})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].first < out[j].first })
 	return out, nil
@@ -332,10 +341,13 @@ func (l *Ledger) createSegment(first uint64) error {
 		f.Close()
 		return err
 	}
-	l.seg, l.segSize = f, segmentHdrSize
 	l.mu.Lock()
-	l.segments = append(l.segments, segmentInfo{first: first, path: path})
+	if n := len(l.segments); n > 0 {
+		l.segments[n-1].size = l.segSize // sealed
+	}
+	l.segments = append(l.segments, segmentInfo{first: first, path: path, size: segmentHdrSize})
 	l.mu.Unlock()
+	l.seg, l.segSize = f, segmentHdrSize
 	return nil
 }
 
@@ -411,6 +423,7 @@ func (l *Ledger) recoverTail(committed uint64) error {
 		return fmt.Errorf("truncate torn tail of %s: %w", last.path, err)
 	}
 	l.seg, l.segSize, l.size = f, int64(off), seq
+	l.segments[len(l.segments)-1].size = l.segSize
 	return nil
 }
 
@@ -691,6 +704,7 @@ func (l *Ledger) commit(batch []*appendReq) error {
 	}
 	l.mu.Lock()
 	l.size, l.root = seq, root
+	l.segments[len(l.segments)-1].size = l.segSize
 	l.mu.Unlock()
 	return nil
 }

@@ -1,0 +1,718 @@
+package ledger
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cdewatch/cdewatch/internal/fsutil"
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Damage is a change to stored ledger data found by the integrity monitor.
+type Damage struct {
+	File      string `json:"file"`       // the file concerned (path)
+	Offset    int64  `json:"offset"`     // byte offset in File; -1 when not known
+	FirstLeaf uint64 `json:"first_leaf"` // first leaf of the damaged range
+	EndLeaf   uint64 `json:"end_leaf"`   // one past its last leaf; == FirstLeaf when no leaf is concerned
+	Reason    string `json:"reason"`
+}
+
+// Error describes the damage: the leaf range, the place, the reason.
+func (d Damage) Error() string {
+	where := d.File
+	if d.Offset >= 0 {
+		where += fmt.Sprintf(" offset %d", d.Offset)
+	}
+	if d.EndLeaf > d.FirstLeaf {
+		return fmt.Sprintf("leaves %d..%d (%s): %s", d.FirstLeaf, d.EndLeaf-1, where, d.Reason)
+	}
+	return fmt.Sprintf("%s: %s", where, d.Reason)
+}
+
+// PassResult reports a completed full re-verification pass.
+type PassResult struct {
+	Started, Finished time.Time
+	Leaves            uint64 // the tree size verified (a signed checkpoint's)
+	Bytes             int64  // segment bytes re-read
+	OK                bool   // every record and stored hash matched and the root matched the signature
+}
+
+// MonitorOptions configure a Monitor.
+type MonitorOptions struct {
+	// Interval between checks; default 30s. Each check compares every
+	// segment file's metadata with what it was (any write to a sealed
+	// segment changes its ctime, which no user can set back), re-reads what
+	// was appended since the last check, re-checksums the active segment,
+	// and checks the checkpoint files and the root of the stored tree.
+	Interval time.Duration
+	// FullPass bounds how long a full re-verification of every stored byte
+	// takes (records re-hashed, every stored tree hash compared, the root
+	// compared with a signed checkpoint); default 24h. Each check does a
+	// share of it.
+	FullPass time.Duration
+	// MinPassBytes is the least each check re-reads of the full pass;
+	// default 4 MiB.
+	MinPassBytes int64
+	// Verifier is the trusted checkpoint key; nil: the ledger's own.
+	Verifier note.Verifier
+	// StateFile keeps the segments' metadata and the pass position across
+	// restarts, so that a change made while the monitor was not running is
+	// found at the first check; "": kept in memory only.
+	StateFile string
+	// OnDamage is called once for each damage found (from the monitor's
+	// goroutine).
+	OnDamage func(Damage)
+	// OnPass is called when a full pass ends.
+	OnPass func(PassResult)
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Monitor re-verifies a ledger's stored data while it runs (PCI DSS 10.3.4:
+// file-integrity monitoring of audit logs), so that an alteration is found
+// within one Interval for the data most at risk and within FullPass for
+// every byte. Appending never counts as a change. It only reads.
+type Monitor struct {
+	l        *Ledger
+	o        MonitorOptions
+	st       monitorState
+	reported map[string]bool
+	active   activeSegment
+	cpLogEnd int64 // checkpoints.log: entries before this offset were checked
+	dec      *zstd.Decoder
+	plain    []byte
+}
+
+// monitorState is the StateFile's content.
+type monitorState struct {
+	// Segments holds the metadata of every sealed segment, by file name.
+	Segments map[string]fileID `json:"segments"`
+	Pass     passState         `json:"pass"`
+}
+
+// passState is the position of the full pass.
+type passState struct {
+	Started time.Time `json:"started,omitzero"`
+	Target  uint64    `json:"target"`      // tree size verified by this pass; 0: none running
+	Root    string    `json:"root"`        // hex, signed root at Target
+	Leaf    uint64    `json:"leaf"`        // next leaf to re-hash
+	Segment uint64    `json:"segment"`     // first leaf of the segment being read
+	Offset  int64     `json:"offset"`      // byte offset of the next block in it
+	Stack   []string  `json:"stack"`       // hex, the tree builder's complete subtrees
+	Bytes   int64     `json:"bytes"`       // read so far
+	HashIdx int64     `json:"stored_hash"` // next stored hash to compare
+}
+
+// activeSegment tracks the verified prefix of the segment being appended to.
+type activeSegment struct {
+	first  uint64
+	end    int64 // verified bytes
+	leaf   uint64
+	blocks []blockSum
+}
+
+type blockSum struct {
+	off   int64
+	n     int64 // bytes, prefix included
+	crc   uint32
+	first uint64
+	count uint32
+}
+
+// NewMonitor returns an integrity monitor of l.
+func (l *Ledger) NewMonitor(o MonitorOptions) *Monitor {
+	if o.Interval <= 0 {
+		o.Interval = 30 * time.Second
+	}
+	if o.FullPass <= 0 {
+		o.FullPass = 24 * time.Hour
+	}
+	if o.MinPassBytes <= 0 {
+		o.MinPassBytes = 4 << 20
+	}
+	if o.Verifier == nil {
+		o.Verifier = l.verifier
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Monitor{l: l, o: o, reported: map[string]bool{}, dec: newDecoder(),
+		st: monitorState{Segments: map[string]fileID{}}}
+}
+
+// Run checks every Interval until ctx ends.
+func (m *Monitor) Run(ctx context.Context) error {
+	if err := m.load(); err != nil {
+		return err
+	}
+	t := time.NewTicker(m.o.Interval)
+	defer t.Stop()
+	for {
+		m.Check(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// load reads the state file, if any.
+func (m *Monitor) load() error {
+	if m.o.StateFile == "" {
+		return nil
+	}
+	b, err := os.ReadFile(m.o.StateFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read integrity monitor state: %w", err)
+	}
+	var st monitorState
+	if err := json.Unmarshal(b, &st); err != nil {
+		m.o.Logger.Warn("integrity monitor state unreadable; starting afresh", "file", m.o.StateFile, "err", err)
+		return nil
+	}
+	if st.Segments == nil {
+		st.Segments = map[string]fileID{}
+	}
+	m.st = st
+	return nil
+}
+
+func (m *Monitor) save() {
+	if m.o.StateFile == "" {
+		return
+	}
+	b, err := json.Marshal(m.st)
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(m.o.StateFile), 0o700)
+	}
+	if err == nil {
+		err = fsutil.WriteFileAtomic(m.o.StateFile, b, 0o600)
+	}
+	if err != nil {
+		m.o.Logger.Error("could not save integrity monitor state", "err", err)
+	}
+}
+
+// Check runs one round of checks and returns the damage it newly found.
+func (m *Monitor) Check(ctx context.Context) []Damage {
+	var found []Damage
+	report := func(d Damage) {
+		key := fmt.Sprintf("%s|%d|%d|%s", d.File, d.Offset, d.FirstLeaf, d.Reason)
+		if m.reported[key] {
+			return
+		}
+		m.reported[key] = true
+		found = append(found, d)
+		m.o.Logger.Error("ledger integrity damage", "damage", d.Error())
+		if m.o.OnDamage != nil {
+			m.o.OnDamage(d)
+		}
+	}
+	m.l.mu.RLock()
+	segs := append([]segmentInfo(nil), m.l.segments...)
+	size := m.l.size
+	cp := m.l.checkpoint
+	m.l.mu.RUnlock()
+
+	m.checkSegments(segs, size, report)
+	if cp != nil {
+		m.checkHashes(cp, report)
+	}
+	m.checkCheckpoints(cp, report)
+	if cp != nil && ctx.Err() == nil {
+		m.pass(ctx, segs, cp, report)
+	}
+	m.save()
+	return found
+}
+
+// checkSegments compares every segment file with what the ledger committed.
+func (m *Monitor) checkSegments(segs []segmentInfo, size uint64, report func(Damage)) {
+	known := map[string]bool{}
+	for i, seg := range segs {
+		name := filepath.Base(seg.path)
+		known[name] = true
+		end := size
+		if i+1 < len(segs) {
+			end = segs[i+1].first
+		}
+		id, err := statID(seg.path)
+		if err != nil {
+			report(Damage{File: seg.path, Offset: -1, FirstLeaf: seg.first, EndLeaf: end, Reason: "segment file missing or unreadable: " + err.Error()})
+			continue
+		}
+		if i == len(segs)-1 {
+			m.checkActive(seg, end, report)
+			continue
+		}
+		prev, seen := m.st.Segments[name]
+		if seen && prev == id {
+			continue
+		}
+		if !seen && (m.active.end == 0 || m.active.first != seg.first) {
+			// First sight (a new monitor): the full pass covers it.
+			m.st.Segments[name] = id
+			continue
+		}
+		// Just sealed (finish what the active check had not read), or
+		// written to since it was sealed (check it all).
+		from, leaf, sums := int64(segmentHdrSize), seg.first, []blockSum(nil)
+		if !seen {
+			from, leaf, sums = m.active.end, m.active.leaf, m.active.blocks
+		}
+		if d := m.verifyBlocks(seg, from, leaf, end, sums); d != nil {
+			report(*d)
+		} else if id.Size > seg.size {
+			report(Damage{File: seg.path, Offset: seg.size, FirstLeaf: end, EndLeaf: end,
+				Reason: fmt.Sprintf("%d bytes were added to a sealed segment", id.Size-seg.size)})
+		} else if seen {
+			m.o.Logger.Warn("sealed segment metadata changed; its content is intact", "segment", seg.path)
+		}
+		m.st.Segments[name] = id
+	}
+	ents, err := os.ReadDir(filepath.Join(m.l.opts.Dir, dirSegments))
+	if err != nil {
+		report(Damage{File: filepath.Join(m.l.opts.Dir, dirSegments), Offset: -1, Reason: "segment directory unreadable: " + err.Error()})
+		return
+	}
+	// Files listed before this second look were written by the ledger if
+	// it lists them now, or is creating them (first leaf at its size).
+	m.l.mu.RLock()
+	for _, s := range m.l.segments {
+		known[filepath.Base(s.path)] = true
+	}
+	size = m.l.size
+	m.l.mu.RUnlock()
+	for _, e := range ents {
+		var first uint64
+		if _, err := fmt.Sscanf(e.Name(), "%020d.seg", &first); err == nil && first >= size {
+			continue // being created by a rotation (not yet listed): checked next time
+		}
+		if strings.HasSuffix(e.Name(), ".seg") && !known[e.Name()] {
+			report(Damage{File: filepath.Join(m.l.opts.Dir, dirSegments, e.Name()), Offset: -1, Reason: "a segment file the ledger did not write appeared"})
+		}
+	}
+}
+
+// checkActive re-checksums the verified prefix of the segment being
+// appended to, against the checksums seen when it was first read, then
+// verifies what was committed since.
+func (m *Monitor) checkActive(seg segmentInfo, end uint64, report func(Damage)) {
+	if m.active.first != seg.first || m.active.end == 0 {
+		m.active = activeSegment{first: seg.first, end: segmentHdrSize, leaf: seg.first}
+	}
+	if id, err := statID(seg.path); err == nil && id.Size < max(seg.size, m.active.end) {
+		report(m.truncation(seg, id.Size, end))
+		return
+	}
+	if n := len(m.active.blocks); n > 0 {
+		f, err := os.Open(seg.path)
+		if err != nil {
+			report(Damage{File: seg.path, Offset: -1, FirstLeaf: seg.first, EndLeaf: end, Reason: "segment unreadable: " + err.Error()})
+			return
+		}
+		data := make([]byte, m.active.end)
+		_, err = f.ReadAt(data, 0)
+		f.Close()
+		if err != nil {
+			report(Damage{File: seg.path, Offset: -1, FirstLeaf: seg.first, EndLeaf: end, Reason: "segment unreadable: " + err.Error()})
+			return
+		}
+		if first, err := parseSegmentHeader(data); err != nil || first != seg.first {
+			report(Damage{File: seg.path, Offset: 0, FirstLeaf: seg.first, EndLeaf: end, Reason: "segment header altered"})
+		}
+		for _, b := range m.active.blocks {
+			blk := data[b.off : b.off+b.n]
+			if binary.BigEndian.Uint32(blk[4:8]) != b.crc || crc32.Checksum(blk[blockPrefixSize:], castagnoli) != b.crc {
+				report(Damage{File: seg.path, Offset: b.off, FirstLeaf: b.first, EndLeaf: b.first + uint64(b.count),
+					Reason: "block changed after it was committed (checksum differs from the one first read)"})
+			}
+		}
+	}
+	if seg.size > m.active.end {
+		if d := m.verifyBlocks(seg, m.active.end, m.active.leaf, end, nil); d != nil {
+			report(*d)
+		}
+	}
+}
+
+// verifyBlocks re-reads the committed blocks of seg from byte offset from
+// (where leaf starts) to seg.size: framing, checksums, continuity, and each
+// record's hash against its stored leaf hash. For the active segment the
+// verified prefix advances. sums are checksums of blocks before from, to
+// compare again.
+func (m *Monitor) verifyBlocks(seg segmentInfo, from int64, leaf, end uint64, sums []blockSum) *Damage {
+	data, err := os.ReadFile(seg.path)
+	if err != nil {
+		return &Damage{File: seg.path, Offset: -1, FirstLeaf: leaf, EndLeaf: end, Reason: "segment unreadable: " + err.Error()}
+	}
+	if first, err := parseSegmentHeader(data); err != nil || first != seg.first {
+		return &Damage{File: seg.path, Offset: 0, FirstLeaf: seg.first, EndLeaf: end, Reason: "segment header altered"}
+	}
+	for _, b := range sums {
+		if crc32.Checksum(data[b.off+blockPrefixSize:b.off+b.n], castagnoli) != b.crc {
+			return &Damage{File: seg.path, Offset: b.off, FirstLeaf: b.first, EndLeaf: b.first + uint64(b.count),
+				Reason: "block changed after it was committed (checksum differs from the one first read)"}
+		}
+	}
+	hashes, err := os.Open(filepath.Join(m.l.opts.Dir, fileHashes))
+	if err != nil {
+		return &Damage{File: filepath.Join(m.l.opts.Dir, fileHashes), Offset: -1, Reason: "tree hashes unreadable: " + err.Error()}
+	}
+	defer hashes.Close()
+	active := m.active.end > 0 && m.active.first == seg.first
+	limit := min(int64(len(data)), seg.size)
+	off := from
+	for off < limit {
+		h, payload, total, err := parseBlock(data[off:limit])
+		if errors.Is(err, errShortBlock) {
+			break
+		}
+		if err == nil && h.first != leaf {
+			err = fmt.Errorf("%w: block starts at leaf %d, want %d", errBadBlock, h.first, leaf)
+		}
+		if err != nil {
+			return &Damage{File: seg.path, Offset: off, FirstLeaf: leaf, EndLeaf: end, Reason: err.Error()}
+		}
+		var recs [][]byte
+		recs, m.plain, err = decodeRecords(m.dec, payload, h.count, m.plain)
+		if err != nil {
+			return &Damage{File: seg.path, Offset: off, FirstLeaf: leaf, EndLeaf: leaf + uint64(h.count), Reason: err.Error()}
+		}
+		for i, r := range recs {
+			n := leaf + uint64(i)
+			var stored tlog.Hash
+			if _, err := hashes.ReadAt(stored[:], tlog.StoredHashIndex(0, int64(n))*tlog.HashSize); err != nil {
+				return &Damage{File: hashes.Name(), Offset: -1, FirstLeaf: n, EndLeaf: end, Reason: "stored leaf hash missing: " + err.Error()}
+			}
+			if tlog.RecordHash(r) != stored {
+				return &Damage{File: seg.path, Offset: off, FirstLeaf: n, EndLeaf: n + 1,
+					Reason: "record does not match its stored leaf hash: the record or tree.hashes was altered"}
+			}
+		}
+		if active {
+			m.active.blocks = append(m.active.blocks, blockSum{off: off, n: int64(total),
+				crc: binary.BigEndian.Uint32(data[off+4 : off+8]), first: h.first, count: h.count})
+			m.active.end, m.active.leaf = off+int64(total), leaf+uint64(h.count)
+		}
+		leaf += uint64(h.count)
+		off += int64(total)
+	}
+	if off < seg.size {
+		return &Damage{File: seg.path, Offset: off, FirstLeaf: leaf, EndLeaf: end,
+			Reason: fmt.Sprintf("segment truncated to %d bytes; %d were committed", len(data), seg.size)}
+	}
+	return nil
+}
+
+// truncation describes a segment found shorter than committed: the leaves
+// from the first block it no longer holds whole.
+func (m *Monitor) truncation(seg segmentInfo, have int64, end uint64) Damage {
+	d := Damage{File: seg.path, Offset: have, FirstLeaf: seg.first, EndLeaf: end,
+		Reason: fmt.Sprintf("segment truncated to %d bytes; %d were committed", have, seg.size)}
+	f, err := os.Open(seg.path)
+	if err != nil {
+		return d
+	}
+	defer f.Close()
+	var hdr [blockPrefixSize + blockHdrSize]byte
+	off, leaf := int64(segmentHdrSize), seg.first
+	for {
+		if _, err := f.ReadAt(hdr[:], off); err != nil {
+			break
+		}
+		n := int64(binary.BigEndian.Uint32(hdr[:4]))
+		first, count := binary.BigEndian.Uint64(hdr[8:16]), binary.BigEndian.Uint32(hdr[16:20])
+		if first != leaf || off+blockPrefixSize+n > have {
+			break
+		}
+		off, leaf = off+blockPrefixSize+n, leaf+uint64(count)
+	}
+	d.FirstLeaf, d.Offset = leaf, off
+	return d
+}
+
+// checkHashes checks that tree.hashes is the file the ledger writes, is not
+// shorter than the checkpoint needs, and yields the signed root.
+func (m *Monitor) checkHashes(cp *Checkpoint, report func(Damage)) {
+	path := filepath.Join(m.l.opts.Dir, fileHashes)
+	id, err := statID(path)
+	if err != nil {
+		report(Damage{File: path, Offset: -1, FirstLeaf: 0, EndLeaf: cp.Size, Reason: "tree hashes missing or unreadable: " + err.Error()})
+		return
+	}
+	if own, err := fileIDOf(m.l.hashes.f); err == nil && !own.sameFile(id) {
+		report(Damage{File: path, Offset: -1, FirstLeaf: 0, EndLeaf: cp.Size, Reason: "tree.hashes was replaced by another file"})
+		return
+	}
+	if need := tlog.StoredHashCount(int64(cp.Size)) * tlog.HashSize; id.Size < need {
+		report(Damage{File: path, Offset: id.Size, FirstLeaf: leavesCovered(id.Size / tlog.HashSize), EndLeaf: cp.Size,
+			Reason: fmt.Sprintf("tree hashes truncated to %d bytes; the signed checkpoint needs %d", id.Size, need)})
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	root, err := tlog.TreeHash(int64(cp.Size), fileHashReader{f})
+	if err != nil || !bytes.Equal(root[:], cp.Root) {
+		report(Damage{File: path, Offset: -1, FirstLeaf: 0, EndLeaf: cp.Size,
+			Reason: fmt.Sprintf("the root of the stored tree at size %d differs from the signed checkpoint: stored tree hashes were altered", cp.Size)})
+	}
+}
+
+// checkCheckpoints checks the published checkpoint against the ledger's
+// latest, and every checkpoint appended to the log since the last check.
+func (m *Monitor) checkCheckpoints(latest *Checkpoint, report func(Damage)) {
+	path := filepath.Join(m.l.opts.Dir, fileCheckpoint)
+	b, err := os.ReadFile(path)
+	switch {
+	case err != nil && latest != nil:
+		report(Damage{File: path, Offset: -1, Reason: "published checkpoint missing or unreadable: " + err.Error()})
+	case err == nil:
+		cp, perr := ParseCheckpoint(b, m.o.Verifier)
+		switch {
+		case perr != nil:
+			report(Damage{File: path, Offset: -1, Reason: "published checkpoint replaced: it does not verify with the trusted key: " + perr.Error()})
+		case latest != nil && cp.Size < latest.Size:
+			report(Damage{File: path, Offset: -1, FirstLeaf: cp.Size, EndLeaf: latest.Size,
+				Reason: fmt.Sprintf("published checkpoint rolled back to size %d; the ledger has signed size %d", cp.Size, latest.Size)})
+		case latest != nil && cp.Size == latest.Size && !bytes.Equal(cp.Root, latest.Root):
+			report(Damage{File: path, Offset: -1, Reason: "published checkpoint has another root than the one the ledger signed at the same size"})
+		}
+	}
+	logPath := filepath.Join(m.l.opts.Dir, fileCheckpoints)
+	if st, err := os.Stat(logPath); err != nil || st.Size() < m.cpLogEnd {
+		size := int64(0)
+		if err == nil {
+			size = st.Size()
+		}
+		report(Damage{File: logPath, Offset: size, Reason: fmt.Sprintf("checkpoint log shrank to %d bytes from at least %d", size, m.cpLogEnd)})
+		return
+	}
+	from := m.cpLogEnd
+	ents, next, err := readCheckpointLogFrom(logPath, from)
+	if err != nil && !errors.Is(err, errTornCheckpoint) {
+		report(Damage{File: logPath, Offset: next, Reason: err.Error()})
+		return
+	}
+	if d := m.checkCheckpointEntries(logPath, ents); d != nil {
+		report(*d)
+		return
+	}
+	m.cpLogEnd = next
+}
+
+// checkCheckpointEntries checks each entry's signature and that its root is
+// the stored tree's at its size.
+func (m *Monitor) checkCheckpointEntries(logPath string, ents []checkpointEntry) *Damage {
+	if len(ents) == 0 {
+		return nil
+	}
+	f, err := os.Open(filepath.Join(m.l.opts.Dir, fileHashes))
+	if err != nil {
+		return nil // reported by checkHashes
+	}
+	defer f.Close()
+	for _, e := range ents {
+		cp, err := ParseCheckpoint(e.Note, m.o.Verifier)
+		if err != nil {
+			return &Damage{File: logPath, Offset: e.Offset, Reason: "checkpoint entry does not verify with the trusted key: " + err.Error()}
+		}
+		root, err := tlog.TreeHash(int64(cp.Size), fileHashReader{f})
+		if err != nil || !bytes.Equal(root[:], cp.Root) {
+			return &Damage{File: logPath, Offset: e.Offset, FirstLeaf: 0, EndLeaf: cp.Size,
+				Reason: fmt.Sprintf("signed checkpoint of size %d does not match the stored tree", cp.Size)}
+		}
+	}
+	return nil
+}
+
+// pass advances the full re-verification by its share of the bytes.
+func (m *Monitor) pass(ctx context.Context, segs []segmentInfo, cp *Checkpoint, report func(Damage)) {
+	p := &m.st.Pass
+	if p.Target == 0 {
+		if cp.Size == 0 {
+			return
+		}
+		*p = passState{Started: m.o.Now().UTC(), Target: cp.Size, Root: hex.EncodeToString(cp.Root)}
+	}
+	var total int64
+	for _, s := range segs {
+		total += s.size
+	}
+	budget := max(m.o.MinPassBytes, int64(float64(total)*1.25*float64(m.o.Interval)/float64(m.o.FullPass)))
+	tree := treeBuilder{n: p.Leaf}
+	for _, s := range p.Stack {
+		var h tlog.Hash
+		if b, err := hex.DecodeString(s); err == nil && len(b) == tlog.HashSize {
+			copy(h[:], b)
+		}
+		tree.stack = append(tree.stack, h)
+	}
+	fail := func(d Damage) {
+		report(d)
+		if m.o.OnPass != nil {
+			m.o.OnPass(PassResult{Started: p.Started, Finished: m.o.Now().UTC(), Leaves: p.Target, Bytes: p.Bytes})
+		}
+		*p = passState{}
+	}
+	hashesPath := filepath.Join(m.l.opts.Dir, fileHashes)
+	hf, err := os.Open(hashesPath)
+	if err != nil {
+		return // reported by checkHashes
+	}
+	defer hf.Close()
+	stored := bufio.NewReaderSize(io.NewSectionReader(hf, p.HashIdx*tlog.HashSize, 1<<62), 1<<16)
+	var hashErr *Damage
+	visit := func(level int, index uint64, h *tlog.Hash) {
+		var want tlog.Hash
+		_, err := io.ReadFull(stored, want[:])
+		p.HashIdx++
+		if hashErr == nil && (err != nil || want != *h) {
+			lo, hi := index<<level, (index+1)<<level
+			hashErr = &Damage{File: hashesPath, Offset: (p.HashIdx - 1) * tlog.HashSize, FirstLeaf: lo, EndLeaf: hi,
+				Reason: fmt.Sprintf("stored tree hash (level %d) differs from the hash recomputed from the records", level)}
+		}
+	}
+	for budget > 0 && p.Leaf < p.Target && ctx.Err() == nil {
+		i := sort.Search(len(segs), func(i int) bool { return segs[i].first > p.Leaf }) - 1
+		if i < 0 {
+			fail(Damage{File: filepath.Join(m.l.opts.Dir, dirSegments), Offset: -1, FirstLeaf: p.Leaf, EndLeaf: p.Target, Reason: "no segment holds these leaves"})
+			return
+		}
+		seg := segs[i]
+		if p.Segment != seg.first || p.Offset == 0 {
+			p.Segment, p.Offset = seg.first, segmentHdrSize
+		}
+		n, d := m.passSegment(seg, p, &tree, visit, budget)
+		if d != nil {
+			fail(*d)
+			return
+		}
+		if hashErr != nil {
+			fail(*hashErr)
+			return
+		}
+		budget -= n
+		p.Bytes += n
+	}
+	p.Stack = p.Stack[:0]
+	for _, h := range tree.stack {
+		p.Stack = append(p.Stack, hex.EncodeToString(h[:]))
+	}
+	if p.Leaf < p.Target {
+		return
+	}
+	root := tree.root()
+	if hex.EncodeToString(root[:]) != p.Root {
+		fail(Damage{File: filepath.Join(m.l.opts.Dir, dirSegments), Offset: -1, FirstLeaf: 0, EndLeaf: p.Target,
+			Reason: fmt.Sprintf("the tree recomputed from the records differs from the signed checkpoint of size %d: records were altered, removed or inserted", p.Target)})
+		return
+	}
+	logPath := filepath.Join(m.l.opts.Dir, fileCheckpoints)
+	ents, _, err := readCheckpointLog(logPath)
+	if err != nil && !errors.Is(err, errTornCheckpoint) {
+		fail(Damage{File: logPath, Offset: -1, Reason: err.Error()})
+		return
+	}
+	if d := m.checkCheckpointEntries(logPath, ents); d != nil {
+		fail(*d)
+		return
+	}
+	res := PassResult{Started: p.Started, Finished: m.o.Now().UTC(), Leaves: p.Target, Bytes: p.Bytes, OK: true}
+	m.o.Logger.Info("ledger re-verified", "leaves", res.Leaves, "bytes", res.Bytes, "took", res.Finished.Sub(res.Started).Round(time.Second))
+	if m.o.OnPass != nil {
+		m.o.OnPass(res)
+	}
+	*p = passState{}
+}
+
+// passSegment re-hashes blocks of seg from p's position until budget bytes
+// were read, the segment's committed end, or the pass target.
+func (m *Monitor) passSegment(seg segmentInfo, p *passState, tree *treeBuilder, visit func(int, uint64, *tlog.Hash), budget int64) (int64, *Damage) {
+	f, err := os.Open(seg.path)
+	if err != nil {
+		return 0, &Damage{File: seg.path, Offset: -1, FirstLeaf: p.Leaf, EndLeaf: p.Target, Reason: "segment unreadable: " + err.Error()}
+	}
+	defer f.Close()
+	var read int64
+	var buf []byte
+	for read < budget && p.Offset < seg.size && p.Leaf < p.Target {
+		var pre [blockPrefixSize]byte
+		if _, err := f.ReadAt(pre[:], p.Offset); err != nil {
+			return read, &Damage{File: seg.path, Offset: p.Offset, FirstLeaf: p.Leaf, EndLeaf: p.Target, Reason: "segment ends early: " + err.Error()}
+		}
+		n := int64(blockPrefixSize) + int64(binary.BigEndian.Uint32(pre[:4]))
+		if n < blockPrefixSize+blockHdrSize || p.Offset+n > seg.size {
+			return read, &Damage{File: seg.path, Offset: p.Offset, FirstLeaf: p.Leaf, EndLeaf: p.Target, Reason: "block length field altered"}
+		}
+		if cap(buf) < int(n) {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := f.ReadAt(buf, p.Offset); err != nil {
+			return read, &Damage{File: seg.path, Offset: p.Offset, FirstLeaf: p.Leaf, EndLeaf: p.Target, Reason: "segment ends early: " + err.Error()}
+		}
+		h, payload, _, err := parseBlock(buf)
+		if err == nil && h.first != p.Leaf {
+			err = fmt.Errorf("%w: block starts at leaf %d, want %d", errBadBlock, h.first, p.Leaf)
+		}
+		var recs [][]byte
+		if err == nil {
+			recs, m.plain, err = decodeRecords(m.dec, payload, h.count, m.plain)
+		}
+		if err != nil {
+			return read, &Damage{File: seg.path, Offset: p.Offset, FirstLeaf: p.Leaf, EndLeaf: p.Leaf + uint64(max(h.count, 1)), Reason: err.Error()}
+		}
+		for _, r := range recs {
+			if p.Leaf == p.Target {
+				break // the rest of the block is beyond the checkpoint: next pass
+			}
+			tree.append(tlog.RecordHash(r), visit)
+			p.Leaf++
+		}
+		if p.Leaf == h.first+uint64(h.count) {
+			p.Offset += n
+		}
+		read += n
+	}
+	return read, nil
+}
+
+// fileHashReader reads stored hashes from a tree.hashes file.
+type fileHashReader struct{ f *os.File }
+
+func (r fileHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, idx := range indexes {
+		if _, err := r.f.ReadAt(out[i][:], idx*tlog.HashSize); err != nil {
+			return nil, fmt.Errorf("read stored hash %d: %w", idx, err)
+		}
+	}
+	return out, nil
+}

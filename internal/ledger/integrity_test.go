@@ -1,0 +1,286 @@
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// monitored is a ledger of several segments with a checkpoint, and a
+// monitor that has taken its first look.
+type monitored struct {
+	dir  string
+	l    *Ledger
+	m    *Monitor
+	segs []string
+}
+
+func newMonitored(tb testing.TB, o MonitorOptions) *monitored {
+	tb.Helper()
+	dir := tb.TempDir()
+	opts := testOptions(dir)
+	opts.SegmentBytes = 4 << 10
+	l := openLedger(tb, opts)
+	for i := range 40 {
+		appendRecs(tb, l, smallRecords(i*10, 10))
+	}
+	if err := l.signNow(); err != nil {
+		tb.Fatal(err)
+	}
+	if o.Interval == 0 {
+		o.Interval = time.Minute
+	}
+	m := l.NewMonitor(o)
+	if d := m.Check(context.Background()); len(d) != 0 {
+		tb.Fatalf("intact ledger: monitor found %v", d)
+	}
+	segs := segmentPaths(tb, dir)
+	if len(segs) < 3 {
+		tb.Fatalf("want several segments, have %d", len(segs))
+	}
+	return &monitored{dir: dir, l: l, m: m, segs: segs}
+}
+
+// checkUntil runs checks until one finds damage (at most n).
+func (mm *monitored) checkUntil(tb testing.TB, n int) []Damage {
+	tb.Helper()
+	for range n {
+		if d := mm.m.Check(context.Background()); len(d) > 0 {
+			return d
+		}
+	}
+	return nil
+}
+
+func TestMonitorFindsTampering(t *testing.T) {
+	otherKey := func(tb testing.TB) []byte {
+		skey, _, err := note.GenerateKey(rand.Reader, "test.cdewatch/ledger")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		s, err := note.NewSigner(skey)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		n, err := signCheckpoint(s, 400, make([]byte, 32), time.Now())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return n
+	}
+	cases := []struct {
+		name   string
+		tamper func(tb testing.TB, mm *monitored) (leaf uint64, file string)
+		checks int // checks allowed to find it
+		reason string
+	}{
+		{"flip a byte in a sealed segment", func(tb testing.TB, mm *monitored) (uint64, string) {
+			b := blockOf(tb, mm.dir, 15)
+			flipByte(tb, b.seg, int64(b.off+b.total-3))
+			return b.first, b.seg
+		}, 1, "checksum"},
+		{"flip a byte in the active segment", func(tb testing.TB, mm *monitored) (uint64, string) {
+			b := blockOf(tb, mm.dir, mm.l.Size()-1)
+			flipByte(tb, b.seg, int64(b.off+b.total-3))
+			return b.first, b.seg
+		}, 1, "changed after it was committed"},
+		{"rewrite a record of a sealed segment with a valid checksum", func(tb testing.TB, mm *monitored) (uint64, string) {
+			b := blockOf(tb, mm.dir, 25)
+			rewriteBlock(tb, b, func(r [][]byte) [][]byte { r[25-b.first] = []byte("forged"); return r })
+			return 25, b.seg
+		}, 1, "stored leaf hash"},
+		{"truncate a sealed segment", func(tb testing.TB, mm *monitored) (uint64, string) {
+			b := blockOf(tb, mm.dir, 12)
+			truncateFile(tb, b.seg, int64(b.off+10))
+			return b.first, b.seg
+		}, 1, "truncated"},
+		{"truncate the active segment", func(tb testing.TB, mm *monitored) (uint64, string) {
+			b := blockOf(tb, mm.dir, mm.l.Size()-1)
+			truncateFile(tb, b.seg, int64(b.off))
+			return b.first, b.seg
+		}, 1, "truncated"},
+		{"remove a sealed segment", func(tb testing.TB, mm *monitored) (uint64, string) {
+			first := blockOf(tb, mm.dir, 0).count
+			for _, b := range listBlocks(tb, mm.dir) {
+				if b.seg == mm.segs[1] {
+					first = b.first
+					break
+				}
+			}
+			if err := os.Remove(mm.segs[1]); err != nil {
+				tb.Fatal(err)
+			}
+			return first, mm.segs[1]
+		}, 1, "missing"},
+		{"replace the checkpoint with one signed by another key", func(tb testing.TB, mm *monitored) (uint64, string) {
+			p := filepath.Join(mm.dir, fileCheckpoint)
+			writeFile(tb, p, otherKey(tb))
+			return 0, p
+		}, 1, "does not verify"},
+		{"replace the checkpoint with an older genuine one", func(tb testing.TB, mm *monitored) (uint64, string) {
+			appendRecs(tb, mm.l, smallRecords(1000, 5))
+			if err := mm.l.signNow(); err != nil {
+				tb.Fatal(err)
+			}
+			ents, _, err := readCheckpointLog(filepath.Join(mm.dir, fileCheckpoints))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			p := filepath.Join(mm.dir, fileCheckpoint)
+			writeFile(tb, p, ents[len(ents)-2].Note)
+			return 400, p
+		}, 1, "rolled back"},
+		{"alter a stored leaf hash", func(tb testing.TB, mm *monitored) (uint64, string) {
+			p := filepath.Join(mm.dir, fileHashes)
+			flipByte(tb, p, tlog.StoredHashIndex(0, 33)*tlog.HashSize)
+			return 33, p
+		}, 200, "stored tree hash"},
+		{"truncate the checkpoint log", func(tb testing.TB, mm *monitored) (uint64, string) {
+			p := filepath.Join(mm.dir, fileCheckpoints)
+			truncateFile(tb, p, 0)
+			return 0, p
+		}, 1, "shrank"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mm := newMonitored(t, MonitorOptions{MinPassBytes: 1})
+			leaf, file := tc.tamper(t, mm)
+			found := mm.checkUntil(t, tc.checks)
+			if len(found) == 0 {
+				t.Fatalf("no damage found in %d checks", tc.checks)
+			}
+			d := found[0]
+			if d.File != file || !strings.Contains(d.Reason, tc.reason) {
+				t.Fatalf("damage %v; want file %s, reason containing %q", d, file, tc.reason)
+			}
+			if d.EndLeaf > d.FirstLeaf && (leaf < d.FirstLeaf || leaf >= d.EndLeaf) {
+				t.Fatalf("damage %v does not name leaf %d", d, leaf)
+			}
+			// Reported once.
+			if again := mm.m.Check(context.Background()); len(again) != 0 && again[0] == d {
+				t.Fatalf("damage reported twice: %v", again)
+			}
+		})
+	}
+}
+
+// TestMonitorQuietWhileAppending runs checks and full passes while records
+// are appended, segments rotate and checkpoints are signed: nothing is
+// reported, and passes complete.
+func TestMonitorQuietWhileAppending(t *testing.T) {
+	var passes []PassResult
+	mm := newMonitored(t, MonitorOptions{MinPassBytes: 2 << 10, OnPass: func(p PassResult) { passes = append(passes, p) }})
+	for i := range 200 {
+		appendRecs(t, mm.l, smallRecords(10000+i*7, 7))
+		if i%3 == 0 {
+			if err := mm.l.signNow(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if d := mm.m.Check(context.Background()); len(d) != 0 {
+			t.Fatalf("after append %d: %v", i, d)
+		}
+	}
+	if len(passes) == 0 {
+		t.Fatal("no full pass completed")
+	}
+	for _, p := range passes {
+		if !p.OK || p.Leaves == 0 {
+			t.Fatalf("pass %+v", p)
+		}
+	}
+}
+
+// TestMonitorFindsChangeWhileStopped: a sealed segment rewritten while the
+// monitor was not running is found at its first check, from the saved state.
+func TestMonitorFindsChangeWhileStopped(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "integrity.json")
+	mm := newMonitored(t, MonitorOptions{StateFile: state})
+	b := blockOf(t, mm.dir, 5)
+	rewriteBlock(t, b, func(r [][]byte) [][]byte { r[5-b.first] = []byte("x"); return r })
+	m2 := mm.l.NewMonitor(MonitorOptions{StateFile: state, Interval: time.Minute})
+	if err := m2.load(); err != nil {
+		t.Fatal(err)
+	}
+	found := m2.Check(context.Background())
+	if len(found) == 0 || found[0].FirstLeaf != 5 || found[0].File != b.seg {
+		t.Fatalf("found %v, want leaf 5 in %s", found, b.seg)
+	}
+}
+
+// TestMonitorPassFindsSilentChange: a change the metadata does not show
+// (made before the monitor first looked) is found by the full pass.
+func TestMonitorPassFindsSilentChange(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	opts.SegmentBytes = 4 << 10
+	l := openLedger(t, opts)
+	for i := range 30 {
+		appendRecs(t, l, smallRecords(i*10, 10))
+	}
+	if err := l.signNow(); err != nil {
+		t.Fatal(err)
+	}
+	b := blockOf(t, dir, 42)
+	// Swap two records' order inside the block, keeping the checksum valid.
+	rewriteBlock(t, b, func(r [][]byte) [][]byte { r[0], r[1] = r[1], r[0]; return r })
+	m := l.NewMonitor(MonitorOptions{Interval: time.Minute, MinPassBytes: 1 << 10})
+	var found []Damage
+	for range 500 {
+		if found = m.Check(context.Background()); len(found) > 0 {
+			break
+		}
+	}
+	if len(found) == 0 {
+		t.Fatal("the full pass did not find the reordered records")
+	}
+	if d := found[0]; d.FirstLeaf > b.first || d.EndLeaf <= b.first {
+		t.Fatalf("damage %v does not cover leaf %d", d, b.first)
+	}
+}
+
+func TestDamageError(t *testing.T) {
+	d := Damage{File: "s.seg", Offset: 16, FirstLeaf: 3, EndLeaf: 5, Reason: "bad"}
+	if got, want := d.Error(), "leaves 3..4 (s.seg offset 16): bad"; got != want {
+		t.Fatalf("%q, want %q", got, want)
+	}
+}
+
+// TestMonitorConcurrentAppends runs the monitor in its own goroutine while
+// appends rotate segments and checkpoints are signed every few
+// milliseconds: it never reports damage.
+func TestMonitorConcurrentAppends(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	opts.SegmentBytes = 8 << 10
+	opts.CheckpointInterval = 3 * time.Millisecond
+	l := openLedger(t, opts)
+	var damage []Damage
+	var mu sync.Mutex
+	m := l.NewMonitor(MonitorOptions{Interval: time.Millisecond, MinPassBytes: 4 << 10,
+		OnDamage: func(d Damage) { mu.Lock(); damage = append(damage, d); mu.Unlock() }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	for i := range 300 {
+		appendRecs(t, l, smallRecords(i*5, 5))
+	}
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(damage) != 0 {
+		t.Fatalf("damage reported on an intact, growing ledger: %v", damage)
+	}
+}
