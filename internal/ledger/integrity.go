@@ -269,6 +269,15 @@ func (m *Monitor) checkSegments(segs []segmentInfo, size uint64, report func(Dam
 			continue
 		}
 		prev, seen := m.st.Segments[name]
+		if seg.expired != nil {
+			if seen && prev != id {
+				if t, err := readTombstone(seg.path); err != nil || *t != *seg.expired {
+					report(Damage{File: seg.path, Offset: -1, FirstLeaf: seg.first, EndLeaf: end, Reason: "the tombstone of expired leaves was altered"})
+				}
+			}
+			m.st.Segments[name] = id
+			continue
+		}
 		if seen && prev == id {
 			continue
 		}
@@ -606,6 +615,25 @@ func (m *Monitor) pass(ctx context.Context, segs []segmentInfo, cp *Checkpoint, 
 			return
 		}
 		seg := segs[i]
+		if t := seg.expired; t != nil {
+			// Expired: the tree is rebuilt from the kept leaf hashes.
+			to := min(t.End, p.Target)
+			hs, err := storedLeafHashes(m.l.opts.Dir)(p.Leaf, to)
+			if err != nil {
+				fail(Damage{File: hashesPath, Offset: -1, FirstLeaf: p.Leaf, EndLeaf: to, Reason: "kept leaf hashes of expired leaves unreadable: " + err.Error()})
+				return
+			}
+			for _, h := range hs {
+				tree.append(h, visit)
+			}
+			p.Leaf = to
+			budget -= int64(len(hs)) * tlog.HashSize
+			if hashErr != nil {
+				fail(*hashErr)
+				return
+			}
+			continue
+		}
 		if p.Segment != seg.first || p.Offset == 0 {
 			p.Segment, p.Offset = seg.first, segmentHdrSize
 		}

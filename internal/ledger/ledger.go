@@ -87,6 +87,9 @@ type segmentInfo struct {
 	// length when it was sealed (or found at open), for the last one what
 	// the last commit wrote. Guarded by Ledger.mu once the ledger is open.
 	size int64
+	// expired is set when the segment's records expired; path is then
+	// the tombstone's.
+	expired *Tombstone
 }
 
 type appendReq struct {
@@ -116,6 +119,8 @@ type Ledger struct {
 	stopped chan struct{}
 	cpDone  chan struct{}
 	closeMu sync.Once
+	// expireMu serializes Expire calls.
+	expireMu sync.Mutex
 
 	encoders sync.Pool
 	decoders sync.Pool
@@ -204,6 +209,12 @@ func (l *Ledger) open() error {
 		l.rng = rangeFactory.NewEmptyRange(0)
 		l.root = rfc6962.DefaultHasher.EmptyRoot()
 	} else {
+		if segs[len(segs)-1].expired != nil {
+			return fmt.Errorf("ledger %s: the last segment is marked expired, but the segment being appended to never expires: segments were removed; restore them from backup", l.opts.Dir)
+		}
+		if err := removeExpiredLeftovers(filepath.Join(l.opts.Dir, dirSegments), segs); err != nil {
+			return err
+		}
 		l.segments = segs
 		// Leaves with stored tree hashes were committed (hashes are written
 		// only after their records are fsynced), as were those a checkpoint
@@ -257,17 +268,33 @@ func listSegments(dir string) ([]segmentInfo, error) {
 		return nil, fmt.Errorf("list segments: %w", err)
 	}
 	var out []segmentInfo
+	byFirst := map[uint64]int{}
 	for _, e := range ents {
-		var first uint64
-		if _, err := fmt.Sscanf(e.Name(), "%020d.seg", &first); err != nil || segmentName(first) != e.Name() {
+		first, expired, ok := parseSegmentFileName(e.Name())
+		if !ok {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
-		var size int64
-		if st, err := os.Stat(path); err == nil {
-			size = st.Size()
+		info := segmentInfo{first: first, path: path}
+		if expired {
+			t, err := readTombstone(path)
+			if err != nil {
+				return nil, err
+			}
+			info.expired, info.size = t, t.Bytes
+		} else if st, err := os.Stat(path); err == nil {
+			info.size = st.Size()
 		}
-		out = append(out, segmentInfo{first: first, path: path, size: size})
+		if i, dup := byFirst[first]; dup {
+			// An expiry was interrupted after its tombstone was written:
+			// the tombstone stands.
+			if expired {
+				out[i] = info
+			}
+			continue
+		}
+		byFirst[first] = len(out)
+		out = append(out, info)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].first < out[j].first })
 	return out, nil
@@ -430,6 +457,12 @@ func (l *Ledger) recoverTail(committed uint64) error {
 // checkSegmentEnd checks that the segment before the last one ends exactly
 // where the last one begins (its final block).
 func (l *Ledger) checkSegmentEnd(prev segmentInfo, next uint64) error {
+	if prev.expired != nil {
+		if prev.expired.End != next {
+			return fmt.Errorf("expired segment %s ends at leaf %d but the next segment starts at %d: records are missing; run `cdewatch verify`", prev.path, prev.expired.End, next)
+		}
+		return nil
+	}
 	var end uint64
 	err := l.scanSegment(prev, 0, func(h blockHeader, _ []byte, _ int64) error {
 		end = h.first + uint64(h.count)

@@ -20,7 +20,13 @@ var errStop = errors.New("stop scan")
 // blocks must follow on, which exposes a damaged skipped header. It stops at
 // the end of the file; a torn or damaged block is an error.
 func (l *Ledger) scanSegment(seg segmentInfo, from uint64, fn func(h blockHeader, payload []byte, off int64) error) error {
+	if seg.expired != nil {
+		return nil // records expired: nothing to read
+	}
 	f, err := os.Open(seg.path)
+	if errors.Is(err, os.ErrNotExist) && l.expiredNow(seg.first) {
+		return nil // expired while being read
+	}
 	if err != nil {
 		return fmt.Errorf("open segment: %w", err)
 	}
@@ -84,6 +90,18 @@ func (l *Ledger) scanSegment(seg segmentInfo, from uint64, fn func(h blockHeader
 	}
 }
 
+// expiredNow reports whether the segment at first has expired.
+func (l *Ledger) expiredNow(first uint64) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for _, s := range l.segments {
+		if s.first == first {
+			return s.expired != nil
+		}
+	}
+	return false
+}
+
 // segmentsFrom returns the segments holding leaves at or after seq.
 func (l *Ledger) segmentsFrom(seq uint64) []segmentInfo {
 	l.mu.RLock()
@@ -139,7 +157,8 @@ func (l *Ledger) readRange(from, to uint64, fn func(seq uint64, rec []byte) erro
 }
 
 // ReadRange calls fn, in order, for each durable record with
-// from <= seq < to (to is capped at Size). rec is valid only during the call.
+// from <= seq < to (to is capped at Size) that has not expired (Expire):
+// expired leaves are skipped. rec is valid only during the call.
 func (l *Ledger) ReadRange(from, to uint64, fn func(seq uint64, rec []byte) error) error {
 	if size := l.Size(); to > size {
 		to = size

@@ -44,6 +44,9 @@ type VerifyResult struct {
 	Bytes        int64
 	Elapsed      time.Duration
 	TornTail     int64 // bytes of an unacknowledged torn tail (removed at next start)
+	// ExpiredLeaves were checked by their kept leaf hashes only: their
+	// records expired under the retention policy.
+	ExpiredLeaves uint64
 	KeyFromStore bool  // the verifier key was read from the ledger directory
 }
 
@@ -55,6 +58,9 @@ func (r *VerifyResult) Summary() string {
 	}
 	s := fmt.Sprintf("ledger intact: %d leaves in %d segments, %d signed checkpoints consistent, root %s, %.0f leaves/s",
 		r.Leaves, r.Segments, r.Checkpoints, base64.StdEncoding.EncodeToString(r.Root), rate)
+	if r.ExpiredLeaves > 0 {
+		s += fmt.Sprintf(", %d expired leaves checked by their kept hashes", r.ExpiredLeaves)
+	}
 	if r.TornTail > 0 {
 		s += fmt.Sprintf(", %d-byte unacknowledged torn tail (dropped at next start)", r.TornTail)
 	}
@@ -262,11 +268,14 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 	go func() {
 		defer close(jobs)
 		defer close(ordered)
-		prodErr = produceBlocks(ctx, segs, res, committed, func(j *verifyJob) bool {
+		prodErr = produceBlocks(ctx, segs, res, committed, storedLeafHashes(o.Dir), func(j *verifyJob) bool {
 			select {
 			case ordered <- j:
 			case <-ctx.Done():
 				return false
+			}
+			if j.hashes != nil {
+				return true // an expired segment's kept leaf hashes
 			}
 			select {
 			case jobs <- j:
@@ -389,12 +398,32 @@ func lastCPSize(cps []*Checkpoint, next int) uint64 {
 // produceBlocks reads every block of every segment in order and hands it to
 // emit. It checks framing, checksums and segment continuity. A bad block at
 // the end of the last segment beyond the committed leaves is a torn tail.
-func produceBlocks(ctx context.Context, segs []segmentInfo, res *VerifyResult, committed uint64, emit func(*verifyJob) bool) error {
+func produceBlocks(ctx context.Context, segs []segmentInfo, res *VerifyResult, committed uint64, leafHashes func(from, to uint64) ([]tlog.Hash, error), emit func(*verifyJob) bool) error {
 	var expect uint64
 	for si, seg := range segs {
 		if seg.first != expect {
 			return &VerifyError{Leaf: expect, Segment: seg.path, Offset: 0,
 				Reason: fmt.Sprintf("segment starts at leaf %d, expected %d", seg.first, expect)}
+		}
+		if t := seg.expired; t != nil {
+			// Its records expired; its leaf hashes were kept, and the
+			// tree built from them must still match every checkpoint.
+			if si == len(segs)-1 {
+				return &VerifyError{Leaf: expect, Segment: seg.path, Offset: -1, Reason: "the last segment is marked expired: the segment being appended to never expires; segments were removed"}
+			}
+			hs, err := leafHashes(t.First, t.End)
+			if err != nil {
+				return &VerifyError{Leaf: t.First, Segment: seg.path, Offset: -1, File: fileHashes,
+					Reason: fmt.Sprintf("the kept leaf hashes of expired leaves %d..%d are missing: %v", t.First, t.End-1, err)}
+			}
+			j := &verifyJob{h: blockHeader{first: t.First, count: uint32(len(hs))}, seg: seg.path, off: -1, hashes: hs, done: make(chan struct{})}
+			close(j.done)
+			if !emit(j) {
+				return nil
+			}
+			res.ExpiredLeaves += t.End - t.First
+			expect = t.End
+			continue
 		}
 		data, err := os.ReadFile(seg.path)
 		if err != nil {
@@ -468,4 +497,25 @@ func verifyCheckpoints(dir string, v note.Verifier) ([]*Checkpoint, error) {
 		}
 	}
 	return out, nil
+}
+
+// storedLeafHashes returns a reader of the stored leaf hashes of the
+// ledger directory dir, for expired segments.
+func storedLeafHashes(dir string) func(from, to uint64) ([]tlog.Hash, error) {
+	return func(from, to uint64) ([]tlog.Hash, error) {
+		f, err := os.Open(filepath.Join(dir, fileHashes))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		out := make([]tlog.Hash, 0, to-from)
+		for n := from; n < to; n++ {
+			var h tlog.Hash
+			if _, err := f.ReadAt(h[:], tlog.StoredHashIndex(0, int64(n))*tlog.HashSize); err != nil {
+				return nil, fmt.Errorf("leaf %d: %w", n, err)
+			}
+			out = append(out, h)
+		}
+		return out, nil
+	}
 }
