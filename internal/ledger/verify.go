@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -33,6 +34,12 @@ type VerifyOptions struct {
 	Workers     int
 	// Progress, when set, is called now and then with the leaves verified so far.
 	Progress func(leaves uint64)
+	// Against are signed checkpoint notes kept outside the ledger (by a
+	// witness, an auditor, the archive): each must verify with the trusted
+	// key and the tree rebuilt from the records must have its root at its
+	// size, so a ledger rewritten or cut back since is found even when its
+	// own checkpoint files were replaced along with it.
+	Against [][]byte
 }
 
 // VerifyResult summarizes a successful verification.
@@ -126,6 +133,11 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 	cps, err := verifyCheckpoints(o.Dir, v)
 	if err != nil {
 		return nil, err
+	}
+	if len(o.Against) > 0 {
+		if cps, err = mergeAgainst(cps, o.Against, v); err != nil {
+			return nil, err
+		}
 	}
 	res.Checkpoints = len(cps)
 	var maxSize uint64
@@ -518,4 +530,25 @@ func storedLeafHashes(dir string) func(from, to uint64) ([]tlog.Hash, error) {
 		}
 		return out, nil
 	}
+}
+
+// mergeAgainst adds checkpoints kept elsewhere to the ledger's own, in
+// size order, so that the tree walk checks them too.
+func mergeAgainst(cps []*Checkpoint, notes [][]byte, v note.Verifier) ([]*Checkpoint, error) {
+	for i, n := range notes {
+		cp, err := ParseCheckpoint(n, v)
+		if err != nil {
+			return nil, &VerifyError{Offset: -1, File: fmt.Sprintf("external checkpoint %d", i+1), Reason: fmt.Sprintf("does not verify with the trusted key: %v", err)}
+		}
+		k := sort.Search(len(cps), func(k int) bool { return cps[k].Size >= cp.Size })
+		if k < len(cps) && cps[k].Size == cp.Size {
+			if !bytes.Equal(cps[k].Root, cp.Root) {
+				return nil, &VerifyError{Leaf: cp.Size, Offset: -1, File: fmt.Sprintf("external checkpoint %d", i+1),
+					Reason: fmt.Sprintf("the ledger's checkpoint log signs another root at size %d than the checkpoint kept elsewhere: history was rewritten", cp.Size)}
+			}
+			continue
+		}
+		cps = slices.Insert(cps, k, cp)
+	}
+	return cps, nil
 }
