@@ -71,8 +71,10 @@ func (w *writer) prepare(ctx context.Context, src Source, from, to uint64) error
 	if err != nil {
 		return err
 	}
-	if w.result.next == from {
-		return fmt.Errorf("source returned no records in [%d, %d) though its size is %d", from, to, src.Size())
+	if w.result.next < to {
+		// The rest of the range expired (retention): counted as missing.
+		w.result.missing += to - w.result.next
+		w.result.next = to
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -195,5 +196,36 @@ func TestMonitorAcrossExpiry(t *testing.T) {
 	writeFile(t, p, []byte(strings.Replace(string(b), "x", "y", 1)))
 	if d := m.Check(context.Background()); len(d) == 0 || !strings.Contains(d[0].Reason, "tombstone") {
 		t.Fatalf("altered tombstone: %v", d)
+	}
+}
+
+func TestSeqAt(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	opts.SegmentBytes = 4 << 10
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	opts.Now = func() time.Time { return now }
+	l := openLedger(t, opts)
+	var firsts []uint64
+	var times []time.Time
+	for i := range 30 {
+		now = now.Add(time.Minute)
+		firsts = append(firsts, appendRecs(t, l, smallRecords(i*10, 10)))
+		times = append(times, now)
+	}
+	if _, err := l.Expire(l.Segments()[0].First, "x"); err != nil {
+		t.Fatal(err)
+	}
+	for i, at := range times {
+		got, err := l.SeqAt(at.Add(-time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := firsts[i]; got != want && !(got == 0 && l.Segments()[0].End > want) {
+			t.Fatalf("SeqAt(block %d time): %d, want %d", i, got, want)
+		}
+	}
+	if got, _ := l.SeqAt(now.Add(time.Hour)); got != l.Size() {
+		t.Fatalf("SeqAt(future) = %d, want size %d", got, l.Size())
 	}
 }

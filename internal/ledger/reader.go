@@ -230,3 +230,61 @@ func (l *Ledger) ScanSince(t time.Time, fn func(seq uint64, rec []byte) error) e
 	}
 	return nil
 }
+
+// SeqAt returns the first leaf committed at or after t, or Size if none
+// was. Expired leaves count by their segment's last commit time.
+func (l *Ledger) SeqAt(t time.Time) (uint64, error) {
+	l.mu.RLock()
+	segs := append([]segmentInfo(nil), l.segments...)
+	size := l.size
+	l.mu.RUnlock()
+	ns := t.UnixNano()
+	// Start at the newest segment whose first block was committed before t.
+	start := 0
+	for i := len(segs) - 1; i >= 0; i-- {
+		if segs[i].expired != nil || segs[i].first >= size {
+			continue
+		}
+		var first int64
+		err := l.scanSegment(segs[i], 0, func(h blockHeader, _ []byte, _ int64) error {
+			first = h.commit
+			return errStop
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return 0, err
+		}
+		if first != 0 && first < ns {
+			start = i
+			break
+		}
+	}
+	for _, seg := range segs[start:] {
+		if seg.first >= size {
+			break
+		}
+		if t := seg.expired; t != nil {
+			if t.LastCommit.UnixNano() >= ns {
+				return t.First, nil
+			}
+			continue
+		}
+		found := size
+		err := l.scanSegment(seg, 0, func(h blockHeader, _ []byte, _ int64) error {
+			if h.first >= size {
+				return errStop
+			}
+			if h.commit >= ns {
+				found = h.first
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return 0, err
+		}
+		if found < size {
+			return found, nil
+		}
+	}
+	return size, nil
+}

@@ -1,0 +1,114 @@
+package index
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// rehydratedTable lists the seq ranges put back into the index by
+// Rehydrate, and until when the hot-window expiry leaves them.
+const rehydratedTable = "cdewatch_rehydrated"
+
+// ensureRehydrated creates the rehydration table; it is not part of the
+// query catalog, and an index rebuilt from the ledger starts without it.
+func (x *Index) ensureRehydrated(ctx context.Context) error {
+	_, err := x.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+rehydratedTable+
+		` (from_seq UBIGINT NOT NULL, to_seq UBIGINT NOT NULL, until TIMESTAMP NOT NULL, requested TIMESTAMP NOT NULL)`)
+	if err != nil {
+		return fmt.Errorf("index: create %s: %w", rehydratedTable, err)
+	}
+	return nil
+}
+
+// mappedIndexTables returns the index tables records are written to.
+func mappedIndexTables() []string {
+	var out []string
+	for _, m := range mappings {
+		if !slices.Contains(out, m.table) {
+			out = append(out, m.table)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ExpireHot deletes the rows whose TimeGenerated is before their table's
+// cutoff (the query index keeps a hot window; the ledger keeps
+// everything for its own retention), except rows rehydrated until later.
+// It returns the rows deleted per table.
+func (x *Index) ExpireHot(ctx context.Context, cutoff func(table string) time.Time, now time.Time) (map[string]int64, error) {
+	if err := x.ensureRehydrated(ctx); err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, t := range mappedIndexTables() {
+		c := cutoff(t)
+		if c.IsZero() {
+			continue
+		}
+		res, err := x.db.ExecContext(ctx, `DELETE FROM `+quoteIdent(t)+` WHERE `+quoteIdent(ColTimeGenerated)+` < ?`+
+			` AND NOT EXISTS (SELECT 1 FROM `+rehydratedTable+` r WHERE `+quoteIdent(t)+`.seq >= r.from_seq AND `+quoteIdent(t)+`.seq < r.to_seq AND r.until > ?)`,
+			c.UTC(), now.UTC())
+		if err != nil {
+			return out, fmt.Errorf("index: expire %s rows before %s: %w", t, c.Format(time.RFC3339), err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			out[t] = n
+		}
+	}
+	if _, err := x.db.ExecContext(ctx, `DELETE FROM `+rehydratedTable+` WHERE until <= ?`, now.UTC()); err != nil {
+		return out, fmt.Errorf("index: drop ended rehydrations: %w", err)
+	}
+	return out, nil
+}
+
+// Rehydrate puts the records from <= seq < to back into the tables, in one
+// transaction (replacing any of their rows still there), and keeps them
+// from ExpireHot until until. to is capped at the index's cursor: later
+// records are the pipeline's. It returns the rows written.
+func (x *Index) Rehydrate(ctx context.Context, src Source, from, to uint64, until, now time.Time) (uint64, error) {
+	to = min(to, x.Cursor())
+	if from >= to {
+		return 0, nil
+	}
+	if err := x.ensureRehydrated(ctx); err != nil {
+		return 0, err
+	}
+	w, err := x.newWriter(ctx, -1)
+	if err != nil {
+		return 0, err
+	}
+	defer w.close()
+	bg := context.WithoutCancel(ctx)
+	if _, err := w.conn.ExecContext(bg, "BEGIN TRANSACTION"); err != nil {
+		return 0, fmt.Errorf("index: rehydrate: begin: %w", err)
+	}
+	w.inTx = true
+	for _, t := range mappedIndexTables() {
+		if _, err := w.conn.ExecContext(bg, `DELETE FROM `+quoteIdent(t)+` WHERE seq >= ? AND seq < ?`, from, to); err != nil {
+			return 0, fmt.Errorf("index: rehydrate: clear %s: %w", t, err)
+		}
+	}
+	res := batchResult{next: from}
+	err = w.conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		return w.append(ctx, c, src, from, to, &res)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("index: rehydrate %d..%d: %w", from, to-1, err)
+	}
+	if _, err := w.conn.ExecContext(bg, `INSERT INTO `+rehydratedTable+` VALUES (?, ?, ?, ?)`, from, to, until.UTC(), now.UTC()); err != nil {
+		return 0, fmt.Errorf("index: rehydrate: record range: %w", err)
+	}
+	if _, err := w.conn.ExecContext(bg, "COMMIT"); err != nil {
+		return 0, fmt.Errorf("index: rehydrate: commit: %w", err)
+	}
+	w.inTx = false
+	return res.rows, nil
+}
