@@ -14,11 +14,42 @@ const (
 	ActionAuthDenied      = "auth.denied"    // 10.2.1.4 a valid credential was used beyond its role
 	ActionTokenCreate     = "token.create"   // 10.2.1.5 a credential was created
 	ActionTokenRevoke     = "token.revoke"   // 10.2.1.5 a credential was revoked
+	ActionTokenRotate     = "token.rotate"   // 10.2.1.5 a credential's secret was replaced
+	ActionTokenRole       = "token.role"     // 10.2.1.5 a credential's role was changed
+	ActionTokenMigrate    = "token.migrate"  // 10.2.1.5 stored credentials' old role names were mapped to the current roles
+	ActionAuthRateLimited = "auth.limited"   // 10.2.1.4 a client was refused for a while after repeated failed authentication
 	ActionIngestReject    = "ingest.reject"  // input that could not be stored, recorded so nothing vanishes silently
 	ActionQuery           = "query"          // 10.2.1.3 audit logs were read: a query over the index, successful or not
 	ActionPANMasked       = "scrub.pan"      // PCI 3.3.1/3.5.1: card data arrived in a log and was masked before storage
 	ActionNotifierFailing = "notify.failing" // 10.7.2 alert delivery to a notifier has failed for a while
 	ActionAlertStatus     = "alert.status"   // 10.4.1 a person acknowledged, resolved or reopened an alert, and why
+	// 10.7.2 copying the audit log to its archive (10.3.3) has failed for a while.
+	ActionArchiveFailing = "archive.failing"
+	// 10.3.3 the archive was restored into an empty directory and verified
+	// (or not): evidence that the backup can be restored.
+	ActionArchiveRestoreTest = "archive.restore_test"
+
+	// 10.3.4 the integrity monitor found stored audit data altered, or
+	// completed a full re-verification (evidence).
+	ActionIntegrityDamage = "integrity.damage"
+	ActionIntegrityPass   = "integrity.pass"
+	// 10.5.1 retention (internal/retention): a policy change scheduled,
+	// applied or withdrawn; a legal hold set or released; records that
+	// left the ledger.
+	ActionRetentionChange = "retention.change"
+	ActionRetentionHold   = "retention.hold"
+	ActionRetentionExpire = "retention.expire"
+	// Rows older than the hot window left the query index (not the
+	// ledger); a range was put back into it on request (10.2.1.3).
+	ActionIndexExpire    = "index.expire"
+	ActionIndexRehydrate = "index.rehydrate"
+
+	// 10.7.2/10.7.3 failures of a critical control or of a source of audit
+	// logs (internal/health): when each started and ended, and how a
+	// person resolved it. Details carry failure_id, which joins them.
+	ActionHealthFailureStart      = "health.failure.start"
+	ActionHealthFailureEnd        = "health.failure.end"
+	ActionHealthFailureResolution = "health.failure.resolution"
 )
 
 // SelfSource is the source name of records cdewatch writes about itself.

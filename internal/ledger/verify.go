@@ -44,17 +44,17 @@ type VerifyOptions struct {
 
 // VerifyResult summarizes a successful verification.
 type VerifyResult struct {
-	Leaves       uint64
-	Segments     int
-	Checkpoints  int
-	Root         []byte
-	Bytes        int64
-	Elapsed      time.Duration
-	TornTail     int64 // bytes of an unacknowledged torn tail (removed at next start)
+	Leaves      uint64
+	Segments    int
+	Checkpoints int
+	Root        []byte
+	Bytes       int64
+	Elapsed     time.Duration
+	TornTail    int64 // bytes of an unacknowledged torn tail (removed at next start)
 	// ExpiredLeaves were checked by their kept leaf hashes only: their
 	// records expired under the retention policy.
 	ExpiredLeaves uint64
-	KeyFromStore bool  // the verifier key was read from the ledger directory
+	KeyFromStore  bool // the verifier key was read from the ledger directory
 }
 
 // Summary is the one-line report of a successful verification.

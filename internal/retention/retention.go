@@ -108,7 +108,7 @@ type Manager struct {
 
 // state is the StateFile's content.
 type state struct {
-	Effective *Policy `json:"effective,omitempty"`
+	Effective *Policy  `json:"effective,omitempty"`
 	Pending   []Change `json:"pending,omitempty"`
 	Hold      *Hold    `json:"hold,omitempty"`
 	// Newest received time per table, per sealed segment (by first leaf).
@@ -188,7 +188,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	if m.st.Effective == nil {
 		eff := m.Configured
 		m.st.Effective = &eff
-		if err := m.record(ctx, "retention.change", map[string]any{"change": "initial", "policy": policyDetails(eff)}); err != nil {
+		if err := m.record(ctx, event.ActionRetentionChange, map[string]any{"change": "initial", "policy": policyDetails(eff)}); err != nil {
 			return err
 		}
 		return m.save()
@@ -204,7 +204,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		switch {
 		case want > have:
 			eff.set(t, want)
-			if err := m.record(ctx, "retention.change", map[string]any{"change": "lengthened", "table": tableName(t), "from": have.String(), "to": want.String()}); err != nil {
+			if err := m.record(ctx, event.ActionRetentionChange, map[string]any{"change": "lengthened", "table": tableName(t), "from": have.String(), "to": want.String()}); err != nil {
 				return err
 			}
 			if pending >= 0 {
@@ -217,14 +217,14 @@ func (m *Manager) Start(ctx context.Context) error {
 			} else {
 				m.st.Pending = append(m.st.Pending, c)
 			}
-			if err := m.record(ctx, "retention.change", map[string]any{"change": "shortening scheduled", "table": tableName(t),
+			if err := m.record(ctx, event.ActionRetentionChange, map[string]any{"change": "shortening scheduled", "table": tableName(t),
 				"from": have.String(), "to": want.String(), "effective_at": c.EffectiveAt}); err != nil {
 				return err
 			}
 		case want == have && pending >= 0:
 			c := m.st.Pending[pending]
 			m.st.Pending = slices.Delete(m.st.Pending, pending, pending+1)
-			if err := m.record(ctx, "retention.change", map[string]any{"change": "shortening withdrawn", "table": tableName(c.Table),
+			if err := m.record(ctx, event.ActionRetentionChange, map[string]any{"change": "shortening withdrawn", "table": tableName(c.Table),
 				"from": c.From.String(), "to": c.To.String()}); err != nil {
 				return err
 			}
@@ -279,7 +279,7 @@ func (m *Manager) ExpireNow(ctx context.Context) ([]*ledger.Tombstone, error) {
 		c := m.st.Pending[i]
 		m.st.Effective.set(c.Table, c.To)
 		m.st.Pending = slices.Delete(m.st.Pending, i, i+1)
-		if err := m.record(ctx, "retention.change", map[string]any{"change": "shortening applied", "table": tableName(c.Table),
+		if err := m.record(ctx, event.ActionRetentionChange, map[string]any{"change": "shortening applied", "table": tableName(c.Table),
 			"from": c.From.String(), "to": c.To.String(), "scheduled": c.Scheduled}); err != nil {
 			return nil, err
 		}
@@ -315,7 +315,7 @@ func (m *Manager) ExpireNow(ctx context.Context) ([]*ledger.Tombstone, error) {
 		delete(m.st.Segments, s.First)
 		out = append(out, t)
 		m.log().Info("records expired", "first_leaf", t.First, "end_leaf", t.End, "rule", rule)
-		if err := m.record(ctx, "retention.expire", map[string]any{"first_leaf": t.First, "end_leaf": t.End, "bytes": t.Bytes,
+		if err := m.record(ctx, event.ActionRetentionExpire, map[string]any{"first_leaf": t.First, "end_leaf": t.End, "bytes": t.Bytes,
 			"sha256": t.SHA256, "last_commit": t.LastCommit, "rule": rule}); err != nil {
 			return out, err
 		}
@@ -399,7 +399,7 @@ func (m *Manager) SetHold(ctx context.Context, on bool, by, reason string) error
 	if on {
 		action = "set"
 	}
-	if err := m.record(ctx, "retention.hold", map[string]any{"hold": action, "by": by, "reason": reason}); err != nil {
+	if err := m.record(ctx, event.ActionRetentionHold, map[string]any{"hold": action, "by": by, "reason": reason}); err != nil {
 		return err
 	}
 	if on {
