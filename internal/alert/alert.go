@@ -100,4 +100,7 @@ type Alert struct {
 	Summary string `json:"summary"`
 	// Fields are the values the rule matched on or grouped by.
 	Fields map[string]string `json:"fields,omitempty"`
+	// Incident is the id of the incident the alert belongs to: the open
+	// incident of its rule and key, or one it opened.
+	Incident string `json:"incident,omitempty"`
 }

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/alert"
@@ -78,12 +80,21 @@ type Detector struct {
 	MaxBatch     int           // records per batch; default 10,000
 	Now          func() time.Time
 	Log          *slog.Logger
+
+	inc incidents
+	// raisedDone is one past the seq of the last alert Raise delivered;
+	// raisedFailed one past the first whose delivery failed (0: none).
+	raisedDone, raisedFailed atomic.Uint64
 }
 
 // state is the StateFile's content.
 type state struct {
 	Next  uint64                     `json:"next"`            // every record below was evaluated
 	Rules map[string]json.RawMessage `json:"rules,omitempty"` // Stateful evaluators' state, by StateName
+	// Incidents are the open incidents.
+	Incidents json.RawMessage `json:"incidents,omitempty"`
+	// Raised: every alert Raise appended below this seq was delivered.
+	Raised uint64 `json:"raised,omitempty"`
 }
 
 // alertRecord is the Raw of a SecurityAlert ledger record.
@@ -92,6 +103,9 @@ type alertRecord struct {
 	// Through is the cursor of the batch that raised the alert: every
 	// record below it was evaluated when the alert was appended.
 	Through uint64 `json:"through"`
+	// Raised marks an alert of Raise (a scheduled rule, a failing
+	// control), which has no cursor.
+	Raised bool `json:"raised,omitempty"`
 }
 
 // Run evaluates records until ctx ends.
@@ -100,7 +114,7 @@ func (d *Detector) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	next, redeliver, err := d.recover(st.Next)
+	next, redeliver, err := d.recover(st)
 	if err != nil {
 		return err
 	}
@@ -117,6 +131,7 @@ func (d *Detector) Run(ctx context.Context) error {
 		if err := d.Deliver(ctx, redeliver); err != nil {
 			return fmt.Errorf("deliver recovered alerts: %w", err)
 		}
+		d.raisedDone.Store(max(d.raisedDone.Load(), redeliver[len(redeliver)-1].Seq+1))
 	}
 	if err := d.save(next); err != nil {
 		return err
@@ -166,10 +181,10 @@ func (d *Detector) batch(ctx context.Context, from, to uint64) error {
 }
 
 // Raise records alerts raised apart from the records the detector reads
-// (scheduled query rules) in the ledger and delivers them. It is safe to
-// call while Run runs. (Such alerts carry no cursor: one whose delivery
-// was cut short by a crash is in the ledger and the SecurityAlert table,
-// but is not delivered again.)
+// (scheduled query rules, failures of cdewatch's own controls) in the
+// ledger and delivers them. It is safe to call while Run runs. Such an
+// alert whose delivery a crash cut short is delivered again at the next
+// start.
 func (d *Detector) Raise(ctx context.Context, alerts []alert.Alert) error {
 	now := d.Now().UTC()
 	for i := range alerts {
@@ -179,19 +194,30 @@ func (d *Detector) Raise(ctx context.Context, alerts []alert.Alert) error {
 }
 
 // record appends alerts to the ledger as SecurityAlert records carrying
-// the cursor through, then delivers them with their seqs.
+// the cursor through (0: raised by Raise), with the SecurityIncident
+// records of the incidents they open, then delivers them with their seqs.
 func (d *Detector) record(ctx context.Context, alerts []alert.Alert, through uint64, now time.Time) error {
 	if len(alerts) == 0 {
 		return nil
 	}
-	recs := make([][]byte, len(alerts))
+	d.inc.mu.Lock()
+	incRecs, commit, err := d.inc.assign(alerts, now)
+	if err != nil {
+		d.inc.mu.Unlock()
+		return err
+	}
+	recs := make([][]byte, len(alerts), len(alerts)+len(incRecs))
 	for i, a := range alerts {
-		var err error
 		if recs[i], err = alertLedgerRecord(a, through, now); err != nil {
+			d.inc.mu.Unlock()
 			return err
 		}
 	}
-	first, err := d.append(ctx, recs)
+	first, err := d.append(ctx, append(recs, incRecs...))
+	if err == nil {
+		commit()
+	}
+	d.inc.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("record %d alerts in the ledger: %w", len(alerts), err)
 	}
@@ -200,7 +226,19 @@ func (d *Detector) record(ctx context.Context, alerts []alert.Alert, through uin
 		raised[i] = Raised{Seq: first + uint64(i), Alert: a}
 	}
 	if err := d.Deliver(ctx, raised); err != nil {
+		if through == 0 {
+			d.raisedFailed.CompareAndSwap(0, first+1) // delivered again at the next start
+		}
 		return fmt.Errorf("deliver %d alerts: %w", len(alerts), err)
+	}
+	if through == 0 {
+		end := first + uint64(len(alerts))
+		for {
+			cur := d.raisedDone.Load()
+			if cur >= end || d.raisedDone.CompareAndSwap(cur, end) {
+				break
+			}
+		}
 	}
 	return nil
 }
@@ -234,8 +272,12 @@ func (d *Detector) evaluate(from, to uint64, emit func(alert.Alert)) error {
 			d.Log.Error("skipping an undecodable ledger record", "seq", seq, "err", err)
 			return nil
 		}
-		if rec.Table == event.TableSecurityAlert {
+		switch rec.Table {
+		case event.TableSecurityAlert:
 			return nil // the detector's own output
+		case event.TableSecurityIncident:
+			d.inc.observe(rec.Raw)
+			return nil
 		}
 		// Raw aliases the ledger's buffer, valid during this call only:
 		// evaluators must not retain it (see Evaluator).
@@ -259,7 +301,7 @@ func (d *Detector) evaluate(from, to uint64, emit func(alert.Alert)) error {
 
 // alertLedgerRecord encodes an alert as a SecurityAlert ledger record.
 func alertLedgerRecord(a alert.Alert, through uint64, now time.Time) ([]byte, error) {
-	raw, err := json.Marshal(alertRecord{Alert: a, Through: through})
+	raw, err := json.Marshal(alertRecord{Alert: a, Through: through, Raised: through == 0})
 	if err != nil {
 		return nil, fmt.Errorf("encode alert %s: %w", a.Rule, err)
 	}
@@ -290,6 +332,12 @@ func (d *Detector) load() (state, error) {
 	case !errors.Is(err, os.ErrNotExist):
 		return st, fmt.Errorf("read detector state: %w", err)
 	}
+	if len(st.Incidents) > 0 {
+		if err := d.inc.unmarshal(st.Incidents); err != nil {
+			return st, fmt.Errorf("restore the open incidents: %w", err)
+		}
+	}
+	d.raisedDone.Store(st.Raised)
 	for _, r := range d.Rules {
 		if sr, ok := r.(Stateful); ok {
 			if b, ok := st.Rules[sr.StateName()]; ok {
@@ -302,14 +350,37 @@ func (d *Detector) load() (state, error) {
 	return st, nil
 }
 
-// recover returns the cursor to resume from, given the saved one, and the
-// alerts appended after the state file was last written, to deliver again.
-func (d *Detector) recover(saved uint64) (uint64, []Raised, error) {
+// recover returns the cursor to resume from, given the saved state, and
+// the alerts appended after the state file was last written, to deliver
+// again. It also applies the incident changes recorded since.
+func (d *Detector) recover(st state) (uint64, []Raised, error) {
+	saved := st.Next
 	next := saved
 	var redeliver []Raised
-	err := d.Ledger.ReadRange(saved, d.Ledger.Size(), func(seq uint64, b []byte) error {
+	from := saved
+	if st.Raised > 0 {
+		from = min(saved, st.Raised)
+	}
+	err := d.Ledger.ReadRange(from, d.Ledger.Size(), func(seq uint64, b []byte) error {
 		var rec event.Record
-		if rec.UnmarshalBinary(b) != nil || rec.Table != event.TableSecurityAlert {
+		if rec.UnmarshalBinary(b) != nil {
+			return nil
+		}
+		if rec.Table == event.TableSecurityIncident && seq >= saved {
+			d.inc.observe(rec.Raw)
+			return nil
+		}
+		if rec.Table != event.TableSecurityAlert {
+			return nil
+		}
+		if seq >= st.Raised && bytes.Contains(rec.Raw, []byte(`"raised":true`)) {
+			var ar alertRecord
+			if err := json.Unmarshal(rec.Raw, &ar); err == nil && ar.Raised {
+				redeliver = append(redeliver, Raised{Seq: seq, Alert: ar.Alert})
+				return nil
+			}
+		}
+		if seq < saved {
 			return nil
 		}
 		// The cursor first, so that an alert whose other fields do not
@@ -338,7 +409,17 @@ func (d *Detector) recover(saved uint64) (uint64, []Raised, error) {
 }
 
 func (d *Detector) save(next uint64) error {
-	st := state{Next: next}
+	st := state{Next: next, Raised: d.raisedDone.Load()}
+	if f := d.raisedFailed.Load(); f > 0 {
+		st.Raised = min(st.Raised, f-1)
+	}
+	inc, err := d.inc.marshal()
+	if err != nil {
+		return fmt.Errorf("save the open incidents: %w", err)
+	}
+	if string(inc) != "[]" {
+		st.Incidents = inc
+	}
 	for _, r := range d.Rules {
 		if sr, ok := r.(Stateful); ok {
 			b, err := sr.MarshalState()

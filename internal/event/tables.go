@@ -9,4 +9,8 @@ const (
 	// TableSecurityAlert holds the alerts the detector raised (named after
 	// the Log Analytics table of security alerts).
 	TableSecurityAlert = "SecurityAlert"
+	// TableSecurityIncident holds incidents' changes: opened by the
+	// detector, acknowledged or resolved by a person (named after the
+	// Sentinel table, which likewise gets one row per change).
+	TableSecurityIncident = "SecurityIncident"
 )

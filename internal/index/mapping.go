@@ -42,20 +42,22 @@ type row struct {
 	c   logdoc.Container // ContainerLog
 	sys syslogRow        // Syslog
 	al  alertRow         // SecurityAlert
+	inc incidentRow      // SecurityIncident
 	az  azureRow         // AzureActivity, SigninLogs, AKSControlPlane
 }
 
 // mappings by ledger table.
 var mappings = map[string]*mapping{
-	event.TableKubeAudit:       {table: TableKubeAuditLogs, fields: kubeAuditFields, prepare: prepareKubeAudit},
-	event.TableCdewatchAudit:   {table: TableCdewatchAudit, fields: cdewatchAuditFields},
-	event.TableAppAccess:       {table: TableAppAccess, fields: appAccessFields, prepare: prepareAppAccess},
-	event.TableContainerLog:    {table: TableContainerLog, fields: containerLogFields, prepare: prepareContainerLog},
-	event.TableAzureActivity:   {table: TableAzureActivity, fields: azureActivityFields, prepare: prepareAzureActivity},
-	event.TableSigninLogs:      {table: TableSigninLogs, fields: signinLogsFields, prepare: prepareSigninLogs},
-	event.TableAKSControlPlane: {table: TableAKSControlPlane, fields: aksControlPlaneFields, prepare: prepareAKSControlPlane},
-	event.TableSyslog:          {table: TableSyslog, fields: syslogFields, prepare: prepareSyslog},
-	event.TableSecurityAlert:   {table: TableSecurityAlert, fields: securityAlertFields, prepare: prepareSecurityAlert},
+	event.TableKubeAudit:        {table: TableKubeAuditLogs, fields: kubeAuditFields, prepare: prepareKubeAudit},
+	event.TableCdewatchAudit:    {table: TableCdewatchAudit, fields: cdewatchAuditFields},
+	event.TableAppAccess:        {table: TableAppAccess, fields: appAccessFields, prepare: prepareAppAccess},
+	event.TableContainerLog:     {table: TableContainerLog, fields: containerLogFields, prepare: prepareContainerLog},
+	event.TableAzureActivity:    {table: TableAzureActivity, fields: azureActivityFields, prepare: prepareAzureActivity},
+	event.TableSigninLogs:       {table: TableSigninLogs, fields: signinLogsFields, prepare: prepareSigninLogs},
+	event.TableAKSControlPlane:  {table: TableAKSControlPlane, fields: aksControlPlaneFields, prepare: prepareAKSControlPlane},
+	event.TableSyslog:           {table: TableSyslog, fields: syslogFields, prepare: prepareSyslog},
+	event.TableSecurityAlert:    {table: TableSecurityAlert, fields: securityAlertFields, prepare: prepareSecurityAlert},
+	event.TableSecurityIncident: {table: TableSecurityIncident, fields: securityIncidentFields, prepare: prepareSecurityIncident},
 }
 
 // mappedTables returns the ledger tables that have a mapping, sorted.

@@ -99,17 +99,18 @@ func (r *Relation) ColumnNames() []string {
 
 // Names of the tables and views.
 const (
-	TableKubeAuditLogs   = "KubeAuditLogs"
-	ViewAKSAudit         = "AKSAudit"
-	ViewAKSAuditAdmin    = "AKSAuditAdmin"
-	TableCdewatchAudit   = "CdewatchAudit"
-	TableAzureActivity   = "AzureActivity"   // Azure Activity Log events
-	TableSigninLogs      = "SigninLogs"      // Entra ID sign-ins
-	TableAKSControlPlane = "AKSControlPlane" // AKS control-plane component logs
-	TableAppAccess       = "AppAccess"       // applications' card-data access logs
-	TableContainerLog    = "ContainerLog"    // container stdout/stderr lines
-	TableSyslog          = "Syslog"          // syslog messages
-	TableSecurityAlert   = "SecurityAlert"   // alerts of cdewatch's detector
+	TableKubeAuditLogs    = "KubeAuditLogs"
+	ViewAKSAudit          = "AKSAudit"
+	ViewAKSAuditAdmin     = "AKSAuditAdmin"
+	TableCdewatchAudit    = "CdewatchAudit"
+	TableAzureActivity    = "AzureActivity"    // Azure Activity Log events
+	TableSigninLogs       = "SigninLogs"       // Entra ID sign-ins
+	TableAKSControlPlane  = "AKSControlPlane"  // AKS control-plane component logs
+	TableAppAccess        = "AppAccess"        // applications' card-data access logs
+	TableContainerLog     = "ContainerLog"     // container stdout/stderr lines
+	TableSyslog           = "Syslog"           // syslog messages
+	TableSecurityAlert    = "SecurityAlert"    // alerts of cdewatch's detector
+	TableSecurityIncident = "SecurityIncident" // incidents' changes
 )
 
 // Column names shared by every table: where a row came from in the ledger.
@@ -407,6 +408,7 @@ func securityAlertColumns() []Column {
 		{Name: "AlertKind", Type: String, Doc: "how the rule detects: match, threshold, sequence, baseline or scheduled (a cdewatch column)"},
 		{Name: "PciRequirements", Type: String, Doc: "the PCI DSS requirements the rule evidences, comma-separated, e.g. 10.2.1.2 (a cdewatch column)"},
 		{Name: "EvidenceSeqs", Type: Dynamic, Doc: "ledger seqs of the events that raised the alert: each row of the other tables with one of these seq values (a cdewatch column)"},
+		{Name: "IncidentName", Type: String, Doc: "the incident the alert belongs to (SecurityIncident.IncidentName); a cdewatch column"},
 	}
 	return append(cols, withDocs(commonTail("Status"), map[string]string{
 		"Source":   "the source of the events that raised the alert",
@@ -427,6 +429,7 @@ var catalog = []*Relation{
 	{Name: TableContainerLog, Columns: containerLogColumns(), Doc: "container stdout and stderr lines, one row per line; the legacy Log Analytics ContainerLog columns plus PodName, PodNamespace and ContainerName of ContainerLogV2"},
 	{Name: TableSyslog, Columns: syslogColumns(), Doc: "syslog messages, one row per message; Log Analytics Syslog columns"},
 	{Name: TableSecurityAlert, Columns: securityAlertColumns(), Doc: "the alerts cdewatch's detector raised, one row per alert; key Log Analytics SecurityAlert columns"},
+	{Name: TableSecurityIncident, Columns: securityIncidentColumns(), Doc: "incidents, one row per change (opened by the detector, acknowledged or resolved by a person); key Sentinel SecurityIncident columns"},
 }
 
 var byName = func() map[string]*Relation {

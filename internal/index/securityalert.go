@@ -77,4 +77,5 @@ var securityAlertFields = append([]field{
 		}
 		return jsonValue(r.al.Seqs)
 	}},
+	{"IncidentName", func(r *row) any { return text(r.al.Incident) }},
 }, tailFields(nil, "Status")...)
