@@ -103,10 +103,11 @@ func TestIngestAPI(t *testing.T) {
 			}
 		})
 	}
-	// Only /healthz answers without a token.
-	for _, path := range []string{"/healthz", "/v1/checkpoint", "/v1/proof/inclusion?index=0&size=1", "/v1/log/tile/0/000.p/1", "/v1/tokens", "/nope"} {
+	// Only /healthz and /readyz answer without a token.
+	for _, path := range []string{"/healthz", "/readyz", "/v1/checkpoint", "/v1/proof/inclusion?index=0&size=1", "/v1/log/tile/0/000.p/1", "/v1/tokens", "/nope"} {
 		status, _, _ := do(t, http.MethodGet, "http://"+ts.addr+path, "", nil)
-		if want := 401; path == "/healthz" && status != 200 || path != "/healthz" && status != want {
+		public := path == "/healthz" || path == "/readyz"
+		if public && status != 200 || !public && status != 401 {
 			t.Errorf("GET %s without token: %d", path, status)
 		}
 	}

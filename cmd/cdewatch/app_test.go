@@ -21,8 +21,8 @@ import (
 // metrics, and that no card number reached the ledger.
 func TestAppIngestAndSources(t *testing.T) {
 	data := t.TempDir()
+	auditor := seedToken(t, data, "auditor") // queries, sources and metrics
 	ts := startServer(t, data, "shop", nil)
-	admin := adminToken(t, data)
 	lines := strings.Join([]string{
 		`{"timestamp":"2026-11-26T10:00:00Z","user_id":"alice","action":"read","resource":"cards/8812","result":"success","source_ip":"10.1.2.3","event_id":"e1"}`,
 		`{"timestamp":"2026-11-26T10:00:01Z","action":"export","resource":"cards","result":"denied","source_ip":"10.1.2.9"}`,
@@ -60,14 +60,14 @@ func TestAppIngestAndSources(t *testing.T) {
 		t.Fatalf("redelivery: %s", b)
 	}
 
-	rows := waitRows(t, func(q string) (int, []byte, queryResult) { return postQuery(t, ts, admin, q) },
+	rows := waitRows(t, func(q string) (int, []byte, queryResult) { return postQuery(t, ts, auditor, q) },
 		`AppAccess | where Application == "checkout" | summarize n = count(), nouser = countif(Missing has "user"), denied = countif(Pci has "invalid-access")`,
 		func(r [][]json.RawMessage) bool { return len(r) == 1 && string(r[0][0]) == "5" })
 	if string(rows[0][1]) != "2" || string(rows[0][2]) != "2" {
 		t.Errorf("AppAccess rows: %s", rows)
 	}
 
-	status, b, _ = do(t, http.MethodGet, "http://"+ts.addr+"/v1/sources", admin, nil)
+	status, b, _ = do(t, http.MethodGet, "http://"+ts.addr+"/v1/sources", auditor, nil)
 	if status != http.StatusOK {
 		t.Fatalf("sources: %d %s", status, b)
 	}
@@ -88,7 +88,7 @@ func TestAppIngestAndSources(t *testing.T) {
 		t.Errorf("ingest token read sources: %d", status)
 	}
 
-	t.Setenv("CDEWATCH_TOKEN", admin)
+	t.Setenv("CDEWATCH_TOKEN", auditor)
 	var out bytes.Buffer
 	if err := sourcesCommand(context.Background(), []string{"--server", "http://" + ts.addr}, &out); err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func TestAppIngestAndSources(t *testing.T) {
 		t.Errorf("cdewatch sources printed:\n%s", out.String())
 	}
 
-	status, b, _ = do(t, http.MethodGet, "http://"+ts.addr+"/metrics", admin, nil)
+	status, b, _ = do(t, http.MethodGet, "http://"+ts.addr+"/metrics", auditor, nil)
 	if status != http.StatusOK || !strings.Contains(string(b), `cdewatch_ingest_records_total{source="shop"} 5`) {
 		t.Errorf("metrics: %d\n%.2000s", status, b)
 	}

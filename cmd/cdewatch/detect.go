@@ -43,7 +43,7 @@ func builtinCorrelations() (*correlate.Engine, error) {
 // query runs scheduled rules' queries (nil when the index is disabled:
 // then scheduled rules cannot run and are refused).
 func detectRunners(cfg *config.Config, led detect.Ledger, query func(context.Context, string) (*kql.Result, error),
-	audit func(context.Context, event.SelfAudit) error, deliver detect.DeliverFunc, log *slog.Logger) ([]runner, *detect.Detector, error) {
+	audit func(context.Context, event.SelfAudit) error, deliver detect.DeliverFunc, extra []detect.Evaluator, log *slog.Logger) ([]runner, *detect.Detector, error) {
 	if !cfg.Detect.Enabled {
 		return nil, nil, nil
 	}
@@ -64,7 +64,7 @@ func detectRunners(cfg *config.Config, led detect.Ledger, query func(context.Con
 		return nil, nil, err
 	}
 	d := &detect.Detector{
-		Ledger: led, Rules: append(evaluators, corr, baseline.New(bcfg)), Deliver: deliver,
+		Ledger: led, Rules: append(append(evaluators, corr, baseline.New(bcfg)), extra...), Deliver: deliver,
 		StateFile: filepath.Join(cfg.Data, "cursors", "detect.json"), Now: time.Now, Log: log.With("component", "detect"),
 	}
 	runners := []runner{{"detector", d.Run}}
@@ -186,7 +186,7 @@ func logDeliver(log *slog.Logger) detect.DeliverFunc {
 // openOutbox builds the notifiers of cfg and the outbox that delivers to
 // them (nil when no notifier is configured). onFailing is called when a
 // notifier has failed for a while (PCI DSS 10.7.2).
-func openOutbox(cfg *config.Config, onFailing func(string, time.Time, error), log *slog.Logger) (*outbox.Outbox, error) {
+func openOutbox(cfg *config.Config, onFailing func(string, time.Time, error), onRecovered func(string, time.Time), log *slog.Logger) (*outbox.Outbox, error) {
 	if len(cfg.Notifiers) == 0 {
 		return nil, nil
 	}
@@ -222,7 +222,7 @@ func openOutbox(cfg *config.Config, onFailing func(string, time.Time, error), lo
 					Username: n.Username, Password: pw, From: n.From, To: n.To, TLS: tls})
 			}
 		case "syslog":
-			nt, err = notify.NewSyslog(notify.SyslogConfig{Name: n.Name, Network: n.Network, Address: n.Address, Facility: n.Facility, TLS: tls})
+			nt, err = syslogNotifier(n)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", key, err)
@@ -236,7 +236,13 @@ func openOutbox(cfg *config.Config, onFailing func(string, time.Time, error), lo
 		targets = append(targets, outbox.Target{Notifier: nt, Route: route,
 			Throttle: outbox.Throttle{Max: n.ThrottleMax, Window: time.Duration(n.ThrottleWindow)}})
 	}
-	return outbox.Open(filepath.Join(cfg.Data, "outbox"), outbox.Options{Targets: targets, OnFailing: onFailing, Logger: log.With("component", "outbox")})
+	return outbox.Open(filepath.Join(cfg.Data, "outbox"), outbox.Options{Targets: targets, OnFailing: onFailing, OnRecovered: onRecovered, Logger: log.With("component", "outbox")})
+}
+
+// syslogNotifier makes the syslog sender a syslog notifier describes.
+func syslogNotifier(n config.Notifier) (*notify.Syslog, error) {
+	return notify.NewSyslog(notify.SyslogConfig{Name: n.Name, Network: n.Network, Address: n.Address, Facility: n.Facility,
+		TLS: notify.TLSOptions{CAFile: n.CAFile, CertFile: n.CertFile, KeyFile: n.KeyFile}})
 }
 
 // outboxDeliver hands alerts to the outbox, waiting while it pushes back.

@@ -89,7 +89,7 @@ func BenchmarkDetectionLatency(b *testing.B) {
 	cfg := config.Default()
 	cfg.Data = dir
 	cfg.PCI.CDENamespaces = []string{"payments"}
-	runners, _, err := detectRunners(cfg, l, nil, nil, outboxDeliver(ob), log)
+	runners, _, err := detectRunners(cfg, l, nil, nil, outboxDeliver(ob), nil, log)
 	if err != nil {
 		b.Fatal(err)
 	}

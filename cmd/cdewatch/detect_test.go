@@ -22,6 +22,7 @@ import (
 // alert too, and the rule's query is in the audit trail.
 func TestDetectServe(t *testing.T) {
 	data := t.TempDir()
+	reader := seedToken(t, data, "log-reader")
 	ts := startServer(t, data, "c1", nil)
 	var items []string
 	for i := range 6 {
@@ -32,8 +33,7 @@ func TestDetectServe(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("ingest: %d %s", status, body)
 	}
-	admin := adminToken(t, data)
-	post := func(q string) (int, []byte, queryResult) { return postQuery(t, ts, admin, q) }
+	post := func(q string) (int, []byte, queryResult) { return postQuery(t, ts, reader, q) }
 	rows := waitRows(t, post, `SecurityAlert | where AlertType == "pci.invalid-access-burst" | project CompromisedEntity, AlertSeverity, PciRequirements, array_length(EvidenceSeqs)`,
 		func(r [][]json.RawMessage) bool { return len(r) >= 1 })
 	if got := string(rows[0][0]) + string(rows[0][1]) + string(rows[0][2]) + string(rows[0][3]); got != `"pci.invalid-access-burst 198.51.100.7""High""10.2.1.4"5` {
@@ -124,13 +124,13 @@ tags:
 		t.Fatal(err)
 	}
 	data := t.TempDir()
+	reader := seedToken(t, data, "log-reader")
 	ts := startServer(t, data, "c1", func(c *config.Config) { c.Detect.SigmaDir = sigmaDir })
 	// validEvent: bob@corp.example gets secret payments/db.
 	if status, body, _ := do(t, http.MethodPost, "http://"+ts.addr+"/v1/ingest/k8s-audit", ts.ingestToken, eventList(fmt.Sprintf(validEvent, "secret-read"))); status != http.StatusOK {
 		t.Fatalf("ingest: %d %s", status, body)
 	}
-	admin := adminToken(t, data)
-	rows := waitRows(t, func(q string) (int, []byte, queryResult) { return postQuery(t, ts, admin, q) },
+	rows := waitRows(t, func(q string) (int, []byte, queryResult) { return postQuery(t, ts, reader, q) },
 		`SecurityAlert | summarize by AlertType | order by AlertType asc`,
 		func(r [][]json.RawMessage) bool { return len(r) >= 3 })
 	var types []string
@@ -147,9 +147,10 @@ tags:
 // is a KQL query away; wrong ids, statuses and missing reasons are refused.
 func TestAlertLifecycle(t *testing.T) {
 	data := t.TempDir()
+	analyst := seedToken(t, data, "soc-analyst")
 	ts := startServer(t, data, "c1", nil)
 	admin := adminToken(t, data)
-	post := func(q string) (int, []byte, queryResult) { return postQuery(t, ts, admin, q) }
+	post := func(q string) (int, []byte, queryResult) { return postQuery(t, ts, analyst, q) }
 	// A new, empty ledger raises pci.cdewatch-logging-stopped (ledger.init).
 	rows := waitRows(t, post, `SecurityAlert | project SystemAlertId`, func(r [][]json.RawMessage) bool { return len(r) >= 1 })
 	var id string
@@ -160,13 +161,14 @@ func TestAlertLifecycle(t *testing.T) {
 		token    string
 		want     int
 	}{
-		{id, `{"status":"acknowledged","reason":"looking into it"}`, admin, http.StatusOK},
-		{id, `{"status":"resolved","reason":"planned: new cluster"}`, admin, http.StatusOK},
-		{id, `{"status":"resolved"}`, admin, http.StatusBadRequest},
-		{id, `{"status":"closed","reason":"x"}`, admin, http.StatusBadRequest},
-		{"cdewatch-0", `{"status":"resolved","reason":"x"}`, admin, http.StatusNotFound}, // seq 0 is ledger.init, not an alert
-		{"nonsense", `{"status":"resolved","reason":"x"}`, admin, http.StatusBadRequest},
+		{id, `{"status":"acknowledged","reason":"looking into it"}`, analyst, http.StatusOK},
+		{id, `{"status":"resolved","reason":"planned: new cluster"}`, analyst, http.StatusOK},
+		{id, `{"status":"resolved"}`, analyst, http.StatusBadRequest},
+		{id, `{"status":"closed","reason":"x"}`, analyst, http.StatusBadRequest},
+		{"cdewatch-0", `{"status":"resolved","reason":"x"}`, analyst, http.StatusNotFound}, // seq 0 is ledger.init, not an alert
+		{"nonsense", `{"status":"resolved","reason":"x"}`, analyst, http.StatusBadRequest},
 		{id, `{"status":"resolved","reason":"x"}`, ts.ingestToken, http.StatusForbidden},
+		{id, `{"status":"resolved","reason":"x"}`, admin, http.StatusForbidden}, // the platform team does not triage alerts
 	} {
 		if status, body, _ := do(t, http.MethodPost, url+tc.id+"/status", tc.token, []byte(tc.body)); status != tc.want {
 			t.Errorf("%s %s: %d %s, want %d", tc.id, tc.body, status, body, tc.want)
@@ -178,7 +180,7 @@ func TestAlertLifecycle(t *testing.T) {
     | summarize arg_max(seq, AlertStatus, Why, Caller) by SystemAlertId) on SystemAlertId
 | where SystemAlertId == "`+id+`" and isnotempty(AlertStatus)
 | project AlertStatus, Why, Caller`, func(r [][]json.RawMessage) bool { return len(r) == 1 && string(r[0][0]) == `"resolved"` })
-	if !strings.Contains(string(rows[0][2]), "(admin)") || string(rows[0][1]) != `"planned: new cluster"` {
+	if !strings.Contains(string(rows[0][2]), "(soc-analyst)") || string(rows[0][1]) != `"planned: new cluster"` {
 		t.Errorf("status row %s", rows[0])
 	}
 }

@@ -48,8 +48,8 @@ func TestElasticsearchServe(t *testing.T) {
 	if st := bi.Stats(); st.NumFailed != 0 || failed != 0 || st.NumCreated != 2 {
 		t.Fatalf("bulk indexer stats %+v", st)
 	}
-	admin := adminToken(t, data)
-	post := func(q string) (int, []byte, queryResult) { return postQuery(t, ts, admin, q) }
+	reader := createToken(t, ts, "--role", "log-reader")
+	post := func(q string) (int, []byte, queryResult) { return postQuery(t, ts, reader, q) }
 	rows := waitRows(t, post, `ContainerLog | project PodName, LogEntry, SourceSystem`, func(r [][]json.RawMessage) bool { return len(r) == 1 })
 	if got := string(rows[0][0]) + string(rows[0][1]) + string(rows[0][2]); got != `"checkout-1""charge accepted""fluent-bit"` {
 		t.Errorf("ContainerLog row: %s", got)

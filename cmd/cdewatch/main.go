@@ -20,11 +20,15 @@ const usage = `cdewatch — PCI DSS Requirement 10 monitoring for Kubernetes
 
 Usage:
   cdewatch serve   [--config FILE] [--listen ADDR] [--data DIR] [--demo]   run the server
-  cdewatch verify  --data DIR [--key VERIFIER]                             check the ledger end to end
+  cdewatch verify  --data DIR [--key VERIFIER] [--against CHECKPOINT]      check the ledger end to end (and against checkpoints kept elsewhere)
+  cdewatch restore --from URL --data DIR [--key VERIFIER] [--checkpoint F] rebuild the ledger from its archive and prove it
+  cdewatch prove   --key VERIFIER FILE                                      check a saved provable query answer offline
   cdewatch token   create|list|revoke ...                                  manage API tokens
   cdewatch query   [--token-file F] [--format table|json|csv] 'KQL'|-      run a KQL query (recorded in the audit trail)
   cdewatch sources [--token-file F] [--format table|json]                  per source: volume, last event, records missing 10.2.2 details
   cdewatch import  [--token-file F] [--state FILE] PATH...                  send saved Azure diagnostic exports (storage blobs, Event Hubs bodies)
+  cdewatch policy  check|generate [--cde-namespaces NS,...] ...             check an audit policy against PCI DSS 10.2.1, or write one
+  cdewatch posture azure [--lifecycle FILE] SETTINGS.json                  check an AKS diagnostic settings export (kube-audit, destination, retention)
   cdewatch reindex --data DIR                                              rebuild the query index from the ledger
   cdewatch bench   [--self | --server URL --token-file F] [...]            load generator
   cdewatch version [--verifier --data DIR]                                 print version or the checkpoint verifier key
@@ -49,10 +53,14 @@ func run(ctx context.Context, args []string) int {
 	cmds := map[string]func(context.Context, []string) error{
 		"serve":   runServe,
 		"verify":  runVerify,
+		"prove":   runProve,
+		"restore": runRestore,
 		"token":   runToken,
 		"query":   runQuery,
 		"sources": runSources,
 		"import":  runImport,
+		"policy":  runPolicy,
+		"posture": runPosture,
 		"reindex": runReindex,
 		"bench":   runBench,
 		"version": runVersion,
@@ -77,7 +85,7 @@ func run(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "cdewatch %s: %v\n", args[0], err)
 		return 2
 	case errors.As(err, &ve):
-		fmt.Fprintf(os.Stderr, "cdewatch verify: FAILED: %v\n", ve.err)
+		fmt.Fprintf(os.Stderr, "cdewatch %s: FAILED: %v\n", args[0], ve.err)
 		return 1
 	default:
 		fmt.Fprintf(os.Stderr, "cdewatch %s: %v\n", args[0], err)

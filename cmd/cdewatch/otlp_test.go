@@ -37,8 +37,8 @@ func TestOTLPServe(t *testing.T) {
 	if status, _, _ := do(t, http.MethodPost, "http://"+ts.addr+"/v1/logs", "", []byte(body)); status != http.StatusUnauthorized {
 		t.Errorf("without a token: %d", status)
 	}
-	admin := adminToken(t, data)
-	post := func(q string) (int, []byte, queryResult) { return postQuery(t, ts, admin, q) }
+	reader := createToken(t, ts, "--role", "log-reader")
+	post := func(q string) (int, []byte, queryResult) { return postQuery(t, ts, reader, q) }
 	rows := waitRows(t, post, `ContainerLog | project PodNamespace, PodName, LogEntry, LogEntrySource, Source`,
 		func(r [][]json.RawMessage) bool { return len(r) == 1 })
 	if got := string(rows[0][0]) + string(rows[0][1]) + string(rows[0][2]) + string(rows[0][3]) + string(rows[0][4]); got != `"payments""tokenizer-0""token refresh failed""stderr""aks-prod"` {

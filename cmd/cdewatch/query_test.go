@@ -101,14 +101,15 @@ func waitRows(t *testing.T, post func(q string) (int, []byte, queryResult), q st
 
 var lineColRe = regexp.MustCompile(`line \d+, column \d+`)
 
-// Queries need a reader or admin token; every query that reaches the
+// Queries need a log-reader, soc-analyst, compliance or auditor role; every query that reaches the
 // endpoint, successful or not, is in the audit trail, and CdewatchAudit
 // shows it to later queries.
 func TestQueryEndpoint(t *testing.T) {
 	data := t.TempDir()
 	ts := startServer(t, data, "c1", nil)
 	admin := adminToken(t, data)
-	reader := createToken(t, ts, "--role", "reader")
+	reader := createToken(t, ts, "--role", "log-reader")
+	auditor := createToken(t, ts, "--role", "auditor")
 	queries := 0 // requests that reached the handler
 	query := func(token, q string) (int, []byte, queryResult) {
 		queries++
@@ -119,9 +120,9 @@ func TestQueryEndpoint(t *testing.T) {
 	if status != 200 || len(r.Tables) != 1 || len(r.Tables[0].Rows) != 1 || string(r.Tables[0].Rows[0][0]) != "1" {
 		t.Fatalf("reader print 1: %d %s", status, body)
 	}
-	status, body, r = query(admin, "KubeAuditLogs | count")
+	status, body, r = query(auditor, "KubeAuditLogs | count")
 	if status != 200 || len(r.Tables) != 1 || len(r.Tables[0].Rows) != 1 {
-		t.Fatalf("admin count: %d %s", status, body)
+		t.Fatalf("auditor count: %d %s", status, body)
 	}
 	const bad = "KubeAuditLogs\n| wher Verb == \"get\""
 	status, body, r = query(reader, bad)
@@ -132,7 +133,7 @@ func TestQueryEndpoint(t *testing.T) {
 		t.Errorf("empty query: %d %s", status, body)
 	}
 	// Refused before the handler: not query records, but auth ones.
-	if status, body, _ := postQuery(t, ts, ts.ingestToken, "print 1"); status != 403 || !strings.Contains(string(body), "reader or admin") {
+	if status, body, _ := postQuery(t, ts, ts.ingestToken, "print 1"); status != 403 || !strings.Contains(string(body), "log-reader, soc-analyst, compliance, auditor") {
 		t.Errorf("ingest token: %d %s", status, body)
 	}
 	if status, _, _ := postQuery(t, ts, "", "print 1"); status != 401 {
@@ -163,7 +164,7 @@ func TestQueryEndpoint(t *testing.T) {
 	json.Unmarshal(b, &toks)
 	readerID := ""
 	for _, tok := range toks {
-		if tok.Role == auth.RoleReader {
+		if tok.Role == auth.RoleLogReader {
 			readerID = tok.ID
 		}
 	}
@@ -174,14 +175,14 @@ func TestQueryEndpoint(t *testing.T) {
 		json.Unmarshal(row[0], &caller)
 		json.Unmarshal(row[1], &outcome)
 		d := details(row[2])
-		if caller != "token:"+readerID+" (reader)" || outcome != "success" || d["action"] != "query" ||
-			d["token_id"] != readerID || d["role"] != "reader" || d["rows"] != 1.0 || d["query_truncated"] != false {
+		if caller != "token:"+readerID+" (log-reader)" || outcome != "success" || d["action"] != "query" ||
+			d["token_id"] != readerID || d["role"] != "log-reader" || d["rows"] != 1.0 || d["query_truncated"] != false {
 			t.Errorf("print 1 record: caller %q outcome %q details %v", caller, outcome, d)
 		}
 	}
 	if row := find(rows, "KubeAuditLogs | count"); row == nil {
 		t.Errorf("count query not in CdewatchAudit")
-	} else if d := details(row[2]); d["role"] != "admin" || fmt.Sprint(d["tables"]) != "[KubeAuditLogs]" {
+	} else if d := details(row[2]); d["role"] != "auditor" || fmt.Sprint(d["tables"]) != "[KubeAuditLogs]" {
 		t.Errorf("count record: %v", d)
 	}
 	if row := find(rows, bad); row != nil {
@@ -224,7 +225,7 @@ func TestQueryEndpoint(t *testing.T) {
 func TestQueryIndexDisabled(t *testing.T) {
 	data := t.TempDir()
 	ts := startServer(t, data, "", func(c *config.Config) { c.Index.Enabled = false })
-	status, body, r := postQuery(t, ts, adminToken(t, data), "print 1")
+	status, body, r := postQuery(t, ts, createToken(t, ts, "--role", "auditor"), "print 1")
 	if status != 503 || r.Error != "the query index is disabled (index.enabled: false in the configuration)" {
 		t.Fatalf("%d %s", status, body)
 	}
@@ -250,11 +251,11 @@ func TestQueryIndexDisabled(t *testing.T) {
 func TestQueryLimits(t *testing.T) {
 	data := t.TempDir()
 	ts := startServer(t, data, "", func(c *config.Config) { c.Query.MaxRows = 5 })
-	admin := adminToken(t, data)
-	if status, body, _ := postQuery(t, ts, admin, "range x from 1 to 5 step 1"); status != 200 {
+	reader := createToken(t, ts, "--role", "log-reader")
+	if status, body, _ := postQuery(t, ts, reader, "range x from 1 to 5 step 1"); status != 200 {
 		t.Fatalf("5 rows: %d %s", status, body)
 	}
-	status, body, _ := postQuery(t, ts, admin, "range x from 1 to 6 step 1")
+	status, body, _ := postQuery(t, ts, reader, "range x from 1 to 6 step 1")
 	var e struct{ Error, Limit string }
 	json.Unmarshal(body, &e)
 	if status != 422 || e.Limit != "max_rows" || !strings.Contains(e.Error, "max_rows") {
@@ -286,7 +287,7 @@ func TestQueryCommand(t *testing.T) {
 	if status, body, _ := do(t, http.MethodPost, "http://"+ts.addr+"/v1/ingest/k8s-audit", ts.ingestToken, eventList(fmt.Sprintf(validEvent, "fmt-1"))); status != 200 {
 		t.Fatalf("ingest: %d %s", status, body)
 	}
-	reader := createToken(t, ts, "--role", "reader")
+	reader := createToken(t, ts, "--role", "log-reader")
 	tokenFile := filepath.Join(t.TempDir(), "reader.token")
 	if err := os.WriteFile(tokenFile, []byte(reader+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -380,7 +381,7 @@ func TestQueryCommand(t *testing.T) {
 		wantIn string // in the error
 	}{
 		{"syntax error", append(common, "KubeAuditLogs | where Verb =="), false, "400 Bad Request: line 1, column"},
-		{"ingest token", []string{"--server", server, "--token-file", writeTemp(t, ts.ingestToken), "print 1"}, false, "403 Forbidden: this endpoint needs a reader or admin token"},
+		{"ingest token", []string{"--server", server, "--token-file", writeTemp(t, ts.ingestToken), "print 1"}, false, "403 Forbidden: this endpoint needs one of the roles log-reader"},
 		{"no token", []string{"--server", server, "print 1"}, true, "CDEWATCH_TOKEN"},
 		{"no query", common, true, "no query"},
 		{"file and argument", append(common, "--file", qFile, "print 1"), true, "not both"},

@@ -18,12 +18,14 @@ import (
 
 	"github.com/cdewatch/cdewatch/internal/alert"
 	"github.com/cdewatch/cdewatch/internal/api"
+	"github.com/cdewatch/cdewatch/internal/archive"
 	"github.com/cdewatch/cdewatch/internal/auth"
 	"github.com/cdewatch/cdewatch/internal/azure"
 	"github.com/cdewatch/cdewatch/internal/config"
 	"github.com/cdewatch/cdewatch/internal/demo"
 	"github.com/cdewatch/cdewatch/internal/detect"
 	"github.com/cdewatch/cdewatch/internal/event"
+	"github.com/cdewatch/cdewatch/internal/health"
 	"github.com/cdewatch/cdewatch/internal/index"
 	"github.com/cdewatch/cdewatch/internal/ingest"
 	"github.com/cdewatch/cdewatch/internal/ingest/esbulk"
@@ -151,8 +153,15 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 	}}); err != nil {
 		return err
 	}
+	if err := tokens.RecordPending(ctx, audit); err != nil {
+		return err
+	}
 	if adminTok != nil {
-		log.Info("first start: admin token written", "file", filepath.Join(cfg.Data, auth.AdminTokenFile))
+		log.Info("first start: platform-admin token written", "file", filepath.Join(cfg.Data, auth.AdminTokenFile))
+	}
+	oidcAuth, limiter, err := apiAuth(cfg.Auth)
+	if err != nil {
+		return err
 	}
 	log.Info("ledger open", "dir", ledgerDir(cfg.Data), "origin", led.Origin(), "size", led.Size())
 
@@ -188,7 +197,7 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 	router := &ingest.Router{Classifier: k8s.Classifier, Limits: k8saudit.Limits{MaxEventBytes: int(cfg.Ingest.MaxEventBytes)}}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(stats, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := &api.Server{Ledger: led, Tokens: tokens, K8sAudit: k8s, Audit: audit, Log: log.With("component", "api"),
+	srv := &api.Server{Ledger: led, Tokens: tokens, OIDC: oidcAuth, Limiter: limiter, K8sAudit: k8s, Audit: audit, Log: log.With("component", "api"),
 		Stats:   stats,
 		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Ingest: map[string]http.Handler{
@@ -231,20 +240,33 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 	// Alerts go to the notifiers through a durable outbox; a notifier
 	// failing for long is itself a failure of a control (PCI DSS 10.7.2):
 	// recorded, and raised as an alert.
+	// Failures of cdewatch's own controls and of its sources are recorded
+	// with start and end and raised as alerts by the health monitor
+	// (PCI DSS 10.7.2, 10.7.3); alerts go to the notifiers through a
+	// durable outbox.
 	var detector atomic.Pointer[detect.Detector]
-	ob, err := openOutbox(cfg, func(name string, since time.Time, ferr error) {
-		ctx := context.WithoutCancel(ctx)
-		if err := audit(ctx, event.SelfAudit{Action: event.ActionNotifierFailing, Outcome: event.Failure, Resource: name,
-			Details: map[string]any{"notifier": name, "since": since, "error": ferr.Error()}}); err != nil {
-			log.Error("could not record a failing notifier", "notifier", name, "err", err)
-		}
-		if d := detector.Load(); d != nil {
-			if err := d.Raise(ctx, []alert.Alert{{Rule: "cdewatch.notifier-failing", RuleTitle: "Alert delivery failing", Kind: "health",
-				Severity: alert.High, PCI: []string{"10.7.2"}, Source: event.SelfSource, Time: time.Now().UTC(), Key: name,
-				Summary: fmt.Sprintf("notifier %s has failed since %s: %v", name, since.Format(time.RFC3339), ferr)}}); err != nil {
-				log.Error("could not raise the failing-notifier alert", "notifier", name, "err", err)
+	raise := func(ctx context.Context, alerts []alert.Alert) error {
+		d := detector.Load()
+		if d == nil {
+			for _, a := range alerts {
+				log.Error("alert not raised: detection is disabled (detect.enabled)", "rule", a.Rule, "summary", a.Summary)
 			}
+			return nil
 		}
+		return d.Raise(ctx, alerts)
+	}
+	var archiver atomic.Pointer[archive.Archiver]
+	hm, err := healthMonitor(cfg, led, idx, stats, &archiver, audit, log.With("component", "health"))
+	if err != nil {
+		closeSyslog()
+		return fmt.Errorf("health: %w", err)
+	}
+	metrics.MustRegister(hm)
+	bg := context.WithoutCancel(ctx)
+	ob, err := openOutbox(cfg, func(name string, _ time.Time, ferr error) {
+		_ = hm.ReportControl(bg, health.ControlNotifier, name, ferr)
+	}, func(name string, _ time.Time) {
+		_ = hm.ReportControl(bg, health.ControlNotifier, name, nil)
 	}, log)
 	if err != nil {
 		closeSyslog()
@@ -255,13 +277,38 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 		defer ob.Close()
 		deliver = outboxDeliver(ob)
 	}
-	detectors, det, err := detectRunners(cfg, led, srv.Query, audit, deliver, log)
+	detectors, det, err := detectRunners(cfg, led, srv.Query, audit, deliver, []detect.Evaluator{hm}, log)
 	if err != nil {
 		closeSyslog()
 		return err
 	}
 	detector.Store(det)
 	runners = append(runners, detectors...)
+	runners = append(runners, runner{"health", func(ctx context.Context) error { return hm.Run(ctx, raise) }})
+	guards, err := protectRunners(ctx, cfg, led, idx, hm, &archiver, audit, raise, metrics, log)
+	if err != nil {
+		closeSyslog()
+		return err
+	}
+	runners = append(runners, guards.runners...)
+	srv.Retention, srv.Health = guards.retain, hm
+	if det != nil {
+		srv.Incidents = det
+	}
+	if idx != nil {
+		srv.Rehydrate = func(ctx context.Context, from, to, until time.Time) (uint64, uint64, uint64, error) {
+			first, err := led.SeqAt(from)
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			end, err := led.SeqAt(to)
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			rows, err := idx.Rehydrate(ctx, led, first, end, until, time.Now())
+			return first, end, rows, err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		closeSyslog()

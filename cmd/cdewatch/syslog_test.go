@@ -38,8 +38,8 @@ func TestSyslogServe(t *testing.T) {
 	if err != nil {
 		t.Fatalf("logger: %v: %s", err, out)
 	}
-	admin := adminToken(t, data)
-	rows := waitRows(t, func(q string) (int, []byte, queryResult) { return postQuery(t, ts, admin, q) },
+	reader := createToken(t, ts, "--role", "log-reader")
+	rows := waitRows(t, func(q string) (int, []byte, queryResult) { return postQuery(t, ts, reader, q) },
 		`Syslog | where ProcessName == "sshd" | project Source, Facility, SeverityLevel, SyslogMessage`,
 		func(r [][]json.RawMessage) bool { return len(r) == 1 })
 	want := []string{`"edge-hosts"`, `"authpriv"`, `"warning"`, `"Failed password for root from 203.0.113.7 port 52211 ssh2"`}

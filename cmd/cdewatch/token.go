@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/cdewatch/cdewatch/internal/tlsutil"
+
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -19,15 +21,25 @@ import (
 
 	"github.com/cdewatch/cdewatch/internal/api"
 	"github.com/cdewatch/cdewatch/internal/auth"
+	"github.com/cdewatch/cdewatch/internal/config"
+	"github.com/cdewatch/cdewatch/internal/event"
+	"github.com/cdewatch/cdewatch/internal/ingest"
+	"github.com/cdewatch/cdewatch/internal/ledger"
+	"github.com/cdewatch/cdewatch/internal/tlsutil"
 )
 
 const tokenUsage = `Usage:
-  cdewatch token create --source NAME           new ingest token bound to a source (cluster); the secret is printed once
-  cdewatch token create --role reader|admin     new token that may run queries (reader) or do everything (admin)
+  cdewatch token create --source NAME [--expires D]     new ingest token bound to a source (cluster); the secret is printed once
+  cdewatch token create --role ROLE [--expires D]       new token of a role: log-reader, soc-analyst, platform-admin,
+                                                        compliance, auditor, metrics (docs/ACCESS.md)
   cdewatch token list
+  cdewatch token rotate ID [--grace D] [--expires D]    new secret for the token (printed once); the old one stays valid for D
+  cdewatch token set-role ID --role ROLE [--source S]   change a token's role
   cdewatch token revoke ID
-Common flags: --server URL (default http://127.0.0.1:8470), --admin-token-file FILE (default ./cdewatch-data/admin.token),
-  --ca FILE (PEM certificate to trust for an https server)`
+D is a duration: 90d, 720h, 15m. Every change is recorded in the ledger (PCI DSS 10.2.1.5).
+Through the API (default): --server URL (default http://127.0.0.1:8470), --admin-token-file FILE (a platform-admin
+  token; default ./cdewatch-data/admin.token), --ca FILE (PEM certificate to trust for an https server).
+Offline: --data DIR works on the data directory itself while the server is stopped, recording as the local user.`
 
 // defaultServer is the API address the client commands use by default.
 const defaultServer = "http://127.0.0.1:8470"
@@ -133,63 +145,299 @@ func readSecret(path string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
+// tokenFlags are the flags of the token subcommands.
+type tokenFlags struct {
+	server, adminFile, caFile, data string
+	role, source                    string
+	expires, grace                  string
+}
+
+// tokenAdmin is what the token subcommands act through: the API, or the
+// data directory itself.
+type tokenAdmin interface {
+	create(ctx context.Context, req api.TokenRequest) (api.TokenResponse, error)
+	list(ctx context.Context) ([]api.TokenInfo, error)
+	revoke(ctx context.Context, id string) error
+	rotate(ctx context.Context, id string, req api.RotateRequest) (api.TokenResponse, error)
+	setRole(ctx context.Context, id string, req api.RoleRequest) (api.TokenInfo, error)
+	close() error
+}
+
 func runToken(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprintln(os.Stderr, tokenUsage)
 		return fmt.Errorf("%w: missing subcommand", errUsage)
 	}
 	sub := args[0]
+	var f tokenFlags
 	fs := flag.NewFlagSet("token "+sub, flag.ContinueOnError)
-	server := fs.String("server", defaultServer, "cdewatch API URL")
-	adminFile := fs.String("admin-token-file", filepath.Join("./cdewatch-data", auth.AdminTokenFile), "file holding an admin token")
-	caFile := fs.String("ca", "", "PEM file of a certificate (or CA) to trust for an https server")
-	source := fs.String("source", "", "source (cluster) name the ingest token is bound to")
-	role := fs.String("role", string(auth.RoleIngest), "token role: ingest, reader or admin")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	secret, err := readSecret(*adminFile)
+	fs.StringVar(&f.server, "server", defaultServer, "cdewatch API URL")
+	fs.StringVar(&f.adminFile, "admin-token-file", filepath.Join("./cdewatch-data", auth.AdminTokenFile), "file holding a platform-admin token")
+	fs.StringVar(&f.caFile, "ca", "", "PEM file of a certificate (or CA) to trust for an https server")
+	fs.StringVar(&f.data, "data", "", "work on this data directory directly (the server must be stopped) instead of through the API")
+	fs.StringVar(&f.source, "source", "", "source (cluster) name an ingest token is bound to")
+	fs.StringVar(&f.role, "role", "", "token role: log-reader, soc-analyst, platform-admin, compliance, auditor, ingest, metrics")
+	fs.StringVar(&f.expires, "expires", "", "lifetime of the token (create, rotate), e.g. 90d or 720h; default: no expiry (rotate: unchanged)")
+	fs.StringVar(&f.grace, "grace", "", "rotate: how long the old secret stays valid, e.g. 1h (at most 7d; default: not at all)")
+	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return err
 	}
-	c, err := newClient(*server, secret, *caFile, 30*time.Second)
-	if err != nil {
-		return err
-	}
-	switch sub {
-	case "create":
-		var out api.TokenResponse
-		if err := c.do(ctx, http.MethodPost, "/v1/tokens", api.TokenRequest{Role: auth.Role(*role), Source: *source}, &out); err != nil {
-			return err
-		}
-		if out.Source != "" {
-			fmt.Fprintf(os.Stderr, "created %s token %s (source %q); the secret below is shown only once:\n", out.Role, out.ID, out.Source)
-		} else {
-			fmt.Fprintf(os.Stderr, "created %s token %s; the secret below is shown only once:\n", out.Role, out.ID)
-		}
-		fmt.Println(out.Secret)
-	case "list":
-		var toks []auth.Token
-		if err := c.do(ctx, http.MethodGet, "/v1/tokens", nil, &toks); err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tROLE\tSOURCE\tCREATED")
-		for _, t := range toks {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Role, t.Source, t.Created.Format(time.RFC3339))
-		}
-		return tw.Flush()
-	case "revoke":
-		if fs.NArg() != 1 {
-			return fmt.Errorf("%w: token revoke needs the token ID", errUsage)
-		}
-		if err := c.do(ctx, http.MethodDelete, "/v1/tokens/"+fs.Arg(0), nil, nil); err != nil {
-			return err
-		}
-		fmt.Fprintln(os.Stderr, "revoked", fs.Arg(0))
-	default:
+	wantArgs := map[string]int{"create": 0, "list": 0, "revoke": 1, "rotate": 1, "set-role": 1}
+	n, ok := wantArgs[sub]
+	if !ok {
 		fmt.Fprintln(os.Stderr, tokenUsage)
 		return fmt.Errorf("%w: unknown token subcommand %q", errUsage, sub)
 	}
+	if len(pos) != n {
+		if n == 1 {
+			return fmt.Errorf("%w: token %s needs the token ID (cdewatch token list shows them)", errUsage, sub)
+		}
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
+	}
+	var adm tokenAdmin
+	if f.data != "" {
+		adm, err = openOfflineTokens(ctx, f.data)
+	} else {
+		adm, err = openAPITokens(f)
+	}
+	if err != nil {
+		return err
+	}
+	defer adm.close()
+	switch sub {
+	case "create":
+		role := auth.RoleIngest
+		if f.role != "" {
+			role = auth.Role(f.role)
+		}
+		out, err := adm.create(ctx, api.TokenRequest{Role: role, Source: f.source, ExpiresIn: f.expires})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "created %s token %s%s%s; the secret below is shown only once:\n", out.Role, out.ID, sourceNote(out.Source), expiryNote(out.ExpiresAt))
+		fmt.Println(out.Secret)
+	case "list":
+		toks, err := adm.list(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tROLE\tSOURCE\tCREATED\tEXPIRES\tSTATE")
+		for _, t := range toks {
+			exp, state := "never", "active"
+			if !t.ExpiresAt.IsZero() {
+				exp = t.ExpiresAt.Format(time.RFC3339)
+			}
+			switch {
+			case t.Expired:
+				state = "expired"
+			case !t.PreviousValidUntil.IsZero():
+				state = "rotated, old secret valid until " + t.PreviousValidUntil.Format(time.RFC3339)
+			}
+			source := t.Source
+			if source == "" {
+				source = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, source, t.Created.Format(time.RFC3339), exp, state)
+		}
+		return tw.Flush()
+	case "revoke":
+		if err := adm.revoke(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "revoked", pos[0])
+	case "rotate":
+		out, err := adm.rotate(ctx, pos[0], api.RotateRequest{Grace: f.grace, ExpiresIn: f.expires})
+		if err != nil {
+			return err
+		}
+		grace := "the old secret no longer works"
+		if !out.PreviousValidUntil.IsZero() {
+			grace = "the old secret works until " + out.PreviousValidUntil.Format(time.RFC3339)
+		}
+		fmt.Fprintf(os.Stderr, "rotated %s token %s%s (%s); the new secret below is shown only once:\n", out.Role, out.ID, expiryNote(out.ExpiresAt), grace)
+		fmt.Println(out.Secret)
+	case "set-role":
+		if f.role == "" {
+			return fmt.Errorf("%w: token set-role needs --role", errUsage)
+		}
+		out, err := adm.setRole(ctx, pos[0], api.RoleRequest{Role: auth.Role(f.role), Source: f.source})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "token %s now has role %s%s\n", out.ID, out.Role, sourceNote(out.Source))
+	}
 	return nil
+}
+
+func sourceNote(source string) string {
+	if source == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (source %q)", source)
+}
+
+func expiryNote(t time.Time) string {
+	if t.IsZero() {
+		return ", no expiry"
+	}
+	return ", expires " + t.Format(time.RFC3339)
+}
+
+// apiTokens administers tokens through the API.
+type apiTokens struct{ c *client }
+
+func openAPITokens(f tokenFlags) (*apiTokens, error) {
+	secret, err := readSecret(f.adminFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w (or use --data DIR while the server is stopped)", err)
+	}
+	c, err := newClient(f.server, secret, f.caFile, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &apiTokens{c}, nil
+}
+
+func (a *apiTokens) create(ctx context.Context, req api.TokenRequest) (out api.TokenResponse, err error) {
+	err = a.c.do(ctx, http.MethodPost, "/v1/tokens", req, &out)
+	return out, err
+}
+
+func (a *apiTokens) list(ctx context.Context) (out []api.TokenInfo, err error) {
+	err = a.c.do(ctx, http.MethodGet, "/v1/tokens", nil, &out)
+	return out, err
+}
+
+func (a *apiTokens) revoke(ctx context.Context, id string) error {
+	return a.c.do(ctx, http.MethodDelete, "/v1/tokens/"+id, nil, nil)
+}
+
+func (a *apiTokens) rotate(ctx context.Context, id string, req api.RotateRequest) (out api.TokenResponse, err error) {
+	err = a.c.do(ctx, http.MethodPost, "/v1/tokens/"+id+"/rotate", req, &out)
+	return out, err
+}
+
+func (a *apiTokens) setRole(ctx context.Context, id string, req api.RoleRequest) (out api.TokenInfo, err error) {
+	err = a.c.do(ctx, http.MethodPost, "/v1/tokens/"+id+"/role", req, &out)
+	return out, err
+}
+
+func (a *apiTokens) close() error { return nil }
+
+// offlineTokens administers the token store of a data directory while the
+// server is stopped; changes are recorded in the directory's ledger, as
+// done by the local user.
+type offlineTokens struct {
+	store *auth.Store
+	led   *ledger.Ledger
+	by    string
+}
+
+func openOfflineTokens(ctx context.Context, data string) (*offlineTokens, error) {
+	if _, err := ledgerVerifierKey(data); err != nil {
+		return nil, fmt.Errorf("no ledger in %s (%w): run `cdewatch serve --data %s` once first, or check the path", data, err, data)
+	}
+	led, err := ledger.Open(ledger.Options{Dir: ledgerDir(data), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("open the ledger to record the change (is `cdewatch serve` running on %s? stop it, or leave out --data to go through its API): %w", data, err)
+	}
+	store, _, err := auth.Open(data)
+	if err != nil {
+		led.Close()
+		return nil, err
+	}
+	o := &offlineTokens{store: store, led: led, by: localUser()}
+	if err := store.RecordPending(ctx, o.record); err != nil {
+		led.Close()
+		return nil, err
+	}
+	return o, nil
+}
+
+// localUser names the person running the command in records.
+func localUser() string {
+	u, err := user.Current()
+	if err != nil {
+		return fmt.Sprintf("local:uid %d (cdewatch token --data)", os.Getuid())
+	}
+	return fmt.Sprintf("local:%s (uid %s, cdewatch token --data)", u.Username, u.Uid)
+}
+
+func (o *offlineTokens) record(ctx context.Context, a event.SelfAudit) error {
+	return ingest.Audit(context.WithoutCancel(ctx), o.led, time.Now(), a)
+}
+
+func (o *offlineTokens) create(ctx context.Context, req api.TokenRequest) (api.TokenResponse, error) {
+	exp, err := lifetime(req.ExpiresIn)
+	if err != nil {
+		return api.TokenResponse{}, err
+	}
+	secret, tok, err := o.store.Issue(ctx, auth.Spec{Role: req.Role, Source: req.Source, ExpiresAt: exp, By: o.by}, o.record)
+	return api.TokenResponse{TokenInfo: api.NewTokenInfo(tok, time.Now()), Secret: secret}, err
+}
+
+func (o *offlineTokens) list(context.Context) ([]api.TokenInfo, error) {
+	now := time.Now()
+	var out []api.TokenInfo
+	for _, t := range o.store.List() {
+		out = append(out, api.NewTokenInfo(t, now))
+	}
+	return out, nil
+}
+
+func (o *offlineTokens) revoke(ctx context.Context, id string) error {
+	_, err := o.store.Revoke(ctx, id, o.by, o.record)
+	return err
+}
+
+func (o *offlineTokens) rotate(ctx context.Context, id string, req api.RotateRequest) (api.TokenResponse, error) {
+	exp, err := lifetime(req.ExpiresIn)
+	if err != nil {
+		return api.TokenResponse{}, err
+	}
+	var grace time.Duration
+	if req.Grace != "" {
+		if grace, err = auth.ParseLifetime(req.Grace); err != nil {
+			return api.TokenResponse{}, fmt.Errorf("--grace: %w", err)
+		}
+	}
+	secret, tok, err := o.store.Rotate(ctx, id, auth.Rotation{Grace: grace, ExpiresAt: exp, By: o.by}, o.record)
+	return api.TokenResponse{TokenInfo: api.NewTokenInfo(tok, time.Now()), Secret: secret}, err
+}
+
+func (o *offlineTokens) setRole(ctx context.Context, id string, req api.RoleRequest) (api.TokenInfo, error) {
+	tok, err := o.store.SetRole(ctx, id, req.Role, req.Source, o.by, o.record)
+	return api.NewTokenInfo(tok, time.Now()), err
+}
+
+func (o *offlineTokens) close() error { return o.led.Close() }
+
+// lifetime turns --expires into an expiry time; "" is none.
+func lifetime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	d, err := auth.ParseLifetime(s)
+	if err != nil || d <= 0 {
+		return time.Time{}, fmt.Errorf("--expires %q: want a positive duration such as 90d or 720h", s)
+	}
+	return time.Now().Add(d).UTC().Truncate(time.Second), nil
+}
+
+// apiAuth returns the API's OIDC verifier (nil when auth.oidc is not
+// configured) and its failed-authentication limiter.
+func apiAuth(c config.Auth) (*auth.OIDC, *auth.FailureLimiter, error) {
+	if err := c.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("configuration: %w", err)
+	}
+	var o *auth.OIDC
+	if c.OIDC.Enabled() {
+		var err error
+		if o, err = auth.NewOIDC(c.OIDC.OIDCConfig()); err != nil {
+			return nil, nil, fmt.Errorf("configuration auth.oidc: %w", err)
+		}
+	}
+	return o, auth.NewFailureLimiter(c.LimiterConfig()), nil
 }

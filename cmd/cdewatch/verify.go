@@ -29,6 +29,15 @@ func runVerify(ctx context.Context, args []string) error {
 	data := fs.String("data", "./cdewatch-data", "data directory")
 	key := fs.String("key", "", "trusted verifier key, or @FILE holding it (default: the ledger's own log.pub, which an intruder could replace)")
 	quiet := fs.Bool("quiet", false, "no progress output")
+	var against [][]byte
+	fs.Func("against", "a signed checkpoint kept outside this machine (witness, archive, auditor's copy): the ledger must be consistent with it; repeatable", func(f string) error {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("read checkpoint: %w", err)
+		}
+		against = append(against, b)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -39,7 +48,7 @@ func runVerify(ctx context.Context, args []string) error {
 	if _, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("no ledger at %s: %w", dir, err)
 	}
-	opts := ledger.VerifyOptions{Dir: dir, CheckRecord: func(b []byte) error {
+	opts := ledger.VerifyOptions{Dir: dir, Against: against, CheckRecord: func(b []byte) error {
 		var r event.Record
 		return r.UnmarshalBinary(b)
 	}}
@@ -66,6 +75,9 @@ func runVerify(ctx context.Context, args []string) error {
 		return &verifyFailed{err: err}
 	}
 	fmt.Println(res.Summary())
+	if len(against) > 0 {
+		fmt.Printf("consistent with %d checkpoint(s) kept elsewhere\n", len(against))
+	}
 	if res.KeyFromStore && !*quiet {
 		fmt.Fprintln(os.Stderr, "note: checked against the ledger's own log.pub; pass --key with a copy kept elsewhere (cdewatch version --verifier) to rule out a replaced key")
 	}

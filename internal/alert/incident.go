@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -14,6 +15,12 @@ const (
 	IncidentNew          = "new"
 	IncidentAcknowledged = "acknowledged"
 	IncidentResolved     = "resolved"
+)
+
+// Errors of incident changes.
+var (
+	ErrNoIncident = errors.New("no open incident with this id")
+	ErrTransition = errors.New("incident status change not allowed")
 )
 
 // IncidentChange is one change of an incident, as a SecurityIncident
@@ -41,13 +48,13 @@ func CheckTransition(from, to string) error {
 	i, j := slices.Index(order, from), slices.Index(order, to)
 	switch {
 	case j < 1:
-		return fmt.Errorf("status %q: want acknowledged or resolved", to)
+		return fmt.Errorf("%w: status %q: want acknowledged or resolved", ErrTransition, to)
 	case i < 0:
-		return fmt.Errorf("incident status %q is unknown", from)
+		return fmt.Errorf("%w: incident status %q is unknown", ErrTransition, from)
 	case from == IncidentResolved:
-		return fmt.Errorf("the incident is resolved; a new alert of its rule and key opens a new incident")
+		return fmt.Errorf("%w: the incident is resolved; a new alert of its rule and key opens a new incident", ErrTransition)
 	case j <= i:
-		return fmt.Errorf("the incident is already %s", from)
+		return fmt.Errorf("%w: the incident is already %s", ErrTransition, from)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/cdewatch/cdewatch/internal/event"
 	"github.com/cdewatch/cdewatch/internal/httpjson"
 	"github.com/cdewatch/cdewatch/internal/kql"
+	"github.com/cdewatch/cdewatch/internal/prove"
 )
 
 // QueryFunc runs a KQL query over the index: (*kql.Engine).Run. Its errors
@@ -26,6 +27,10 @@ type QueryFunc func(ctx context.Context, query string) (*kql.Result, error)
 // QueryRequest is the body of POST /v1/query.
 type QueryRequest struct {
 	Query string `json:"query"`
+	// Prove asks for each row's ledger record and its inclusion proof
+	// against a signed checkpoint (internal/prove FORMAT.md): every
+	// result table must keep the seq column.
+	Prove bool `json:"prove,omitempty"`
 }
 
 // QueryErrorBody is the JSON body of a failed POST /v1/query. Limit names
@@ -71,6 +76,7 @@ type queryOutcome struct {
 	detail  string // the underlying error, recorded in the audit trail as "cause" (never sent)
 	limit   string // the limit that stopped the query
 	body    []byte // the success response
+	prove   bool   // proofs were asked for
 }
 
 // query serves POST /v1/query (see the package documentation). Every
@@ -126,7 +132,7 @@ func (s *Server) runQueryRequest(w http.ResponseWriter, r *http.Request) queryOu
 		out.text = req.Query
 		return out
 	}
-	out := queryOutcome{text: req.Query}
+	out := queryOutcome{text: req.Query, prove: req.Prove}
 	if s.Query == nil {
 		out.status, out.errMsg = http.StatusServiceUnavailable, MsgIndexDisabled
 		return out
@@ -144,7 +150,19 @@ func (s *Server) runQueryRequest(w http.ResponseWriter, r *http.Request) queryOu
 		if res.Tables == nil {
 			res.Tables = []*kql.Table{}
 		}
-		body, merr := json.Marshal(res)
+		var answer any = res
+		if req.Prove {
+			b, perr := s.proveResult(r.Context(), res)
+			if perr != nil {
+				out.status, out.errMsg = http.StatusUnprocessableEntity, "prove: "+perr.Error()
+				return out
+			}
+			answer = struct {
+				Tables []*kql.Table  `json:"Tables"`
+				Proof  *prove.Bundle `json:"Proof"`
+			}{res.Tables, b}
+		}
+		body, merr := json.Marshal(answer)
 		if merr != nil {
 			s.Log.Error("could not encode a query result", "err", merr)
 			out.status, out.errMsg, out.detail = http.StatusInternalServerError, msgInternal, "encode result: "+merr.Error()
@@ -163,6 +181,23 @@ func (s *Server) runQueryRequest(w http.ResponseWriter, r *http.Request) queryOu
 		out.status, out.errMsg, out.detail = http.StatusInternalServerError, msgInternal, err.Error()
 	}
 	return out
+}
+
+// proveResult proves a result's rows, waiting up to 3 s for a checkpoint
+// that covers the newest of them (one is signed about every second).
+func (s *Server) proveResult(ctx context.Context, res *kql.Result) (*prove.Bundle, error) {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		b, err := prove.Build(s.Ledger, res)
+		if !errors.Is(err, prove.ErrNotCovered) || time.Now().After(deadline) {
+			return b, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // runQuery calls s.Query, turning a panic into an error so that the
@@ -186,7 +221,7 @@ func queryAudit(p auth.Principal, start time.Time, elapsed time.Duration, out qu
 	}
 	d := map[string]any{
 		"token_id":        p.TokenID,
-		"role":            string(p.Role),
+		"role":            p.RoleText(),
 		"query":           text,
 		"query_bytes":     len(out.text),
 		"query_truncated": truncated,
@@ -195,6 +230,9 @@ func queryAudit(p auth.Principal, start time.Time, elapsed time.Duration, out qu
 		"rows":            out.rows,
 		"started":         start.UTC().Format(time.RFC3339Nano),
 		"duration_ms":     float64(elapsed.Microseconds()) / 1000,
+	}
+	if out.prove {
+		d["prove"] = true
 	}
 	a := event.SelfAudit{Action: event.ActionQuery, User: p.Name(), Outcome: event.Success, Status: out.status,
 		Class: event.LogAccess, Details: d}

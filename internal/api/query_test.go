@@ -22,8 +22,8 @@ import (
 // queryFixture is a Server with a token store, an audit trail in memory
 // and a fake query engine.
 type queryFixture struct {
-	srv                   *Server
-	admin, reader, ingest string
+	srv                     *Server
+	auditor, reader, ingest string
 
 	mu       sync.Mutex
 	records  []event.SelfAudit
@@ -50,7 +50,7 @@ func newQueryFixture(t *testing.T, query QueryFunc) *queryFixture {
 		}
 		return secret
 	}
-	f.admin, f.reader, f.ingest = mk(auth.RoleAdmin, ""), mk(auth.RoleReader, ""), mk(auth.RoleIngest, "c1")
+	f.auditor, f.reader, f.ingest = mk(auth.RoleAuditor, ""), mk(auth.RoleLogReader, ""), mk(auth.RoleIngest, "c1")
 	f.srv = &Server{Tokens: tokens, Log: slog.New(slog.DiscardHandler),
 		Audit: func(_ context.Context, a event.SelfAudit) error {
 			f.mu.Lock()
@@ -205,7 +205,7 @@ func TestQuerySuccessIsRecorded(t *testing.T) {
 	if a.Action != event.ActionQuery || a.Outcome != event.Success || a.Status != 200 || a.Class != event.LogAccess {
 		t.Errorf("record: %+v", a)
 	}
-	if !strings.HasPrefix(a.User, "token:") || !strings.HasSuffix(a.User, "(reader)") {
+	if !strings.HasPrefix(a.User, "token:") || !strings.HasSuffix(a.User, "(log-reader)") {
 		t.Errorf("User %q", a.User)
 	}
 	if a.OriginIP != "192.0.2.7" || a.Agent != "query-test/1" || a.Resource != "/v1/query" {
@@ -213,7 +213,7 @@ func TestQuerySuccessIsRecorded(t *testing.T) {
 	}
 	d := a.Details
 	p, _ := f.srv.Tokens.Authenticate(f.reader)
-	if d["token_id"] != p.TokenID || d["role"] != "reader" {
+	if d["token_id"] != p.TokenID || d["role"] != "log-reader" {
 		t.Errorf("who: %v %v", d["token_id"], d["role"])
 	}
 	if d["query"] != `CdewatchAudit | where OperationName == "query" | project Caller, Details` || d["query_truncated"] != false {
@@ -240,11 +240,11 @@ func TestQuerySuccessIsRecorded(t *testing.T) {
 	if _, err := a.Record(time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	// Admin tokens may query too.
-	if w := f.post(f.admin, `{"query": "print 1"}`); w.Code != 200 {
-		t.Errorf("admin: %d %s", w.Code, w.Body)
-	} else if a := f.last(); !strings.HasSuffix(a.User, "(admin)") || a.Details["role"] != "admin" {
-		t.Errorf("admin record: %+v", a)
+	// Auditors may query too.
+	if w := f.post(f.auditor, `{"query": "print 1"}`); w.Code != 200 {
+		t.Errorf("auditor: %d %s", w.Code, w.Body)
+	} else if a := f.last(); !strings.HasSuffix(a.User, "(auditor)") || a.Details["role"] != "auditor" {
+		t.Errorf("auditor record: %+v", a)
 	}
 }
 
@@ -267,7 +267,7 @@ func TestQueryAuthorization(t *testing.T) {
 			t.Errorf("%s: recorded %s on %s, want %s", tt.name, a.Action, a.Resource, tt.action)
 		}
 	}
-	if w := f.post(f.ingest, `{"query": "print 1"}`); !strings.Contains(w.Body.String(), "needs a reader or admin token; the token presented is ingest") {
+	if w := f.post(f.ingest, `{"query": "print 1"}`); !strings.Contains(w.Body.String(), "needs one of the roles log-reader, soc-analyst, compliance, auditor; the token presented is ingest") {
 		t.Errorf("403 body: %s", w.Body)
 	}
 	if n := f.count(event.ActionQuery); n != 0 || len(f.queries) != 0 {

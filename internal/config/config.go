@@ -26,7 +26,16 @@ type Config struct {
 	PCI    PCI       `yaml:"pci"`
 	Index  Index     `yaml:"index"`
 	Query  Query     `yaml:"query"`
-	Detect Detect    `yaml:"detect"`
+	Auth   Auth      `yaml:"auth"` // API authentication: OIDC, failed-authentication limit
+	// Retention is how long records are kept; Integrity how stored data
+	// is re-verified.
+	Retention Retention `yaml:"retention"`
+	Integrity Integrity `yaml:"integrity"`
+	// Witness publishes the signed checkpoints off the node.
+	Witness Witness `yaml:"witness"`
+	// Health watches the sources and cdewatch's own controls.
+	Health Health `yaml:"health"`
+	Detect Detect `yaml:"detect"`
 	// Notifiers receive the alerts, through a durable outbox.
 	Notifiers []Notifier `yaml:"notifiers"`
 	// AuditFiles are kube-apiserver audit log files (log backend, JSON format) to follow.
@@ -36,6 +45,8 @@ type Config struct {
 	Kafka []KafkaInput `yaml:"kafka"`
 	// Syslog are syslog listeners (RFC 5424/3164 over UDP, TCP, TLS).
 	Syslog []SyslogListener `yaml:"syslog"`
+	// Archive copies the ledger to storage that is difficult to modify.
+	Archive Archive `yaml:"archive"`
 
 	lines map[string]int // key path → line, for Validate's messages
 }
@@ -236,8 +247,16 @@ func Default() *Config {
 			DedupWindow:     Duration(5 * time.Minute),
 			AppIndexPrefix:  "cdewatch-app-",
 		},
-		Index:  Index{Enabled: true},
-		Detect: Detect{Enabled: true, Learning: Duration(7 * 24 * time.Hour)},
+		Index: Index{Enabled: true},
+		Retention: Retention{
+			Default:      Duration(365 * 24 * time.Hour),
+			ShortenDelay: Duration(7 * 24 * time.Hour),
+			Interval:     Duration(time.Hour),
+			Index:        Duration(90 * 24 * time.Hour),
+		},
+		Integrity: Integrity{Interval: Duration(30 * time.Second), FullPass: Duration(24 * time.Hour)},
+		Witness:   Witness{Interval: Duration(time.Minute), Timeout: Duration(30 * time.Second)},
+		Detect:    Detect{Enabled: true, Learning: Duration(7 * 24 * time.Hour)},
 		Query: Query{
 			Timeout:  Duration(30 * time.Second),
 			MaxRows:  500_000,
@@ -373,6 +392,11 @@ func (c *Config) Validate() error {
 	if c.Ingest.DedupWindow < 0 {
 		bad("ingest.dedup_window", "must not be negative")
 	}
+	c.Auth.validate(bad)
+	c.Retention.validate(bad)
+	c.Integrity.validate(bad)
+	c.validateWitness(bad)
+	c.Health.validate(bad)
 	if c.Query.Timeout <= 0 || time.Duration(c.Query.Timeout) > time.Hour {
 		bad("query.timeout", "%v must be positive and at most 1h", c.Query.Timeout)
 	}
@@ -506,6 +530,7 @@ func (c *Config) Validate() error {
 		}
 		names[k.Name] = true
 	}
+	c.Archive.Validate(bad)
 	return errors.Join(errs...)
 }
 
@@ -566,14 +591,37 @@ func (b *ByteSize) Set(s string) error {
 	return err
 }
 
-// Duration is a time.Duration written as "1s", "5m".
+// Duration is a time.Duration written as "1s", "5m", or with a leading
+// count of days: "365d", "1d12h".
 type Duration time.Duration
+
+// ParseDuration reads a duration as time.ParseDuration does, and also a
+// leading number of days ("90d", "1d12h").
+func ParseDuration(s string) (time.Duration, error) {
+	days, rest, ok := strings.Cut(s, "d")
+	if !ok {
+		return time.ParseDuration(s)
+	}
+	n, err := strconv.ParseUint(days, 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q", s)
+	}
+	d := time.Duration(n) * 24 * time.Hour
+	if rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil || r < 0 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		d += r
+	}
+	return d, nil
+}
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
+	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: invalid duration %q: want e.g. 500ms, 1s, 5m", n.Line, n.Value)
+		return fmt.Errorf("line %d: invalid duration %q: want e.g. 500ms, 1s, 5m, 90d", n.Line, n.Value)
 	}
 	*d = Duration(v)
 	return nil
@@ -584,7 +632,7 @@ func (d Duration) String() string { return time.Duration(d).String() }
 
 // Set implements flag.Value.
 func (d *Duration) Set(s string) error {
-	v, err := time.ParseDuration(s)
+	v, err := ParseDuration(s)
 	if err == nil {
 		*d = Duration(v)
 	}

@@ -45,6 +45,32 @@ func TestParse(t *testing.T) {
 					t.Errorf("got %+v %+v", c.PCI, c.AuditFiles)
 				}
 			}},
+		{name: "retention in days", yaml: "retention:\n  default: 400d\n  tables:\n    Syslog: 2y\n", wantErr: "line 4 (key retention.tables.Syslog): invalid duration"},
+		{name: "retention values", yaml: "retention:\n  default: 400d\n  tables:\n    Syslog: 730d\n  shorten_delay: 14d\nintegrity:\n  interval: 1m\n  full_pass: 12h\n",
+			check: func(t testing.TB, c *Config) {
+				r := c.Retention
+				if time.Duration(r.Default) != 400*24*time.Hour || time.Duration(r.Tables["Syslog"]) != 730*24*time.Hour || time.Duration(r.ShortenDelay) != 14*24*time.Hour {
+					t.Errorf("retention: %+v", r)
+				}
+				if time.Duration(c.Integrity.Interval) != time.Minute || time.Duration(c.Integrity.FullPass) != 12*time.Hour {
+					t.Errorf("integrity: %+v", c.Integrity)
+				}
+			}},
+		{name: "retention below 12 months", yaml: "retention:\n  default: 90d\n", wantErr: "line 2: retention.default: 2160h0m0s is shorter than 365d: PCI DSS 10.5.1"},
+		{name: "table retention below 12 months", yaml: "retention:\n  tables:\n    Syslog: 30d\n", wantErr: "retention.tables.Syslog: 720h0m0s is shorter than 365d"},
+		{name: "retention shortening without delay", yaml: "retention:\n  shorten_delay: 1h\n", wantErr: "line 2: retention.shorten_delay"},
+		{name: "index window below 3 months", yaml: "retention:\n  index: 30d\n", wantErr: "line 2: retention.index: 720h0m0s is shorter than 90d"},
+		{name: "witness", yaml: "notifiers:\n  - type: syslog\n    name: siem\n    address: siem.example.com:6514\n    network: tls\nwitness:\n  witnesses:\n    - url: https://w.example.org\n      key: w.example.org+1a2b3c4d+BAAA\n  syslog_notifiers: [siem]\n",
+			check: func(t testing.TB, c *Config) {
+				if !c.Witness.Enabled() || c.Witness.Witnesses[0].URL != "https://w.example.org" || time.Duration(c.Witness.Interval) != time.Minute {
+					t.Errorf("witness: %+v", c.Witness)
+				}
+			}},
+		{name: "witness without key", yaml: "witness:\n  witnesses:\n    - url: https://w.example.org\n", wantErr: "witness.witnesses[0].key: the witness's cosignature verifier key is required"},
+		{name: "witness bad url", yaml: "witness:\n  witnesses:\n    - url: w.example.org\n      key: k\n", wantErr: "witness.witnesses[0].url"},
+		{name: "witness unknown notifier", yaml: "witness:\n  syslog_notifiers: [siem]\n", wantErr: `witness.syslog_notifiers[0]: "siem" is not the name of a notifier of type syslog`},
+		{name: "integrity too slow", yaml: "integrity:\n  interval: 10m\n", wantErr: "line 2: integrity.interval: 10m0s must be between 1s and 5m"},
+		{name: "integrity pass too long", yaml: "integrity:\n  full_pass: 48h\n", wantErr: "line 2: integrity.full_pass"},
 		{name: "unknown top key", yaml: "listen: x:1\nlisten_addr: y\n", wantErr: "line 2 (key listen_addr): field listen_addr not found"},
 		{name: "unknown nested key", yaml: "ingest:\n  max_body: 1MiB\n", wantErr: "line 2 (key ingest.max_body): field max_body not found"},
 		{name: "bad size names key", yaml: "ingest:\n  max_request_bytes: twelve\n", wantErr: "line 2 (key ingest.max_request_bytes): invalid size"},

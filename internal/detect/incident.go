@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -16,9 +15,6 @@ import (
 	"github.com/cdewatch/cdewatch/internal/alert"
 	"github.com/cdewatch/cdewatch/internal/event"
 )
-
-// ErrNoIncident is returned for an incident id that is not open.
-var ErrNoIncident = errors.New("no open incident with this id")
 
 // incidents groups alerts into incidents: an alert joins the open
 // incident of its rule and key, or opens one. Every change is a
@@ -160,7 +156,7 @@ func (d *Detector) Incidents() []alert.IncidentChange { return d.inc.list() }
 
 // SetIncidentStatus records a person's change of an open incident's
 // status (acknowledged or resolved, forward only) with who and why, in
-// the ledger, and returns the change. ErrNoIncident: no open incident has
+// the ledger, and returns the change. alert.ErrNoIncident: no open incident has
 // this id.
 func (d *Detector) SetIncidentStatus(ctx context.Context, id, status, by, reason string) (alert.IncidentChange, error) {
 	d.inc.mu.Lock()
@@ -173,7 +169,7 @@ func (d *Detector) SetIncidentStatus(ctx context.Context, id, status, by, reason
 		}
 	}
 	if cur == nil {
-		return alert.IncidentChange{}, ErrNoIncident
+		return alert.IncidentChange{}, alert.ErrNoIncident
 	}
 	if err := alert.CheckTransition(cur.Status, status); err != nil {
 		return alert.IncidentChange{}, err

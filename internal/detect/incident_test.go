@@ -66,19 +66,19 @@ func TestIncidentLifecycle(t *testing.T) {
 	for _, tc := range []struct {
 		id, status, want string
 	}{
-		{"INC-000000000000", alert.IncidentAcknowledged, ErrNoIncident.Error()},
+		{"INC-000000000000", alert.IncidentAcknowledged, alert.ErrNoIncident.Error()},
 		{id, "closed", `status "closed"`},
 		{id, alert.IncidentNew, `status "new"`},
 		{id, alert.IncidentAcknowledged, ""},
 		{id, alert.IncidentAcknowledged, "already acknowledged"},
 		{id, alert.IncidentResolved, ""},
-		{id, alert.IncidentResolved, ErrNoIncident.Error()},
+		{id, alert.IncidentResolved, alert.ErrNoIncident.Error()},
 	} {
 		_, err := d.SetIncidentStatus(ctx, tc.id, tc.status, "alice@corp.example", "looked at it")
 		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Fatalf("%s → %s: %v, want %q", tc.id, tc.status, err, tc.want)
 		}
-		if tc.id == "INC-000000000000" && !errors.Is(err, ErrNoIncident) {
+		if tc.id == "INC-000000000000" && !errors.Is(err, alert.ErrNoIncident) {
 			t.Fatalf("unknown id: %v", err)
 		}
 	}

@@ -14,6 +14,7 @@ const (
 	ActionAuthDenied      = "auth.denied"    // 10.2.1.4 a valid credential was used beyond its role
 	ActionTokenCreate     = "token.create"   // 10.2.1.5 a credential was created
 	ActionTokenRevoke     = "token.revoke"   // 10.2.1.5 a credential was revoked
+	ActionTokenInit       = "token.init"     // 10.2.1.5 the first credential of a new data directory was created
 	ActionTokenRotate     = "token.rotate"   // 10.2.1.5 a credential's secret was replaced
 	ActionTokenRole       = "token.role"     // 10.2.1.5 a credential's role was changed
 	ActionTokenMigrate    = "token.migrate"  // 10.2.1.5 stored credentials' old role names were mapped to the current roles

@@ -13,7 +13,7 @@ func TestErrorMessages(t *testing.T) {
 	cases := []struct{ query, want string }{
 		{"KubeAuditLogs\n| where TimeGenerated > ago(1h)\n| summarise count() by Verb", "line 3, column 3: unknown operator 'summarise' (did you mean 'summarize'?)"},
 		{"KubeAuditLogs\n| where Verbb == 'get'", "line 2, column 9: unknown column 'Verbb' (did you mean 'Verb'?); the columns are: Annotations, AuditId, Caller, "},
-		{"KubeAuditLog | count", "line 1, column 1: unknown table 'KubeAuditLog' (did you mean 'KubeAuditLogs'?); the tables are: AKSAudit, AKSAuditAdmin, AKSControlPlane, AppAccess, AzureActivity, CdewatchAudit, ContainerLog, KubeAuditLogs, SecurityAlert, SigninLogs, Syslog"},
+		{"KubeAuditLog | count", "line 1, column 1: unknown table 'KubeAuditLog' (did you mean 'KubeAuditLogs'?); the tables are: AKSAudit, AKSAuditAdmin, AKSControlPlane, AppAccess, AzureActivity, CdewatchAudit, ContainerLog, KubeAuditLogs, SecurityAlert, SecurityIncident, SigninLogs, Syslog"},
 		{"KubeAuditLogs | summarize countt() by Verb", "line 1, column 27: unknown function 'countt' (did you mean 'count'?)"},
 	}
 	for _, c := range cases {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/fsutil"
+	"github.com/fsnotify/fsnotify"
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -97,6 +98,7 @@ type Monitor struct {
 	cpLogEnd int64 // checkpoints.log: entries before this offset were checked
 	dec      *zstd.Decoder
 	plain    []byte
+	found    []Damage // reported by the current check
 }
 
 // monitorState is the StateFile's content.
@@ -159,19 +161,46 @@ func (l *Ledger) NewMonitor(o MonitorOptions) *Monitor {
 		st: monitorState{Segments: map[string]fileID{}}}
 }
 
-// Run checks every Interval until ctx ends.
+// Run checks every Interval until ctx ends. Between checks it watches
+// the ledger directory and checks the published checkpoint as soon as the
+// file changes, before the ledger's next signing could replace a forged
+// one.
 func (m *Monitor) Run(ctx context.Context) error {
 	if err := m.load(); err != nil {
 		return err
 	}
+	var events chan fsnotify.Event
+	if w, err := fsnotify.NewWatcher(); err != nil {
+		m.o.Logger.Warn("cannot watch the ledger directory; checking every interval only", "err", err)
+	} else {
+		defer w.Close()
+		if err := w.Add(m.l.opts.Dir); err != nil {
+			m.o.Logger.Warn("cannot watch the ledger directory; checking every interval only", "err", err)
+		} else {
+			events = w.Events
+		}
+	}
 	t := time.NewTicker(m.o.Interval)
 	defer t.Stop()
+	m.Check(ctx)
 	for {
-		m.Check(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			m.Check(ctx)
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if filepath.Base(ev.Name) == fileCheckpoint && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove) != 0 {
+				m.found = nil
+				m.l.mu.RLock()
+				cp := m.l.checkpoint
+				m.l.mu.RUnlock()
+				m.checkPublished(cp)
+			}
 		}
 	}
 }
@@ -216,21 +245,25 @@ func (m *Monitor) save() {
 	}
 }
 
+// report reports a damage once per place.
+func (m *Monitor) report(d Damage) {
+	// One report per place, whichever check finds it first.
+	key := fmt.Sprintf("%s|%d|%d", d.File, d.Offset, d.FirstLeaf)
+	if m.reported[key] {
+		return
+	}
+	m.reported[key] = true
+	m.found = append(m.found, d)
+	m.o.Logger.Error("ledger integrity damage", "damage", d.Error())
+	if m.o.OnDamage != nil {
+		m.o.OnDamage(d)
+	}
+}
+
 // Check runs one round of checks and returns the damage it newly found.
 func (m *Monitor) Check(ctx context.Context) []Damage {
-	var found []Damage
-	report := func(d Damage) {
-		key := fmt.Sprintf("%s|%d|%d|%s", d.File, d.Offset, d.FirstLeaf, d.Reason)
-		if m.reported[key] {
-			return
-		}
-		m.reported[key] = true
-		found = append(found, d)
-		m.o.Logger.Error("ledger integrity damage", "damage", d.Error())
-		if m.o.OnDamage != nil {
-			m.o.OnDamage(d)
-		}
-	}
+	m.found = nil
+	report := m.report
 	m.l.mu.RLock()
 	segs := append([]segmentInfo(nil), m.l.segments...)
 	size := m.l.size
@@ -246,7 +279,7 @@ func (m *Monitor) Check(ctx context.Context) []Damage {
 		m.pass(ctx, segs, cp, report)
 	}
 	m.save()
-	return found
+	return m.found
 }
 
 // checkSegments compares every segment file with what the ledger committed.
@@ -292,12 +325,12 @@ func (m *Monitor) checkSegments(segs []segmentInfo, size uint64, report func(Dam
 		if !seen {
 			from, leaf, sums = m.active.end, m.active.leaf, m.active.blocks
 		}
-		if d := m.verifyBlocks(seg, from, leaf, end, sums); d != nil {
-			report(*d)
-		} else if id.Size > seg.size {
+		intact := m.verifyBlocks(seg, from, leaf, end, sums, report)
+		switch {
+		case id.Size > seg.size:
 			report(Damage{File: seg.path, Offset: seg.size, FirstLeaf: end, EndLeaf: end,
 				Reason: fmt.Sprintf("%d bytes were added to a sealed segment", id.Size-seg.size)})
-		} else if seen {
+		case intact && seen:
 			m.o.Logger.Warn("sealed segment metadata changed; its content is intact", "segment", seg.path)
 		}
 		m.st.Segments[name] = id
@@ -362,34 +395,38 @@ func (m *Monitor) checkActive(seg segmentInfo, end uint64, report func(Damage)) 
 		}
 	}
 	if seg.size > m.active.end {
-		if d := m.verifyBlocks(seg, m.active.end, m.active.leaf, end, nil); d != nil {
-			report(*d)
-		}
+		m.verifyBlocks(seg, m.active.end, m.active.leaf, end, nil, report)
 	}
 }
 
 // verifyBlocks re-reads the committed blocks of seg from byte offset from
 // (where leaf starts) to seg.size: framing, checksums, continuity, and each
-// record's hash against its stored leaf hash. For the active segment the
-// verified prefix advances. sums are checksums of blocks before from, to
-// compare again.
-func (m *Monitor) verifyBlocks(seg segmentInfo, from int64, leaf, end uint64, sums []blockSum) *Damage {
+// record's hash against its stored leaf hash, reporting every damage it
+// can tell apart (it goes on past a bad block whose length and leaf
+// numbers are intact). For the active segment the verified prefix
+// advances. sums are checksums of blocks before from, to compare again.
+// It reports whether everything was intact.
+func (m *Monitor) verifyBlocks(seg segmentInfo, from int64, leaf, end uint64, sums []blockSum, report func(Damage)) bool {
+	ok := true
+	bad := func(d Damage) { ok = false; report(d) }
 	data, err := os.ReadFile(seg.path)
 	if err != nil {
-		return &Damage{File: seg.path, Offset: -1, FirstLeaf: leaf, EndLeaf: end, Reason: "segment unreadable: " + err.Error()}
+		bad(Damage{File: seg.path, Offset: -1, FirstLeaf: leaf, EndLeaf: end, Reason: "segment unreadable: " + err.Error()})
+		return false
 	}
 	if first, err := parseSegmentHeader(data); err != nil || first != seg.first {
-		return &Damage{File: seg.path, Offset: 0, FirstLeaf: seg.first, EndLeaf: end, Reason: "segment header altered"}
+		bad(Damage{File: seg.path, Offset: 0, FirstLeaf: seg.first, EndLeaf: end, Reason: "segment header altered"})
 	}
 	for _, b := range sums {
-		if crc32.Checksum(data[b.off+blockPrefixSize:b.off+b.n], castagnoli) != b.crc {
-			return &Damage{File: seg.path, Offset: b.off, FirstLeaf: b.first, EndLeaf: b.first + uint64(b.count),
-				Reason: "block changed after it was committed (checksum differs from the one first read)"}
+		if b.off+b.n > int64(len(data)) || crc32.Checksum(data[b.off+blockPrefixSize:b.off+b.n], castagnoli) != b.crc {
+			bad(Damage{File: seg.path, Offset: b.off, FirstLeaf: b.first, EndLeaf: b.first + uint64(b.count),
+				Reason: "block changed after it was committed (checksum differs from the one first read)"})
 		}
 	}
 	hashes, err := os.Open(filepath.Join(m.l.opts.Dir, fileHashes))
 	if err != nil {
-		return &Damage{File: filepath.Join(m.l.opts.Dir, fileHashes), Offset: -1, Reason: "tree hashes unreadable: " + err.Error()}
+		bad(Damage{File: filepath.Join(m.l.opts.Dir, fileHashes), Offset: -1, Reason: "tree hashes unreadable: " + err.Error()})
+		return false
 	}
 	defer hashes.Close()
 	active := m.active.end > 0 && m.active.first == seg.first
@@ -403,23 +440,33 @@ func (m *Monitor) verifyBlocks(seg segmentInfo, from int64, leaf, end uint64, su
 		if err == nil && h.first != leaf {
 			err = fmt.Errorf("%w: block starts at leaf %d, want %d", errBadBlock, h.first, leaf)
 		}
-		if err != nil {
-			return &Damage{File: seg.path, Offset: off, FirstLeaf: leaf, EndLeaf: end, Reason: err.Error()}
-		}
 		var recs [][]byte
-		recs, m.plain, err = decodeRecords(m.dec, payload, h.count, m.plain)
+		if err == nil {
+			recs, m.plain, err = decodeRecords(m.dec, payload, h.count, m.plain)
+		}
 		if err != nil {
-			return &Damage{File: seg.path, Offset: off, FirstLeaf: leaf, EndLeaf: leaf + uint64(h.count), Reason: err.Error()}
+			// Go on past it if its length and leaf numbers still hold.
+			rawFirst := binary.BigEndian.Uint64(data[off+8 : off+16])
+			rawCount := binary.BigEndian.Uint32(data[off+16 : off+20])
+			if total <= 0 || rawFirst != leaf || rawCount == 0 {
+				bad(Damage{File: seg.path, Offset: off, FirstLeaf: leaf, EndLeaf: end, Reason: err.Error()})
+				return false
+			}
+			bad(Damage{File: seg.path, Offset: off, FirstLeaf: leaf, EndLeaf: leaf + uint64(rawCount), Reason: err.Error()})
+			leaf += uint64(rawCount)
+			off += int64(total)
+			continue
 		}
 		for i, r := range recs {
 			n := leaf + uint64(i)
 			var stored tlog.Hash
 			if _, err := hashes.ReadAt(stored[:], tlog.StoredHashIndex(0, int64(n))*tlog.HashSize); err != nil {
-				return &Damage{File: hashes.Name(), Offset: -1, FirstLeaf: n, EndLeaf: end, Reason: "stored leaf hash missing: " + err.Error()}
+				bad(Damage{File: hashes.Name(), Offset: -1, FirstLeaf: n, EndLeaf: end, Reason: "stored leaf hash missing: " + err.Error()})
+				return false
 			}
 			if tlog.RecordHash(r) != stored {
-				return &Damage{File: seg.path, Offset: off, FirstLeaf: n, EndLeaf: n + 1,
-					Reason: "record does not match its stored leaf hash: the record or tree.hashes was altered"}
+				bad(Damage{File: seg.path, Offset: off, FirstLeaf: n, EndLeaf: n + 1,
+					Reason: "record does not match its stored leaf hash: the record or tree.hashes was altered"})
 			}
 		}
 		if active {
@@ -431,10 +478,10 @@ func (m *Monitor) verifyBlocks(seg segmentInfo, from int64, leaf, end uint64, su
 		off += int64(total)
 	}
 	if off < seg.size {
-		return &Damage{File: seg.path, Offset: off, FirstLeaf: leaf, EndLeaf: end,
-			Reason: fmt.Sprintf("segment truncated to %d bytes; %d were committed", len(data), seg.size)}
+		bad(Damage{File: seg.path, Offset: off, FirstLeaf: leaf, EndLeaf: end,
+			Reason: fmt.Sprintf("segment truncated to %d bytes; %d were committed", len(data), seg.size)})
 	}
-	return nil
+	return ok
 }
 
 // truncation describes a segment found shorter than committed: the leaves
@@ -497,23 +544,7 @@ func (m *Monitor) checkHashes(cp *Checkpoint, report func(Damage)) {
 // checkCheckpoints checks the published checkpoint against the ledger's
 // latest, and every checkpoint appended to the log since the last check.
 func (m *Monitor) checkCheckpoints(latest *Checkpoint, report func(Damage)) {
-	path := filepath.Join(m.l.opts.Dir, fileCheckpoint)
-	b, err := os.ReadFile(path)
-	switch {
-	case err != nil && latest != nil:
-		report(Damage{File: path, Offset: -1, Reason: "published checkpoint missing or unreadable: " + err.Error()})
-	case err == nil:
-		cp, perr := ParseCheckpoint(b, m.o.Verifier)
-		switch {
-		case perr != nil:
-			report(Damage{File: path, Offset: -1, Reason: "published checkpoint replaced: it does not verify with the trusted key: " + perr.Error()})
-		case latest != nil && cp.Size < latest.Size:
-			report(Damage{File: path, Offset: -1, FirstLeaf: cp.Size, EndLeaf: latest.Size,
-				Reason: fmt.Sprintf("published checkpoint rolled back to size %d; the ledger has signed size %d", cp.Size, latest.Size)})
-		case latest != nil && cp.Size == latest.Size && !bytes.Equal(cp.Root, latest.Root):
-			report(Damage{File: path, Offset: -1, Reason: "published checkpoint has another root than the one the ledger signed at the same size"})
-		}
-	}
+	m.checkPublished(latest)
 	logPath := filepath.Join(m.l.opts.Dir, fileCheckpoints)
 	if st, err := os.Stat(logPath); err != nil || st.Size() < m.cpLogEnd {
 		size := int64(0)
@@ -534,6 +565,29 @@ func (m *Monitor) checkCheckpoints(latest *Checkpoint, report func(Damage)) {
 		return
 	}
 	m.cpLogEnd = next
+}
+
+// checkPublished checks the published checkpoint file against the
+// ledger's latest checkpoint.
+func (m *Monitor) checkPublished(latest *Checkpoint) {
+	report := m.report
+	path := filepath.Join(m.l.opts.Dir, fileCheckpoint)
+	b, err := os.ReadFile(path)
+	switch {
+	case err != nil && latest != nil:
+		report(Damage{File: path, Offset: -1, Reason: "published checkpoint missing or unreadable: " + err.Error()})
+	case err == nil:
+		cp, perr := ParseCheckpoint(b, m.o.Verifier)
+		switch {
+		case perr != nil:
+			report(Damage{File: path, Offset: -1, Reason: "published checkpoint replaced: it does not verify with the trusted key: " + perr.Error()})
+		case latest != nil && cp.Size < latest.Size:
+			report(Damage{File: path, Offset: -1, FirstLeaf: cp.Size, EndLeaf: latest.Size,
+				Reason: fmt.Sprintf("published checkpoint rolled back to size %d; the ledger has signed size %d", cp.Size, latest.Size)})
+		case latest != nil && cp.Size == latest.Size && !bytes.Equal(cp.Root, latest.Root):
+			report(Damage{File: path, Offset: -1, Reason: "published checkpoint has another root than the one the ledger signed at the same size"})
+		}
+	}
 }
 
 // checkCheckpointEntries checks each entry's signature and that its root is

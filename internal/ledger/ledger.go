@@ -92,6 +92,12 @@ type segmentInfo struct {
 	expired *Tombstone
 }
 
+// blockPos is where a block starts and its first leaf.
+type blockPos struct {
+	first uint64
+	off   int64
+}
+
 type appendReq struct {
 	block  []byte
 	count  int
@@ -134,7 +140,11 @@ type Ledger struct {
 	hashes *hashStore
 	cplog  *checkpointLog
 
-	mu         sync.RWMutex
+	mu sync.RWMutex
+	// blocks locates the committed blocks of the last segment, so that
+	// reads of the tail start at their block instead of walking the
+	// segment's headers (and any damage among them).
+	blocks     []blockPos
 	size       uint64 // leaves committed and hashed
 	root       []byte // root at size
 	segments   []segmentInfo
@@ -373,6 +383,7 @@ func (l *Ledger) createSegment(first uint64) error {
 		l.segments[n-1].size = l.segSize // sealed
 	}
 	l.segments = append(l.segments, segmentInfo{first: first, path: path, size: segmentHdrSize})
+	l.blocks = nil
 	l.mu.Unlock()
 	l.seg, l.segSize = f, segmentHdrSize
 	return nil
@@ -404,6 +415,7 @@ func (l *Ledger) recoverTail(committed uint64) error {
 	seq := first
 	off := segmentHdrSize
 	var tornErr error
+	var blocks []blockPos
 	for off < len(data) {
 		h, _, total, err := parseBlock(data[off:])
 		if err == nil && h.first != seq {
@@ -416,6 +428,7 @@ func (l *Ledger) recoverTail(committed uint64) error {
 			tornErr = err
 			break
 		}
+		blocks = append(blocks, blockPos{first: seq, off: int64(off)})
 		seq += uint64(h.count)
 		off += total
 	}
@@ -451,6 +464,7 @@ func (l *Ledger) recoverTail(committed uint64) error {
 	}
 	l.seg, l.segSize, l.size = f, int64(off), seq
 	l.segments[len(l.segments)-1].size = l.segSize
+	l.blocks = blocks
 	return nil
 }
 
@@ -705,12 +719,17 @@ func (l *Ledger) commit(batch []*appendReq) error {
 	}
 	now := l.opts.Now().UnixNano()
 	seq := l.size
+	var written []blockPos // blocks of the last segment this commit wrote
 	for _, r := range batch {
 		if l.segSize > segmentHdrSize && l.segSize+int64(len(r.block)) > l.opts.SegmentBytes {
 			if err := l.createSegment(seq); err != nil {
 				return l.fail(fmt.Errorf("ledger stopped: rotate segment: %w", err))
 			}
 		}
+		if len(written) > 0 && l.segments[len(l.segments)-1].first > written[0].first {
+			written = written[:0] // rotated: only the new segment's blocks
+		}
+		written = append(written, blockPos{first: seq, off: l.segSize})
 		r.first = seq
 		sealBlock(r.block, blockHeader{first: seq, count: uint32(r.count), commit: now, codec: codecZstd})
 		if _, err := l.seg.WriteAt(r.block, l.segSize); err != nil {
@@ -738,6 +757,7 @@ func (l *Ledger) commit(batch []*appendReq) error {
 	l.mu.Lock()
 	l.size, l.root = seq, root
 	l.segments[len(l.segments)-1].size = l.segSize
+	l.blocks = append(l.blocks, written...)
 	l.mu.Unlock()
 	return nil
 }

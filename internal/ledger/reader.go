@@ -42,7 +42,7 @@ func (l *Ledger) scanSegment(seg segmentInfo, from uint64, fn func(h blockHeader
 	if first, err := parseSegmentHeader(hdr[:segmentHdrSize]); err != nil || first != seg.first {
 		return fmt.Errorf("segment %s: bad header (first %d): %v", seg.path, first, err)
 	}
-	off, next := int64(segmentHdrSize), seg.first
+	off, next := l.startOf(seg, from)
 	var buf []byte
 	for {
 		k, err := f.ReadAt(hdr[:], off)
@@ -88,6 +88,22 @@ func (l *Ledger) scanSegment(seg segmentInfo, from uint64, fn func(h blockHeader
 		}
 		off, next = end, first+uint64(count)
 	}
+}
+
+// startOf returns where to start reading seg for leaves from on: the
+// block holding from when seg is the last segment (whose blocks are
+// indexed), else the segment's first block.
+func (l *Ledger) startOf(seg segmentInfo, from uint64) (int64, uint64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if from <= seg.first || len(l.segments) == 0 || l.segments[len(l.segments)-1].first != seg.first || len(l.blocks) == 0 {
+		return segmentHdrSize, seg.first
+	}
+	i := sort.Search(len(l.blocks), func(i int) bool { return l.blocks[i].first > from }) - 1
+	if i < 0 {
+		return segmentHdrSize, seg.first
+	}
+	return l.blocks[i].off, l.blocks[i].first
 }
 
 // expiredNow reports whether the segment at first has expired.

@@ -162,6 +162,16 @@ func (s *Syslog) drop() error {
 // that dies before reading them loses them (RFC 6587 §5). Over UDP nil
 // means the datagrams were sent.
 func (s *Syslog) Send(ctx context.Context, alerts []alert.Alert) error {
+	msgs := make([][]byte, len(alerts))
+	for i, a := range alerts {
+		msgs[i] = s.Format(a)
+	}
+	return s.SendMessages(ctx, msgs)
+}
+
+// SendMessages sends RFC 5424 messages (without framing) as Send does:
+// framed for TCP and TLS, one datagram each over UDP.
+func (s *Syslog) SendMessages(ctx context.Context, msgs [][]byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	deadline := time.Now().Add(s.c.Timeout)
@@ -176,8 +186,7 @@ func (s *Syslog) Send(ctx context.Context, alerts []alert.Alert) error {
 	defer stop()
 	w.SetWriteDeadline(deadline)
 	var buf []byte
-	for _, a := range alerts {
-		msg := s.Format(a)
+	for _, msg := range msgs {
 		buf = buf[:0]
 		if s.c.Network == "udp" {
 			buf = append(buf, msg...)

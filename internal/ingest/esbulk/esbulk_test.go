@@ -495,7 +495,7 @@ func TestAuthSchemes(t *testing.T) {
 // source gets 403 with a message saying what is needed.
 func TestForbidden(t *testing.T) {
 	e := newEnv(t)
-	reader, _, err := e.tokens.Create(auth.RoleReader, "")
+	reader, _, err := e.tokens.Create(auth.RoleLogReader, "")
 	if err != nil {
 		t.Fatal(err)
 	}

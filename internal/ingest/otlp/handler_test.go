@@ -572,7 +572,7 @@ func TestAnswers(t *testing.T) {
 			}
 			pr := auth.Principal{TokenID: "t1", Role: auth.RoleIngest, Source: testSource}
 			if tc.token == "reader" {
-				pr = auth.Principal{TokenID: "t2", Role: auth.RoleReader}
+				pr = auth.Principal{TokenID: "t2", Role: auth.RoleLogReader}
 			}
 			req = req.WithContext(auth.WithPrincipal(req.Context(), pr))
 			before := l.Size()

@@ -58,7 +58,7 @@ func newTestHandler(p Storer) *Handler {
 
 // withToken stands for the API server's authentication: a request
 // bearing testToken gets an ingest principal bound to testSource, one
-// bearing "reader" a reader principal, anything else 401.
+// bearing "reader" a log-reader principal, anything else 401.
 func withToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var p auth.Principal
@@ -66,7 +66,7 @@ func withToken(next http.Handler) http.Handler {
 		case "Bearer " + testToken:
 			p = auth.Principal{TokenID: "t1", Role: auth.RoleIngest, Source: testSource}
 		case "Bearer reader":
-			p = auth.Principal{TokenID: "t2", Role: auth.RoleReader}
+			p = auth.Principal{TokenID: "t2", Role: auth.RoleLogReader}
 		default:
 			http.Error(w, "no token", http.StatusUnauthorized)
 			return

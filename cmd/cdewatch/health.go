@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/cdewatch/cdewatch/internal/archive"
+	"github.com/cdewatch/cdewatch/internal/config"
+	"github.com/cdewatch/cdewatch/internal/event"
+	"github.com/cdewatch/cdewatch/internal/health"
+	"github.com/cdewatch/cdewatch/internal/index"
+	"github.com/cdewatch/cdewatch/internal/ingest"
+	"github.com/cdewatch/cdewatch/internal/ledger"
+)
+
+// healthMonitor builds the watch over the sources and cdewatch's own
+// controls (PCI DSS 10.6, 10.7.2, 10.7.3) from cfg.Health. It reads the
+// ingest counts, the index's lag and, once it is set, the archiver's lag
+// and state at each tick.
+func healthMonitor(cfg *config.Config, led *ledger.Ledger, idx *index.Index, stats *ingest.Stats, archiver *atomic.Pointer[archive.Archiver],
+	audit func(context.Context, event.SelfAudit) error, log *slog.Logger) (*health.Monitor, error) {
+	h := cfg.Health
+	hc := health.Config{
+		Audit: audit, Ledger: led, Log: log, TickInterval: time.Duration(h.TickInterval),
+		Silence:   health.SilenceConfig{Default: time.Duration(h.Silence.Default), Floor: time.Duration(h.Silence.Floor), Ceiling: time.Duration(h.Silence.Ceiling)},
+		KubeAudit: health.KubeAuditConfig{Off: h.KubeAudit.Off, Timeout: time.Duration(h.KubeAudit.Timeout)},
+		Lag:       health.LagConfig{MaxRecords: h.Lag.MaxRecords, MaxAge: time.Duration(h.Lag.MaxAge)},
+		Skew:      health.SkewConfig{MaxAhead: time.Duration(h.Skew.MaxAhead), MaxBehind: time.Duration(h.Skew.MaxBehind)},
+		Clock:     health.ClockConfig{Off: h.Clock.Off, MaxJump: time.Duration(h.Clock.MaxJump)},
+		Disk:      health.DiskConfig{Path: cfg.Data, MinFreeBytes: uint64(h.Disk.MinFreeBytes), MinFreeRatio: h.Disk.MinFreeRatio},
+		Ingest: func() []health.IngestCount {
+			var out []health.IngestCount
+			for _, s := range stats.Snapshot() {
+				out = append(out, health.IngestCount{Source: s.Source, Stored: s.Records, Duplicates: s.Duplicates})
+			}
+			return out
+		},
+	}
+	if h.Disk.Off {
+		hc.Disk.Path = ""
+	}
+	for _, r := range h.Silence.Rules {
+		hc.Silence.Rules = append(hc.Silence.Rules, health.SilenceRule{Match: r.Match, Max: time.Duration(r.Max), Off: r.Off})
+	}
+	var m *health.Monitor
+	hc.Consumers = func(now time.Time) []health.Lag {
+		var out []health.Lag
+		if idx != nil {
+			if l, err := health.LedgerLag(led, "index", idx.Cursor(), now); err == nil {
+				out = append(out, l)
+			}
+		}
+		if a := archiver.Load(); a != nil {
+			st := a.Status()
+			if l, err := health.LedgerLag(led, "archive", st.ArchivedRecords, now); err == nil {
+				out = append(out, l)
+			}
+			// The archiver reports failures as they happen; that it
+			// works again is read here, at each tick.
+			if st.FailingSince.IsZero() && !st.LastSuccess.IsZero() && m != nil {
+				_ = m.ReportControl(context.Background(), health.ControlArchive, st.Target, nil)
+			}
+		}
+		return out
+	}
+	var err error
+	m, err = health.New(hc)
+	return m, err
+}
