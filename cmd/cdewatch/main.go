@@ -26,6 +26,7 @@ Usage:
   cdewatch token   create|list|revoke ...                                  manage API tokens
   cdewatch query   [--token-file F] [--format table|json|csv] 'KQL'|-      run a KQL query (recorded in the audit trail)
   cdewatch sources [--token-file F] [--format table|json]                  per source: volume, last event, records missing 10.2.2 details
+  cdewatch incidents list | ack|resolve ID REASON                          open incidents, and their lifecycle (recorded)
   cdewatch import  [--token-file F] [--state FILE] PATH...                  send saved Azure diagnostic exports (storage blobs, Event Hubs bodies)
   cdewatch policy  check|generate [--cde-namespaces NS,...] ...             check an audit policy against PCI DSS 10.2.1, or write one
   cdewatch posture azure [--lifecycle FILE] SETTINGS.json                  check an AKS diagnostic settings export (kube-audit, destination, retention)
@@ -51,19 +52,20 @@ func run(ctx context.Context, args []string) int {
 		return 2
 	}
 	cmds := map[string]func(context.Context, []string) error{
-		"serve":   runServe,
-		"verify":  runVerify,
-		"prove":   runProve,
-		"restore": runRestore,
-		"token":   runToken,
-		"query":   runQuery,
-		"sources": runSources,
-		"import":  runImport,
-		"policy":  runPolicy,
-		"posture": runPosture,
-		"reindex": runReindex,
-		"bench":   runBench,
-		"version": runVersion,
+		"serve":     runServe,
+		"verify":    runVerify,
+		"prove":     runProve,
+		"incidents": runIncidents,
+		"restore":   runRestore,
+		"token":     runToken,
+		"query":     runQuery,
+		"sources":   runSources,
+		"import":    runImport,
+		"policy":    runPolicy,
+		"posture":   runPosture,
+		"reindex":   runReindex,
+		"bench":     runBench,
+		"version":   runVersion,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

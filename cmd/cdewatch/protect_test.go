@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -205,11 +206,22 @@ func TestGuardsAPI(t *testing.T) {
 	if id == "" {
 		t.Fatalf("no incident for the secret reads: %+v", incs)
 	}
+	// The CLI lists it and acknowledges it; the API refuses what may not be.
+	socFile := filepath.Join(t.TempDir(), "soc.token")
+	writeTestFile(t, socFile, []byte(soc))
+	var out strings.Builder
+	cli := []string{"--server", base, "--token-file", socFile}
+	if err := incidentsCommand(context.Background(), append(cli, "list"), &out); err != nil || !strings.Contains(out.String(), id) {
+		t.Fatalf("incidents list: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := incidentsCommand(context.Background(), append(cli, "ack", id, "looking into it"), &out); err != nil || !strings.Contains(out.String(), "acknowledged by token:") {
+		t.Fatalf("incidents ack: %v\n%s", err, out.String())
+	}
 	for _, step := range []struct {
 		body string
 		want int
 	}{
-		{`{"status":"acknowledged","reason":"looking into it"}`, http.StatusOK},
 		{`{"status":"acknowledged","reason":"again"}`, http.StatusConflict},
 		{`{"status":"resolved"}`, http.StatusBadRequest},
 		{`{"status":"resolved","reason":"approved access, CHG-7"}`, http.StatusOK},

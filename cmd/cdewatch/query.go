@@ -27,8 +27,8 @@ const queryUsage = `Usage:
   cdewatch query [flags] --file q.kql     the query from a file
   cdewatch query [flags] -                the query from standard input
 
-The token (reader or admin) comes from --token-file or $CDEWATCH_TOKEN;
-create a reader token with: cdewatch token create --role reader
+The token (log-reader, soc-analyst, compliance or auditor) comes from --token-file or $CDEWATCH_TOKEN;
+create one with: cdewatch token create --role log-reader
 Every query is recorded in the audit trail (CdewatchAudit, OperationName "query").
 
 Flags:`
@@ -45,7 +45,7 @@ func runQuery(ctx context.Context, args []string) error {
 func queryCommand(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	server := fs.String("server", defaultServer, "cdewatch API URL")
-	tokenFile := fs.String("token-file", "", "file holding a reader or admin token (default: the token in $CDEWATCH_TOKEN)")
+	tokenFile := fs.String("token-file", "", "file holding a token of a role that reads logs (default: the token in $CDEWATCH_TOKEN)")
 	caFile := fs.String("ca", "", "PEM file of a certificate (or CA) to trust for an https server")
 	format := fs.String("format", "table", "output format: table, json or csv")
 	file := fs.String("file", "", "read the query from this file")
@@ -96,7 +96,7 @@ func queryCommand(ctx context.Context, args []string, stdin io.Reader, stdout io
 		return fmt.Errorf("%w: the query is empty", errUsage)
 	}
 
-	secret, err := clientToken(*tokenFile, "a reader token: cdewatch token create --role reader")
+	secret, err := clientToken(*tokenFile, "a log-reader token: cdewatch token create --role log-reader")
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ of records missing each PCI DSS 10.2.2 detail (user, type, time, outcome,
 origin, resource) and, since the server started, the rate, rejects, masked
 card data and refused deliveries.
 
-The token (reader or admin) comes from --token-file or $CDEWATCH_TOKEN.
+The token (any role but ingest and metrics) comes from --token-file or $CDEWATCH_TOKEN.
 
 Flags:`
 
@@ -35,7 +35,7 @@ func runSources(ctx context.Context, args []string) error {
 func sourcesCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("sources", flag.ContinueOnError)
 	server := fs.String("server", defaultServer, "cdewatch API URL")
-	tokenFile := fs.String("token-file", "", "file holding a reader or admin token (default: the token in $CDEWATCH_TOKEN)")
+	tokenFile := fs.String("token-file", "", "file holding a token of a role that reads logs (default: the token in $CDEWATCH_TOKEN)")
 	caFile := fs.String("ca", "", "PEM file of a certificate (or CA) to trust for an https server")
 	format := fs.String("format", "table", "output format: table or json")
 	fs.Usage = func() {
@@ -51,7 +51,7 @@ func sourcesCommand(ctx context.Context, args []string, stdout io.Writer) error 
 	if *format != "table" && *format != "json" {
 		return fmt.Errorf("%w: --format %q: want table or json", errUsage, *format)
 	}
-	secret, err := clientToken(*tokenFile, "a reader token: cdewatch token create --role reader")
+	secret, err := clientToken(*tokenFile, "a log-reader token: cdewatch token create --role log-reader")
 	if err != nil {
 		return err
 	}

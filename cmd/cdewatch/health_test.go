@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdewatch/cdewatch/internal/config"
+)
+
+// stagedEvent is an audit event of one request at one stage, at now.
+func stagedEvent(id, stage string, at time.Time) string {
+	ev := fmt.Sprintf(validEvent, id)
+	ts := at.UTC().Format(time.RFC3339Nano)
+	ev = strings.Replace(ev, `"stage":"ResponseComplete"`, `"stage":"`+stage+`"`, 1)
+	ev = strings.Replace(ev, `"requestReceivedTimestamp":"2026-11-26T10:00:00.000001Z"`, `"requestReceivedTimestamp":"`+ts+`"`, 1)
+	return strings.Replace(ev, `"stageTimestamp":"2026-11-26T10:00:00.000002Z"`, `"stageTimestamp":"`+ts+`"`, 1)
+}
+
+// TestSourceSilenceServe stops one of two sources mid-run: an alert within
+// the configured bound, and the failure recorded with its start, and its
+// end when the source resumes.
+func TestSourceSilenceServe(t *testing.T) {
+	data := t.TempDir()
+	ts := startServer(t, data, "c1", func(c *config.Config) {
+		c.Health.TickInterval = config.Duration(200 * time.Millisecond)
+		c.Health.Silence.Rules = []config.HealthSilenceRule{{Match: "c1", Max: config.Duration(2 * time.Second)}, {Match: "c2", Max: config.Duration(2 * time.Second)}}
+	})
+	c2 := createToken(t, ts, "--role", "ingest", "--source", "c2")
+	auditor := createToken(t, ts, "--role", "auditor")
+	post := func(q string) (int, []byte, queryResult) { return postQuery(t, ts, auditor, q) }
+	send := func(tok, id string) {
+		t.Helper()
+		if status, body, _ := do(t, http.MethodPost, "http://"+ts.addr+"/v1/ingest/k8s-audit", tok, eventList(stagedEvent(id, "ResponseComplete", time.Now()))); status != http.StatusOK {
+			t.Fatalf("ingest: %d %s", status, body)
+		}
+	}
+	n := 0
+	tick := func(sources ...string) {
+		n++
+		for _, s := range sources {
+			tok := ts.ingestToken
+			if s == "c2" {
+				tok = c2
+			}
+			send(tok, fmt.Sprintf("%s-%d", s, n))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	for range 5 {
+		tick("c1", "c2")
+	}
+	stopped := time.Now()
+	// c1 stops; c2 goes on until c1's alert is there.
+	var rows [][]json.RawMessage
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		tick("c2")
+		_, _, r := post(`SecurityAlert | where AlertType == "health.source-silent" | project CompromisedEntity, Description`)
+		if len(r.Tables) > 0 && len(r.Tables[0].Rows) > 0 {
+			rows = r.Tables[0].Rows
+			break
+		}
+	}
+	if len(rows) == 0 {
+		t.Fatal("no silence alert within 30 s")
+	}
+	t.Logf("silence alert queryable %v after the source stopped (bound 2s)", time.Since(stopped).Round(100*time.Millisecond))
+	for _, r := range rows {
+		if strings.Contains(string(r[0]), "c2") || strings.Contains(string(r[1]), "source c2") {
+			t.Fatalf("the source that kept sending was reported silent: %s", r)
+		}
+	}
+	// c1 resumes: the failure ends.
+	for range 3 {
+		tick("c1", "c2")
+	}
+	got := waitRows(t, post, `CdewatchAudit | where OperationName startswith "health.failure." and tostring(Details.subject) startswith "c1"
+		| summarize Start = minif(TimeGenerated, OperationName == "health.failure.start"), End = maxif(TimeGenerated, OperationName == "health.failure.end") by Id = tostring(Details.failure_id)
+		| where isnotnull(End) | project Id, Start, End, Duration = End - Start`, func(r [][]json.RawMessage) bool { return len(r) >= 1 })
+	t.Logf("failure recorded: %s", got[0])
+}
+
+// TestAuditLossServe replays a kube-apiserver stream logging both stages
+// with every 10th ResponseComplete dropped: the loss is reported.
+func TestAuditLossServe(t *testing.T) {
+	data := t.TempDir()
+	ts := startServer(t, data, "c1", func(c *config.Config) {
+		c.Health.TickInterval = config.Duration(200 * time.Millisecond)
+		c.Health.KubeAudit.Timeout = config.Duration(time.Second)
+	})
+	auditor := createToken(t, ts, "--role", "auditor")
+	post := func(q string) (int, []byte, queryResult) { return postQuery(t, ts, auditor, q) }
+	now := time.Now()
+	var items []string
+	dropped := 0
+	for i := range 200 {
+		id := fmt.Sprintf("req-%03d", i)
+		items = append(items, stagedEvent(id, "RequestReceived", now))
+		if i%10 == 9 {
+			dropped++
+			continue
+		}
+		items = append(items, stagedEvent(id, "ResponseComplete", now))
+	}
+	if status, body, _ := do(t, http.MethodPost, "http://"+ts.addr+"/v1/ingest/k8s-audit", ts.ingestToken, eventList(items...)); status != http.StatusOK {
+		t.Fatalf("ingest: %d %s", status, body)
+	}
+	rows := waitRows(t, post, `SecurityAlert | where AlertType == "health.audit-loss" | project Description`, func(r [][]json.RawMessage) bool { return len(r) >= 1 })
+	if !strings.Contains(string(rows[0][0]), fmt.Sprint(dropped)) || !strings.Contains(string(rows[0][0]), "req-009") {
+		t.Fatalf("loss alert does not name the %d lost requests: %s", dropped, rows[0][0])
+	}
+	t.Logf("loss alert: %s", rows[0][0])
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cdewatch/cdewatch/internal/alert"
+	"github.com/cdewatch/cdewatch/internal/api"
+)
+
+const incidentsUsage = `Usage:
+  cdewatch incidents [flags] list
+  cdewatch incidents [flags] ack ID REASON
+  cdewatch incidents [flags] resolve ID REASON
+
+Lists the open incidents (alerts of one rule and key), or moves one
+forward with the reason, recorded in the ledger with who and when (PCI DSS
+10.4.1). ack and resolve need a soc-analyst token; list any role that reads
+logs. The token comes from --token-file or $CDEWATCH_TOKEN.
+
+Flags:`
+
+func runIncidents(ctx context.Context, args []string) error {
+	return incidentsCommand(ctx, args, os.Stdout)
+}
+
+func incidentsCommand(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("incidents", flag.ContinueOnError)
+	server := fs.String("server", defaultServer, "cdewatch API URL")
+	tokenFile := fs.String("token-file", "", "file holding the token (default: the token in $CDEWATCH_TOKEN)")
+	caFile := fs.String("ca", "", "PEM file of a certificate (or CA) to trust for an https server")
+	format := fs.String("format", "table", "list output: table or json")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), incidentsUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	verb := fs.Arg(0)
+	switch {
+	case verb == "list" && fs.NArg() == 1:
+	case (verb == "ack" || verb == "resolve") && fs.NArg() == 3:
+	default:
+		return fmt.Errorf("%w: want list, or ack|resolve ID REASON", errUsage)
+	}
+	secret, err := clientToken(*tokenFile, "a soc-analyst token: cdewatch token create --role soc-analyst")
+	if err != nil {
+		return err
+	}
+	c, err := newClient(*server, secret, *caFile, time.Minute)
+	if err != nil {
+		return err
+	}
+	if verb == "list" {
+		body, err := c.send(ctx, http.MethodGet, "/v1/incidents", nil, 16<<20)
+		if err != nil {
+			return err
+		}
+		var incs []alert.IncidentChange
+		if err := json.Unmarshal(body, &incs); err != nil {
+			return fmt.Errorf("the server's answer is not a list of incidents: %w", err)
+		}
+		if *format == "json" {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(incs)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATUS\tSEVERITY\tOPENED\tRULE\tKEY")
+		for _, i := range incs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", i.ID, i.Status, i.Severity, i.Opened.Format(time.RFC3339), i.Rule, i.Key)
+		}
+		fmt.Fprintf(tw, "(%d open)\n", len(incs))
+		return tw.Flush()
+	}
+	status := alert.IncidentAcknowledged
+	if verb == "resolve" {
+		status = alert.IncidentResolved
+	}
+	body, err := c.send(ctx, http.MethodPost, "/v1/incidents/"+url.PathEscape(fs.Arg(1))+"/status",
+		api.IncidentStatusRequest{Status: status, Reason: fs.Arg(2)}, 1<<20)
+	if err != nil {
+		return err
+	}
+	var ch alert.IncidentChange
+	if err := json.Unmarshal(body, &ch); err != nil {
+		return fmt.Errorf("the server's answer is not an incident change: %w", err)
+	}
+	fmt.Fprintf(stdout, "incident %s %s by %s\n", ch.ID, ch.Status, ch.By)
+	return nil
+}
