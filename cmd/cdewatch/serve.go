@@ -90,7 +90,15 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 	if err != nil {
 		return err
 	}
+	// The health monitor, once it exists, records failed checkpoint
+	// signings with their start and end (10.7.2).
+	var monitor atomic.Pointer[health.Monitor]
 	led, err := ledger.Open(ledger.Options{
+		OnCheckpointFailure: func(err error) {
+			if m := monitor.Load(); m != nil {
+				go m.ReportControl(context.WithoutCancel(ctx), health.ControlCheckpoint, "ledger", err)
+			}
+		},
 		Dir:                ledgerDir(cfg.Data),
 		Origin:             cfg.Ledger.Origin,
 		SegmentBytes:       int64(cfg.Ledger.SegmentBytes),
@@ -262,6 +270,7 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 		return fmt.Errorf("health: %w", err)
 	}
 	metrics.MustRegister(hm)
+	monitor.Store(hm)
 	bg := context.WithoutCancel(ctx)
 	ob, err := openOutbox(cfg, func(name string, _ time.Time, ferr error) {
 		_ = hm.ReportControl(bg, health.ControlNotifier, name, ferr)

@@ -47,17 +47,24 @@ type blockHeader struct {
 // encodeBlockBody compresses records into a block body (header left zero,
 // filled by sealBlock). The result starts with blockPrefixSize reserved bytes.
 func encodeBlockBody(enc *zstd.Encoder, recs [][]byte) []byte {
+	b, _ := encodeBlock(enc, recs)
+	return b
+}
+
+// encodeBlock is encodeBlockBody that also returns the uncompressed
+// payload (what decompressing the block gives back).
+func encodeBlock(enc *zstd.Encoder, recs [][]byte) (block, plain []byte) {
 	n := 0
 	for _, r := range recs {
 		n += binary.MaxVarintLen32 + len(r)
 	}
-	plain := make([]byte, 0, n)
+	plain = make([]byte, 0, n)
 	for _, r := range recs {
 		plain = binary.AppendUvarint(plain, uint64(len(r)))
 		plain = append(plain, r...)
 	}
 	out := make([]byte, blockPrefixSize+blockHdrSize, blockPrefixSize+blockHdrSize+len(plain)/4+64)
-	return enc.EncodeAll(plain, out)
+	return enc.EncodeAll(plain, out), plain
 }
 
 // sealBlock fills in the header and framing of a block made by
@@ -136,25 +143,35 @@ func decodeRecords(dec *zstd.Decoder, payload []byte, count uint32, buf []byte) 
 	if err != nil {
 		return nil, buf, fmt.Errorf("%w: decompress: %v", errBadBlock, err)
 	}
+	recs, err := splitRecords(plain, count)
+	return recs, plain, err
+}
+
+// splitRecords splits a block's uncompressed payload into its count
+// records, which alias plain.
+func splitRecords(plain []byte, count uint32) ([][]byte, error) {
+	if count > maxBlockRecords {
+		return nil, fmt.Errorf("%w: %d records, limit %d", errBadBlock, count, maxBlockRecords)
+	}
 	// count comes from the block header: each record takes at least one
 	// byte (its length), so never reserve more than the data can hold.
 	recs := make([][]byte, 0, min(uint64(count), uint64(len(plain))))
 	p := plain
 	for len(p) > 0 {
 		if uint32(len(recs)) == count {
-			return nil, plain, fmt.Errorf("%w: more than the %d records the header says", errBadBlock, count)
+			return nil, fmt.Errorf("%w: more than the %d records the header says", errBadBlock, count)
 		}
 		n, k := binary.Uvarint(p)
 		if k <= 0 || n > maxRecordSize || n > uint64(len(p)-k) {
-			return nil, plain, fmt.Errorf("%w: record %d framing", errBadBlock, len(recs))
+			return nil, fmt.Errorf("%w: record %d framing", errBadBlock, len(recs))
 		}
 		recs = append(recs, p[k:k+int(n):k+int(n)])
 		p = p[k+int(n):]
 	}
 	if uint32(len(recs)) != count {
-		return nil, plain, fmt.Errorf("%w: %d records, header says %d", errBadBlock, len(recs), count)
+		return nil, fmt.Errorf("%w: %d records, header says %d", errBadBlock, len(recs), count)
 	}
-	return recs, plain, nil
+	return recs, nil
 }
 
 // segmentHeader returns the 16-byte header of a segment whose first record

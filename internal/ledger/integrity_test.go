@@ -284,3 +284,51 @@ func TestMonitorConcurrentAppends(t *testing.T) {
 		t.Fatalf("damage reported on an intact, growing ledger: %v", damage)
 	}
 }
+
+// TestCheckpointFailureReported: a periodic signing that fails is
+// reported, and so is the first success after it.
+func TestCheckpointFailureReported(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	opts.CheckpointInterval = 5 * time.Millisecond
+	got := make(chan error, 100)
+	opts.OnCheckpointFailure = func(err error) {
+		select {
+		case got <- err:
+		default:
+		}
+	}
+	l := openLedger(t, opts)
+	// A directory where the checkpoint file goes: publishing it fails,
+	// even for root.
+	cp := filepath.Join(dir, fileCheckpoint)
+	if err := os.Remove(cp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(cp, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	appendRecs(t, l, smallRecords(0, 3))
+	select {
+	case err := <-got:
+		if err == nil {
+			t.Fatal("success reported before any failure")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("failed signing not reported")
+	}
+	if err := os.RemoveAll(cp); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case err := <-got:
+			if err == nil {
+				return
+			}
+		case <-deadline:
+			t.Fatal("recovery not reported")
+		}
+	}
+}

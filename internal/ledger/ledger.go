@@ -48,11 +48,23 @@ type Options struct {
 	CheckpointInterval time.Duration // how often a new checkpoint is signed if the tree grew; default 1s
 	// InitRecord returns the first record of a new ledger (its initialization, PCI 10.2.1.6).
 	InitRecord func() ([]byte, error)
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// RecentBytes bounds the uncompressed payloads of the last committed
+	// blocks kept in memory for readers of the tail; default 32 MiB,
+	// negative: none.
+	RecentBytes int64
+	// OnCheckpointFailure, when set, is called from the signing goroutine
+	// with the error of each failed periodic signing, and with nil at the
+	// first success after failures (a failure of a control, PCI DSS
+	// 10.7.2). It must not block.
+	OnCheckpointFailure func(error)
+	Logger              *slog.Logger
+	Now                 func() time.Time
 }
 
 func (o *Options) setDefaults() {
+	if o.RecentBytes == 0 {
+		o.RecentBytes = 32 << 20
+	}
 	if o.SegmentBytes <= 0 {
 		o.SegmentBytes = 128 << 20
 	}
@@ -100,6 +112,7 @@ type blockPos struct {
 
 type appendReq struct {
 	block  []byte
+	plain  []byte // the block's uncompressed payload
 	count  int
 	hashes []tlog.Hash
 	first  uint64
@@ -139,6 +152,7 @@ type Ledger struct {
 
 	hashes *hashStore
 	cplog  *checkpointLog
+	recent *recentBlocks // nil: none kept
 
 	mu sync.RWMutex
 	// blocks locates the committed blocks of the last segment, so that
@@ -167,6 +181,9 @@ func Open(opts Options) (*Ledger, error) {
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
 		cpDone:  make(chan struct{}),
+	}
+	if opts.RecentBytes > 0 {
+		l.recent = newRecentBlocks(opts.RecentBytes)
 	}
 	if err := os.MkdirAll(filepath.Join(opts.Dir, dirSegments), 0o755); err != nil {
 		return nil, fmt.Errorf("create ledger directory: %w", err)
@@ -594,7 +611,8 @@ func (l *Ledger) decoder() *zstd.Decoder {
 // this work runs in parallel across concurrent appenders.
 func (l *Ledger) prepare(recs [][]byte) *appendReq {
 	enc := l.encoder()
-	req := &appendReq{block: encodeBlockBody(enc, recs), count: len(recs), hashes: make([]tlog.Hash, len(recs)), done: make(chan error, 1)}
+	block, plain := encodeBlock(enc, recs)
+	req := &appendReq{block: block, plain: plain, count: len(recs), hashes: make([]tlog.Hash, len(recs)), done: make(chan error, 1)}
 	l.encoders.Put(enc)
 	for i, r := range recs {
 		req.hashes[i] = tlog.RecordHash(r)
@@ -759,6 +777,10 @@ func (l *Ledger) commit(batch []*appendReq) error {
 	l.segments[len(l.segments)-1].size = l.segSize
 	l.blocks = append(l.blocks, written...)
 	l.mu.Unlock()
+	for _, r := range batch {
+		l.recent.add(r.first, r.plain)
+		r.plain = nil
+	}
 	return nil
 }
 
@@ -766,12 +788,18 @@ func (l *Ledger) checkpointLoop() {
 	defer close(l.cpDone)
 	t := time.NewTicker(l.opts.CheckpointInterval)
 	defer t.Stop()
+	failing := false
 	for {
 		select {
 		case <-t.C:
-			if err := l.signNow(); err != nil {
+			err := l.signNow()
+			if err != nil {
 				l.log.Error("signing checkpoint failed", "err", err)
 			}
+			if f := l.opts.OnCheckpointFailure; f != nil && (err != nil || failing) {
+				f(err)
+			}
+			failing = err != nil
 		case <-l.stopped:
 			return
 		}

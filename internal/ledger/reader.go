@@ -143,8 +143,13 @@ func (l *Ledger) readRange(from, to uint64, fn func(seq uint64, rec []byte) erro
 			if h.first >= to {
 				return errStop
 			}
-			recs, p, err := decodeRecords(dec, payload, h.count, plain)
-			plain = p
+			var recs [][]byte
+			var err error
+			if kept, ok := l.recent.get(h.first); ok {
+				recs, err = splitRecords(kept, h.count)
+			} else {
+				recs, plain, err = decodeRecords(dec, payload, h.count, plain)
+			}
 			if err != nil {
 				return fmt.Errorf("segment %s offset %d (leaf %d): %w", seg.path, off, h.first, err)
 			}
@@ -174,7 +179,8 @@ func (l *Ledger) readRange(from, to uint64, fn func(seq uint64, rec []byte) erro
 
 // ReadRange calls fn, in order, for each durable record with
 // from <= seq < to (to is capped at Size) that has not expired (Expire):
-// expired leaves are skipped. rec is valid only during the call.
+// expired leaves are skipped. rec is valid only during the call and must
+// not be modified.
 func (l *Ledger) ReadRange(from, to uint64, fn func(seq uint64, rec []byte) error) error {
 	if size := l.Size(); to > size {
 		to = size
