@@ -40,16 +40,23 @@ func mappedIndexTables() []string {
 // everything for its own retention), except rows rehydrated until later.
 // It returns the rows deleted per table.
 func (x *Index) ExpireHot(ctx context.Context, cutoff func(table string) time.Time, now time.Time) (map[string]int64, error) {
-	if err := x.ensureRehydrated(ctx); err != nil {
+	// DuckDB calls never see ctx: canceling one interrupts the connection,
+	// which DuckDB does not always recover from (the database then cannot
+	// be closed and opened again). ctx is checked between tables.
+	db := context.WithoutCancel(ctx)
+	if err := x.ensureRehydrated(db); err != nil {
 		return nil, err
 	}
 	out := map[string]int64{}
 	for _, t := range mappedIndexTables() {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
 		c := cutoff(t)
 		if c.IsZero() {
 			continue
 		}
-		res, err := x.db.ExecContext(ctx, `DELETE FROM `+quoteIdent(t)+` WHERE `+quoteIdent(ColTimeGenerated)+` < ?`+
+		res, err := x.db.ExecContext(db, `DELETE FROM `+quoteIdent(t)+` WHERE `+quoteIdent(ColTimeGenerated)+` < ?`+
 			` AND NOT EXISTS (SELECT 1 FROM `+rehydratedTable+` r WHERE `+quoteIdent(t)+`.seq >= r.from_seq AND `+quoteIdent(t)+`.seq < r.to_seq AND r.until > ?)`,
 			c.UTC(), now.UTC())
 		if err != nil {
@@ -59,7 +66,7 @@ func (x *Index) ExpireHot(ctx context.Context, cutoff func(table string) time.Ti
 			out[t] = n
 		}
 	}
-	if _, err := x.db.ExecContext(ctx, `DELETE FROM `+rehydratedTable+` WHERE until <= ?`, now.UTC()); err != nil {
+	if _, err := x.db.ExecContext(db, `DELETE FROM `+rehydratedTable+` WHERE until <= ?`, now.UTC()); err != nil {
 		return out, fmt.Errorf("index: drop ended rehydrations: %w", err)
 	}
 	return out, nil
@@ -74,7 +81,7 @@ func (x *Index) Rehydrate(ctx context.Context, src Source, from, to uint64, unti
 	if from >= to {
 		return 0, nil
 	}
-	if err := x.ensureRehydrated(ctx); err != nil {
+	if err := x.ensureRehydrated(context.WithoutCancel(ctx)); err != nil {
 		return 0, err
 	}
 	w, err := x.newWriter(ctx, -1)
