@@ -11,24 +11,18 @@ import (
 // Location is where an archive lives, as written in a URL:
 //
 //	s3://BUCKET[/PREFIX][?endpoint=HOST[:PORT]&region=REGION&insecure=1]
-//	azblob://ACCOUNT/CONTAINER[/PREFIX][?endpoint=https://HOST[:PORT][/PATH]]
 //	file:///ABSOLUTE/PATH
 //
 // An S3 endpoint defaults to s3.amazonaws.com; insecure=1 talks plain HTTP
 // (for a server on the loopback interface only, never across a network).
-// An Azure Blob endpoint is the account's blob service URL, by default
-// https://ACCOUNT.blob.core.windows.net; plain http:// is accepted for a
-// loopback address only.
 type Location struct {
-	Scheme    string // "s3", "azblob" or "file"
-	Bucket    string // s3
-	Account   string // azblob: storage account
-	Container string // azblob
-	Prefix    string // s3, azblob: object name prefix, without leading or trailing '/'
-	Endpoint  string // s3: host[:port]; azblob: blob service URL, without trailing '/'
-	Region    string // s3: optional
-	Insecure  bool   // s3: plain HTTP
-	Path      string // file: absolute directory
+	Scheme   string // "s3" or "file"
+	Bucket   string // s3
+	Prefix   string // s3: object name prefix, without leading or trailing '/'
+	Endpoint string // s3: host[:port]
+	Region   string // s3: optional
+	Insecure bool   // s3: plain HTTP
+	Path     string // file: absolute directory
 }
 
 // DefaultS3Endpoint is the endpoint of an s3:// URL that names none.
@@ -38,22 +32,17 @@ const DefaultS3Endpoint = "s3.amazonaws.com"
 func ParseLocation(s string) (Location, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return Location{}, fmt.Errorf("archive URL %q: %w; want s3://BUCKET/PREFIX?endpoint=HOST:PORT, azblob://ACCOUNT/CONTAINER/PREFIX or file:///PATH", s, err)
+		return Location{}, fmt.Errorf("archive URL %q: %w; want s3://BUCKET/PREFIX?endpoint=HOST:PORT or file:///PATH", s, err)
 	}
 	if u.User != nil {
-		if u.Scheme == "azblob" {
-			return Location{}, fmt.Errorf("archive URL %q carries credentials: pass them through AZURE_STORAGE_ACCOUNT/AZURE_STORAGE_KEY or a credentials file instead", redact(u))
-		}
 		return Location{}, fmt.Errorf("archive URL %q carries credentials: pass them through AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a credentials file instead", redact(u))
 	}
 	if u.Fragment != "" || u.Opaque != "" {
-		return Location{}, fmt.Errorf("archive URL %q: unexpected %q; want s3://BUCKET/PREFIX, azblob://ACCOUNT/CONTAINER/PREFIX or file:///PATH", s, u.Fragment+u.Opaque)
+		return Location{}, fmt.Errorf("archive URL %q: unexpected %q; want s3://BUCKET/PREFIX or file:///PATH", s, u.Fragment+u.Opaque)
 	}
 	switch u.Scheme {
 	case "s3":
 		return parseS3(u)
-	case "azblob":
-		return parseAzblob(u)
 	case "file":
 		if u.Host != "" {
 			return Location{}, fmt.Errorf("archive URL %q: a file URL has no host; write file:///absolute/path", s)
@@ -67,7 +56,7 @@ func ParseLocation(s string) (Location, error) {
 		}
 		return Location{Scheme: "file", Path: p}, nil
 	}
-	return Location{}, fmt.Errorf("archive URL %q: scheme %q: want s3:// (S3 with Object Lock), azblob:// (Azure Blob with version-level immutability) or file:// (a local folder)", s, u.Scheme)
+	return Location{}, fmt.Errorf("archive URL %q: scheme %q: want s3:// (S3 with Object Lock) or file:// (a local folder)", s, u.Scheme)
 }
 
 func parseS3(u *url.URL) (Location, error) {
@@ -75,9 +64,16 @@ func parseS3(u *url.URL) (Location, error) {
 	if err := checkBucket(loc.Bucket); err != nil {
 		return Location{}, fmt.Errorf("archive URL %q: %w", u, err)
 	}
-	p, err := checkPrefix(u.Path)
-	if err != nil {
-		return Location{}, fmt.Errorf("archive URL %q: %w", u, err)
+	p := strings.Trim(u.Path, "/")
+	if p != "" {
+		for _, part := range strings.Split(p, "/") {
+			if part == "" || part == "." || part == ".." {
+				return Location{}, fmt.Errorf("archive URL %q: prefix %q has an empty, '.' or '..' part", u, p)
+			}
+		}
+		if strings.ContainsAny(p, "\x00\n\r\\") {
+			return Location{}, fmt.Errorf("archive URL %q: prefix %q has a control character or backslash", u, p)
+		}
 	}
 	loc.Prefix = p
 	q, err := url.ParseQuery(u.RawQuery)
@@ -116,24 +112,6 @@ func parseS3(u *url.URL) (Location, error) {
 		}
 	}
 	return loc, nil
-}
-
-// checkPrefix turns a URL path into an object name prefix: no leading or
-// trailing '/', no empty, '.' or '..' part, no control character.
-func checkPrefix(path string) (string, error) {
-	p := strings.Trim(path, "/")
-	if p == "" {
-		return "", nil
-	}
-	for _, part := range strings.Split(p, "/") {
-		if part == "" || part == "." || part == ".." {
-			return "", fmt.Errorf("prefix %q has an empty, '.' or '..' part", p)
-		}
-	}
-	if strings.ContainsAny(p, "\x00\n\r\\") {
-		return "", fmt.Errorf("prefix %q has a control character or backslash", p)
-	}
-	return p, nil
 }
 
 // checkBucket applies the S3 bucket naming rules that matter for a URL.
@@ -181,15 +159,6 @@ func (l Location) String() string {
 			q.Set("insecure", "1")
 		}
 		u.RawQuery = q.Encode()
-		return u.String()
-	case "azblob":
-		u := url.URL{Scheme: "azblob", Host: l.Account, Path: "/" + l.Container}
-		if l.Prefix != "" {
-			u.Path += "/" + l.Prefix
-		}
-		if l.Endpoint != DefaultAzblobEndpoint(l.Account) {
-			u.RawQuery = url.Values{"endpoint": {l.Endpoint}}.Encode()
-		}
 		return u.String()
 	case "file":
 		return (&url.URL{Scheme: "file", Path: l.Path}).String()
