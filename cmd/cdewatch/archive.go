@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cdewatch/cdewatch/internal/archive"
@@ -36,18 +34,11 @@ func archiveRunners(ctx context.Context, cfg *config.Config, led *ledger.Ledger,
 	if err != nil {
 		return nil, nil, fmt.Errorf("archive.url: %w", err)
 	}
-	var creds *credentials.Credentials
-	if ac.CredentialsFile != "" {
-		if _, err := os.Stat(ac.CredentialsFile); err != nil {
-			return nil, nil, fmt.Errorf("archive.credentials_file: %w", err)
-		}
-		creds = credentials.NewFileAWSCredentials(ac.CredentialsFile, "default")
-	}
 	if audit == nil {
 		audit = func(context.Context, event.SelfAudit) error { return nil }
 	}
 	log = log.With("component", "archive", "target", loc.String())
-	store := &lazyStore{name: loc.String(), open: func(ctx context.Context) (archive.Store, error) { return archive.Open(ctx, loc, creds) }}
+	store := &lazyStore{name: loc.String(), open: func(ctx context.Context) (archive.Store, error) { return archive.Open(ctx, loc, ac.CredentialsFile) }}
 	// Refuse an unsafe bucket now; a store that is only unreachable is
 	// retried by the passes.
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)

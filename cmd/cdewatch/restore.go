@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/minio/minio-go/v7/pkg/credentials"
-
 	"github.com/cdewatch/cdewatch/internal/archive"
 	"github.com/cdewatch/cdewatch/internal/event"
 )
@@ -25,17 +23,20 @@ DIR must be missing or empty.
 
 URL is s3://BUCKET/PREFIX[?endpoint=HOST:PORT&region=R&insecure=1] (S3
 credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or
---credentials-file in the AWS shared credentials format) or file:///PATH.
+--credentials-file in the AWS shared credentials format),
+azblob://ACCOUNT/CONTAINER[/PREFIX][?endpoint=URL] (the key from
+AZURE_STORAGE_KEY, or --credentials-file holding the account's connection
+string) or file:///PATH.
 `
 
 func runRestore(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), restoreUsage, "\nFlags:\n"); fs.PrintDefaults() }
-	from := fs.String("from", "", "archive URL: s3://BUCKET/PREFIX?endpoint=HOST:PORT or file:///PATH")
+	from := fs.String("from", "", "archive URL: s3://BUCKET/PREFIX?endpoint=HOST:PORT, azblob://ACCOUNT/CONTAINER/PREFIX or file:///PATH")
 	data := fs.String("data", "", "data directory to restore into (must be missing or empty); the ledger goes to DIR/ledger")
 	key := fs.String("key", "", "trusted verifier key, or @FILE holding it (default: the archive's own log.pub, which proves less)")
 	cpFile := fs.String("checkpoint", "", "file holding a trusted signed checkpoint kept apart from the archive (default: the newest archived one)")
-	credsFile := fs.String("credentials-file", "", "S3 credentials in the AWS shared credentials format, profile [default] (default: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)")
+	credsFile := fs.String("credentials-file", "", "s3://: credentials in the AWS shared credentials format, profile [default] (default: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); azblob://: the storage account's connection string (default: AZURE_STORAGE_KEY)")
 	quiet := fs.Bool("quiet", false, "no progress output")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -77,15 +78,8 @@ func runRestore(ctx context.Context, args []string) error {
 		}
 		opts.Checkpoint = b
 	}
-	var creds *credentials.Credentials
-	if *credsFile != "" {
-		if loc.Scheme != "s3" {
-			return fmt.Errorf("%w: --credentials-file is for s3:// archives only", errUsage)
-		}
-		if _, err := os.Stat(*credsFile); err != nil {
-			return fmt.Errorf("--credentials-file: %w", err)
-		}
-		creds = credentials.NewFileAWSCredentials(*credsFile, "default")
+	if *credsFile != "" && loc.Scheme == "file" {
+		return fmt.Errorf("%w: --credentials-file is for s3:// and azblob:// archives only", errUsage)
 	}
 	if !*quiet {
 		opts.Progress = progressPrinter(os.Stderr)
@@ -95,7 +89,7 @@ func runRestore(ctx context.Context, args []string) error {
 			return fmt.Errorf("no archive at %s: %w", loc.Path, err)
 		}
 	}
-	store, err := archive.Open(ctx, loc, creds)
+	store, err := archive.Open(ctx, loc, *credsFile)
 	if err != nil {
 		return err
 	}

@@ -235,7 +235,7 @@ func TestRestoreUsage(t *testing.T) {
 		{[]string{"restore", "--data", "x"}, "--from and --data are required"},
 		{[]string{"restore", "--from", "file:///x"}, "--from and --data are required"},
 		{[]string{"restore", "--from", "ftp://x", "--data", "x"}, `scheme "ftp"`},
-		{[]string{"restore", "--from", "file:///x", "--data", "x", "--credentials-file", "c"}, "for s3:// archives only"},
+		{[]string{"restore", "--from", "file:///x", "--data", "x", "--credentials-file", "c"}, "for s3:// and azblob:// archives only"},
 	}
 	for _, tc := range tests {
 		if code, _, errOut := restoreCLI(t, tc.args...); code != 2 || !strings.Contains(errOut, tc.want) {

@@ -5,24 +5,31 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 )
 
 // Location is where an archive lives, as written in a URL:
 //
 //	s3://BUCKET[/PREFIX][?endpoint=HOST[:PORT]&region=REGION&insecure=1]
+//	azblob://ACCOUNT/CONTAINER[/PREFIX][?endpoint=https://HOST[:PORT][/PATH]]
 //	file:///ABSOLUTE/PATH
 //
 // An S3 endpoint defaults to s3.amazonaws.com; insecure=1 talks plain HTTP
 // (for a server on the loopback interface only, never across a network).
+// An Azure Blob endpoint is the account's blob service URL, by default
+// https://ACCOUNT.blob.core.windows.net; plain http:// is accepted for a
+// loopback address only.
 type Location struct {
-	Scheme   string // "s3" or "file"
-	Bucket   string // s3
-	Prefix   string // s3: object name prefix, without leading or trailing '/'
-	Endpoint string // s3: host[:port]
-	Region   string // s3: optional
-	Insecure bool   // s3: plain HTTP
-	Path     string // file: absolute directory
+	Scheme    string // "s3", "azblob" or "file"
+	Bucket    string // s3
+	Account   string // azblob: storage account
+	Container string // azblob
+	Prefix    string // s3, azblob: object name prefix, without leading or trailing '/'
+	Endpoint  string // s3: host[:port]; azblob: blob service URL, without trailing '/'
+	Region    string // s3: optional
+	Insecure  bool   // s3: plain HTTP
+	Path      string // file: absolute directory
 }
 
 // DefaultS3Endpoint is the endpoint of an s3:// URL that names none.
@@ -32,17 +39,22 @@ const DefaultS3Endpoint = "s3.amazonaws.com"
 func ParseLocation(s string) (Location, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return Location{}, fmt.Errorf("archive URL %q: %w; want s3://BUCKET/PREFIX?endpoint=HOST:PORT or file:///PATH", s, err)
+		return Location{}, fmt.Errorf("archive URL %q: %w; want s3://BUCKET/PREFIX?endpoint=HOST:PORT, azblob://ACCOUNT/CONTAINER/PREFIX or file:///PATH", s, err)
 	}
 	if u.User != nil {
+		if u.Scheme == "azblob" {
+			return Location{}, fmt.Errorf("archive URL %q carries credentials: pass them through AZURE_STORAGE_ACCOUNT/AZURE_STORAGE_KEY or a credentials file instead", redact(u))
+		}
 		return Location{}, fmt.Errorf("archive URL %q carries credentials: pass them through AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a credentials file instead", redact(u))
 	}
 	if u.Fragment != "" || u.Opaque != "" {
-		return Location{}, fmt.Errorf("archive URL %q: unexpected %q; want s3://BUCKET/PREFIX or file:///PATH", s, u.Fragment+u.Opaque)
+		return Location{}, fmt.Errorf("archive URL %q: unexpected %q; want s3://BUCKET/PREFIX, azblob://ACCOUNT/CONTAINER/PREFIX or file:///PATH", s, u.Fragment+u.Opaque)
 	}
 	switch u.Scheme {
 	case "s3":
 		return parseS3(u)
+	case "azblob":
+		return parseAzblob(u)
 	case "file":
 		if u.Host != "" {
 			return Location{}, fmt.Errorf("archive URL %q: a file URL has no host; write file:///absolute/path", s)
@@ -56,7 +68,7 @@ func ParseLocation(s string) (Location, error) {
 		}
 		return Location{Scheme: "file", Path: p}, nil
 	}
-	return Location{}, fmt.Errorf("archive URL %q: scheme %q: want s3:// (S3 with Object Lock) or file:// (a local folder)", s, u.Scheme)
+	return Location{}, fmt.Errorf("archive URL %q: scheme %q: want s3:// (S3 with Object Lock), azblob:// (Azure Blob with version-level immutability) or file:// (a local folder)", s, u.Scheme)
 }
 
 func parseS3(u *url.URL) (Location, error) {
@@ -64,16 +76,9 @@ func parseS3(u *url.URL) (Location, error) {
 	if err := checkBucket(loc.Bucket); err != nil {
 		return Location{}, fmt.Errorf("archive URL %q: %w", u, err)
 	}
-	p := strings.Trim(u.Path, "/")
-	if p != "" {
-		for _, part := range strings.Split(p, "/") {
-			if part == "" || part == "." || part == ".." {
-				return Location{}, fmt.Errorf("archive URL %q: prefix %q has an empty, '.' or '..' part", u, p)
-			}
-		}
-		if strings.ContainsAny(p, "\x00\n\r\\") {
-			return Location{}, fmt.Errorf("archive URL %q: prefix %q has a control character or backslash", u, p)
-		}
+	p, err := checkPrefix(u.Path)
+	if err != nil {
+		return Location{}, fmt.Errorf("archive URL %q: %w", u, err)
 	}
 	loc.Prefix = p
 	q, err := url.ParseQuery(u.RawQuery)
@@ -112,6 +117,152 @@ func parseS3(u *url.URL) (Location, error) {
 		}
 	}
 	return loc, nil
+}
+
+// DefaultAzblobEndpoint is the blob service URL of an azblob:// URL that
+// names no endpoint: Azure's public cloud.
+func DefaultAzblobEndpoint(account string) string {
+	return "https://" + account + ".blob.core.windows.net"
+}
+
+func parseAzblob(u *url.URL) (Location, error) {
+	loc := Location{Scheme: "azblob", Account: u.Host}
+	if err := checkAccount(loc.Account); err != nil {
+		return Location{}, fmt.Errorf("archive URL %q: %w", u, err)
+	}
+	ctr, rest, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	if ctr == "" {
+		return Location{}, fmt.Errorf("archive URL %q names no container: want azblob://ACCOUNT/CONTAINER[/PREFIX]", u)
+	}
+	if err := checkContainer(ctr); err != nil {
+		return Location{}, fmt.Errorf("archive URL %q: %w", u, err)
+	}
+	loc.Container = ctr
+	p, err := checkPrefix(rest)
+	if err != nil {
+		return Location{}, fmt.Errorf("archive URL %q: %w", u, err)
+	}
+	loc.Prefix = p
+	loc.Endpoint = DefaultAzblobEndpoint(loc.Account)
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return Location{}, fmt.Errorf("archive URL %q: parameters: %w", u, err)
+	}
+	for k, v := range q {
+		if len(v) != 1 {
+			return Location{}, fmt.Errorf("archive URL %q: parameter %q given %d times", u, k, len(v))
+		}
+		if k != "endpoint" {
+			return Location{}, fmt.Errorf("archive URL %q: unknown parameter %q (known: endpoint)", u, k)
+		}
+		if loc.Endpoint, err = parseAzblobEndpoint(v[0]); err != nil {
+			return Location{}, fmt.Errorf("archive URL %q: %w", u, err)
+		}
+	}
+	return loc, nil
+}
+
+// parseAzblobEndpoint checks a blob service URL and returns it in its
+// canonical form: scheme://host[:port][/path], no trailing '/'.
+func parseAzblobEndpoint(raw string) (string, error) {
+	bad := func(why string) (string, error) {
+		return "", fmt.Errorf("endpoint %q: %s; want https://HOST[:PORT][/PATH], the storage account's blob service URL", raw, why)
+	}
+	e, err := url.Parse(raw)
+	if err != nil {
+		return bad(err.Error())
+	}
+	if e.Scheme != "https" && e.Scheme != "http" {
+		return bad("not an http(s) URL")
+	}
+	if e.User != nil || e.RawQuery != "" || e.ForceQuery || e.Fragment != "" || e.Opaque != "" {
+		return bad("it carries credentials, parameters or a fragment")
+	}
+	host, port := e.Hostname(), e.Port()
+	if host == "" {
+		return bad("no host")
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		for i := 0; i < len(host); i++ {
+			if c := host[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+				return bad("the host is not a DNS name or IP address")
+			}
+		}
+	}
+	canon := host
+	if ip != nil && strings.Contains(host, ":") {
+		canon = "[" + host + "]"
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+			return bad("the port is not a number from 1 to 65535")
+		}
+		canon = net.JoinHostPort(host, port)
+	}
+	if canon != e.Host {
+		return bad("the host is not a DNS name or IP address with an optional port")
+	}
+	if e.Scheme == "http" && !(host == "localhost" || ip != nil && ip.IsLoopback()) {
+		return bad("plain http is accepted for a loopback address only: use https")
+	}
+	p := strings.TrimRight(e.Path, "/")
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~/", c) >= 0) {
+			return bad("the path has a character other than letters, digits and -._~/")
+		}
+	}
+	if p != "" && p != path.Clean(p) {
+		return bad("the path is not clean")
+	}
+	return e.Scheme + "://" + canon + p, nil
+}
+
+// checkAccount applies the Azure storage account naming rules.
+func checkAccount(a string) error {
+	if len(a) < 3 || len(a) > 24 {
+		return fmt.Errorf("storage account %q: an account name has 3 to 24 characters", a)
+	}
+	for i := 0; i < len(a); i++ {
+		if !isAlnum(a[i]) {
+			return fmt.Errorf("storage account %q: an account name has lowercase letters and digits only", a)
+		}
+	}
+	return nil
+}
+
+// checkContainer applies the Azure blob container naming rules.
+func checkContainer(c string) error {
+	if len(c) < 3 || len(c) > 63 {
+		return fmt.Errorf("container %q: a container name has 3 to 63 characters", c)
+	}
+	for i := 0; i < len(c); i++ {
+		if !isAlnum(c[i]) && c[i] != '-' {
+			return fmt.Errorf("container %q: a container name has lowercase letters, digits and '-' only", c)
+		}
+	}
+	if !isAlnum(c[0]) || !isAlnum(c[len(c)-1]) || strings.Contains(c, "--") {
+		return fmt.Errorf("container %q: a container name starts and ends with a letter or digit and has no '--'", c)
+	}
+	return nil
+}
+
+// checkPrefix turns a URL path into an object name prefix: no leading or
+// trailing '/', no empty, '.' or '..' part, no control character.
+func checkPrefix(raw string) (string, error) {
+	p := strings.Trim(raw, "/")
+	if p == "" {
+		return "", nil
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == "" || part == "." || part == ".." {
+			return "", fmt.Errorf("prefix %q has an empty, '.' or '..' part", p)
+		}
+	}
+	if strings.ContainsAny(p, "\x00\n\r\\") {
+		return "", fmt.Errorf("prefix %q has a control character or backslash", p)
+	}
+	return p, nil
 }
 
 // checkBucket applies the S3 bucket naming rules that matter for a URL.
@@ -159,6 +310,19 @@ func (l Location) String() string {
 			q.Set("insecure", "1")
 		}
 		u.RawQuery = q.Encode()
+		return u.String()
+	case "azblob":
+		u := url.URL{Scheme: "azblob", Host: l.Account, Path: "/" + l.Container}
+		if l.Prefix != "" {
+			u.Path += "/" + l.Prefix
+		}
+		if l.Endpoint != DefaultAzblobEndpoint(l.Account) {
+			// Unescaped when it can be, for readable messages.
+			u.RawQuery = url.Values{"endpoint": {l.Endpoint}}.Encode()
+			if strings.Trim(l.Endpoint, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:/[]") == "" {
+				u.RawQuery = "endpoint=" + l.Endpoint
+			}
+		}
 		return u.String()
 	case "file":
 		return (&url.URL{Scheme: "file", Path: l.Path}).String()

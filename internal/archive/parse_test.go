@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"flag"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,7 +70,10 @@ func TestParseLocation(t *testing.T) {
 }
 
 func FuzzParseLocation(f *testing.F) {
-	for _, s := range []string{"s3://audit/prod/x?endpoint=127.0.0.1:7070&insecure=1&region=r", "file:///var/x", "s3://a%2Fb/c", "file:///a%20b?", "s3://bucket/%2e%2e"} {
+	for _, s := range []string{"s3://audit/prod/x?endpoint=127.0.0.1:7070&insecure=1&region=r", "file:///var/x", "s3://a%2Fb/c", "file:///a%20b?", "s3://bucket/%2e%2e",
+		"azblob://cdewatchaudit/audit/prod/x", "azblob://devstoreaccount1/c01/p?endpoint=http://127.0.0.1:10000/devstoreaccount1/",
+		"azblob://acct1/c01?endpoint=https%3A%2F%2Facct1.blob.core.usgovcloudapi.net%3A443%2Fx", "azblob://acct1/c01?endpoint=http://[::1]:10000",
+		"azblob://acct1/c-1/%2e%2e?endpoint=https://a/b//", "azblob://acct1/c01?endpoint=http://127.0.0.1:010"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -80,8 +85,15 @@ func FuzzParseLocation(f *testing.F) {
 		if err != nil || back != loc {
 			t.Fatalf("%q parsed to %+v, whose String %q parses to %+v, %v", s, loc, loc.String(), back, err)
 		}
-		if loc.Scheme == "s3" && (strings.HasPrefix(loc.Prefix, "/") || strings.HasSuffix(loc.Prefix, "/") || strings.Contains(loc.Prefix, "..")) {
-			t.Fatalf("%q: prefix %q not clean", s, loc.Prefix)
+		if e, err := url.Parse(loc.Endpoint); loc.Scheme == "azblob" && (err != nil || e.Scheme == "http" && e.Hostname() != "localhost" && !net.ParseIP(e.Hostname()).IsLoopback()) {
+			t.Fatalf("%q: endpoint %q is not https nor a loopback address", s, loc.Endpoint)
+		}
+		if loc.Scheme == "s3" || loc.Scheme == "azblob" {
+			for _, part := range strings.Split(loc.Prefix, "/") {
+				if loc.Prefix != "" && (part == "" || part == "." || part == "..") {
+					t.Fatalf("%q: prefix %q not clean", s, loc.Prefix)
+				}
+			}
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -16,8 +17,8 @@ import (
 )
 
 // ErrUnsuitable marks an archive target that can never work as it is: no
-// credentials, a missing bucket, or one without Object Lock. Retrying does
-// not help; the configuration must change.
+// credentials, a missing bucket or container, or one without Object Lock
+// or immutability. Retrying does not help; the configuration must change.
 var ErrUnsuitable = errors.New("unsuitable archive target")
 
 // S3Store keeps objects in an S3-compatible bucket with Object Lock: each
@@ -224,13 +225,32 @@ var _ Store = (*DirStore)(nil)
 // errNoStore is returned by Open for an unknown scheme.
 var errNoStore = errors.New("no such archive store")
 
-// Open opens the store of loc: an S3 bucket with Object Lock, or a local
-// directory. creds is used for S3 only (nil: the AWS_* environment).
-func Open(ctx context.Context, loc Location, creds *credentials.Credentials) (Store, error) {
+// Open opens the store of loc: an S3 bucket with Object Lock, an Azure
+// Blob container with version-level immutability, or a local directory.
+// credentialsFile, when set, holds the credentials: for S3 in the AWS
+// shared credentials format (profile [default]), for Azure the storage
+// account's connection string; empty: from the environment
+// (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AZURE_STORAGE_KEY). A
+// local directory takes none.
+func Open(ctx context.Context, loc Location, credentialsFile string) (Store, error) {
+	if credentialsFile != "" {
+		if _, err := os.Stat(credentialsFile); err != nil {
+			return nil, fmt.Errorf("credentials file: %w", err)
+		}
+	}
 	switch loc.Scheme {
 	case "s3":
+		var creds *credentials.Credentials
+		if credentialsFile != "" {
+			creds = credentials.NewFileAWSCredentials(credentialsFile, "default")
+		}
 		return OpenS3(ctx, loc, creds)
+	case "azblob":
+		return OpenAzure(ctx, loc, AzureOptions{CredentialsFile: credentialsFile})
 	case "file":
+		if credentialsFile != "" {
+			return nil, fmt.Errorf("%w: archive %s: a local folder takes no credentials file", ErrUnsuitable, loc)
+		}
 		return OpenDir(loc.Path)
 	}
 	return nil, fmt.Errorf("%w: %q", errNoStore, loc.Scheme)

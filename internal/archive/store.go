@@ -1,6 +1,7 @@
 // Package archive copies the ledger's committed bytes to storage that is
-// difficult to modify (PCI DSS 10.3.3: S3 Object Lock in compliance mode, or
-// a local folder of read-only files), restores a ledger directory from such
+// difficult to modify (PCI DSS 10.3.3: S3 Object Lock in compliance mode,
+// Azure Blob version-level immutability with locked policies, or a local
+// folder of read-only files), restores a ledger directory from such
 // a copy and proves it intact, and tests that restore on a schedule.
 //
 // The archive holds the ledger's own bytes: segment files cut at block

@@ -10,13 +10,16 @@ import (
 // values take the defaults written beside each field.
 type Archive struct {
 	// URL of the archive: s3://BUCKET/PREFIX?endpoint=HOST:PORT (a bucket
-	// with S3 Object Lock) or file:///PATH (a local folder, weaker). Empty:
+	// with S3 Object Lock), azblob://ACCOUNT/CONTAINER/PREFIX (a container
+	// with version-level immutability) or file:///PATH (a local folder,
+	// weaker). Empty:
 	// no archive. internal/archive.ParseLocation checks the rest when
 	// serve starts.
 	URL string `yaml:"url"`
 	// CredentialsFile holds the S3 credentials in the AWS shared
-	// credentials format (profile [default]). Empty: AWS_ACCESS_KEY_ID and
-	// AWS_SECRET_ACCESS_KEY from the environment.
+	// credentials format (profile [default]), or the Azure storage
+	// account's connection string. Empty: AWS_ACCESS_KEY_ID and
+	// AWS_SECRET_ACCESS_KEY, or AZURE_STORAGE_KEY, from the environment.
 	CredentialsFile string `yaml:"credentials_file"`
 	// Retention is how long each archived object stays locked: default
 	// and minimum 365d (PCI DSS 10.5.1), at most 3650d.
@@ -54,12 +57,12 @@ func (a *Archive) Validate(bad func(key, format string, args ...any)) {
 	}
 	scheme, rest, ok := strings.Cut(a.URL, "://")
 	switch {
-	case !ok || (scheme != "s3" && scheme != "file"):
-		bad("archive.url", "%q: want s3://BUCKET/PREFIX[?endpoint=HOST:PORT] (S3 with Object Lock) or file:///PATH (a local folder)", a.URL)
+	case !ok || (scheme != "s3" && scheme != "azblob" && scheme != "file"):
+		bad("archive.url", "%q: want s3://BUCKET/PREFIX[?endpoint=HOST:PORT] (S3 with Object Lock), azblob://ACCOUNT/CONTAINER/PREFIX (Azure Blob with version-level immutability) or file:///PATH (a local folder)", a.URL)
 	case strings.Contains(strings.SplitN(rest, "/", 2)[0], "@"):
-		bad("archive.url", "must not carry credentials: use credentials_file or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+		bad("archive.url", "must not carry credentials: use credentials_file, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (S3) or AZURE_STORAGE_KEY (Azure)")
 	case scheme == "file" && a.CredentialsFile != "":
-		bad("archive.credentials_file", "is for s3:// archives only")
+		bad("archive.credentials_file", "is for s3:// and azblob:// archives only")
 	}
 	if a.Retention == 0 {
 		a.Retention = Duration(DefaultArchiveRetention)

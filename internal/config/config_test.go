@@ -69,6 +69,13 @@ func TestParse(t *testing.T) {
 		{name: "witness without key", yaml: "witness:\n  witnesses:\n    - url: https://w.example.org\n", wantErr: "witness.witnesses[0].key: the witness's cosignature verifier key is required"},
 		{name: "witness bad url", yaml: "witness:\n  witnesses:\n    - url: w.example.org\n      key: k\n", wantErr: "witness.witnesses[0].url"},
 		{name: "witness unknown notifier", yaml: "witness:\n  syslog_notifiers: [siem]\n", wantErr: `witness.syslog_notifiers[0]: "siem" is not the name of a notifier of type syslog`},
+		{name: "archive on azure", yaml: "archive:\n  url: azblob://acct/cdewatch/prod\n  credentials_file: /etc/cdewatch/azure.conn\n",
+			check: func(t testing.TB, c *Config) {
+				if c.Archive.URL != "azblob://acct/cdewatch/prod" {
+					t.Errorf("archive: %+v", c.Archive)
+				}
+			}},
+		{name: "archive on gcs", yaml: "archive:\n  url: gs://bucket/x\n", wantErr: "line 2: archive.url"},
 		{name: "integrity too slow", yaml: "integrity:\n  interval: 10m\n", wantErr: "line 2: integrity.interval: 10m0s must be between 1s and 5m"},
 		{name: "integrity pass too long", yaml: "integrity:\n  full_pass: 48h\n", wantErr: "line 2: integrity.full_pass"},
 		{name: "unknown top key", yaml: "listen: x:1\nlisten_addr: y\n", wantErr: "line 2 (key listen_addr): field listen_addr not found"},

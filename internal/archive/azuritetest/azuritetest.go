@@ -1,0 +1,150 @@
+// Package azuritetest runs Azurite, Microsoft's Azure Storage emulator, for
+// tests of the archive against the Azure Blob API.
+//
+// Azurite implements containers, block blobs, conditional writes, listing
+// and shared-key authentication, but not immutability policies or legal
+// holds (Set Blob Immutability Policy answers 501 Not Implemented, and a
+// delete always succeeds): tests against it exercise the protocol, never
+// write-once-read-many protection.
+package azuritetest
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+)
+
+// InstallCommand installs the Azurite these tests run, where Binary finds it.
+const InstallCommand = `npm install --prefix "$HOME/.cache/cdewatch/azurite" azurite@3.37.0`
+
+// BinaryEnv names an environment variable that may hold the path of the
+// azurite-blob executable.
+const BinaryEnv = "CDEWATCH_AZURITE_BLOB"
+
+// Azurite's well-known development account. The key is public (it is in
+// Azurite's documentation) and opens nothing but a local emulator.
+const (
+	Account = "devstoreaccount1"
+	Key     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+// Server is a running azurite-blob on the loopback interface.
+type Server struct {
+	// Endpoint is the blob service URL of Account, in path style:
+	// http://127.0.0.1:PORT/devstoreaccount1.
+	Endpoint string
+	// Dir holds Azurite's data and its log (azurite.log).
+	Dir string
+}
+
+// Binary finds azurite-blob: the path in $CDEWATCH_AZURITE_BLOB, then
+// PATH, then node_modules/.bin under the prefix InstallCommand uses; ""
+// if absent.
+func Binary() string {
+	if p := os.Getenv(BinaryEnv); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("azurite-blob"); err == nil {
+		return p
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		p := filepath.Join(home, ".cache", "cdewatch", "azurite", "node_modules", ".bin", "azurite-blob")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// Start runs azurite-blob on a free loopback port until the test ends,
+// with its data in a temporary directory and telemetry off. Without the
+// executable the test is skipped, or fails when CI is set.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	bin := Binary()
+	if bin == "" {
+		msg := "azurite-blob not found ($" + BinaryEnv + ", PATH, ~/.cache/cdewatch/azurite): install Azurite with `" + InstallCommand + "` (needs node and npm) to run the Azure Blob tests"
+		if os.Getenv("CI") != "" {
+			tb.Fatal(msg)
+		}
+		tb.Skip(msg)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := tb.TempDir()
+	logf, err := os.Create(filepath.Join(dir, "azurite.log"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", port, "--location", data,
+		"--disableTelemetry", "--disableProductStyleUrl", "--skipApiVersionCheck")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start azurite-blob: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	tb.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		logf.Close()
+	})
+	// Wait until it accepts connections, or exits.
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i > 600 {
+			tb.Fatalf("azurite-blob did not listen on %s", addr)
+		}
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(logf.Name())
+			tb.Fatalf("azurite-blob exited: %v\n%s", err, log)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return &Server{Endpoint: "http://" + addr + "/" + Account, Dir: dir}
+}
+
+// Credential returns the shared key of Account.
+func (s *Server) Credential(tb testing.TB) *container.SharedKeyCredential {
+	tb.Helper()
+	c, err := container.NewSharedKeyCredential(Account, Key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// Container creates a container and returns a client for it.
+func (s *Server) Container(tb testing.TB, name string) *container.Client {
+	tb.Helper()
+	c, err := container.NewClientWithSharedKeyCredential(s.Endpoint+"/"+name, s.Credential(tb), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := c.Create(context.Background(), nil); err != nil {
+		tb.Fatalf("create container %s: %v", name, err)
+	}
+	return c
+}
