@@ -87,13 +87,19 @@ func run(tb testing.TB, d *Detector, s *sink, want int) error {
 }
 
 func alertsInLedger(tb testing.TB, l *ledger.Ledger) int {
-	n := 0
+	return len(storedIn(tb, l, event.TableSecurityAlert))
+}
+
+// storedIn returns the ledger's records of one table.
+func storedIn(tb testing.TB, l *ledger.Ledger, table string) []event.Record {
+	tb.Helper()
+	var out []event.Record
 	for _, r := range eventtest.Stored(tb, l, 0) {
-		if r.Table == event.TableSecurityAlert {
-			n++
+		if r.Table == table {
+			out = append(out, r)
 		}
 	}
-	return n
+	return out
 }
 
 // A restart neither loses nor repeats alerts; an alert appended but not

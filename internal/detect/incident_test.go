@@ -11,7 +11,6 @@ import (
 
 	"github.com/cdewatch/cdewatch/internal/alert"
 	"github.com/cdewatch/cdewatch/internal/event"
-	"github.com/cdewatch/cdewatch/internal/event/eventtest"
 	"github.com/cdewatch/cdewatch/internal/ledger"
 )
 
@@ -19,10 +18,8 @@ import (
 func incidentChanges(tb testing.TB, l *ledger.Ledger) []string {
 	tb.Helper()
 	var out []string
-	for _, r := range eventtest.Stored(tb, l, 0) {
-		if r.Table == event.TableSecurityIncident {
-			out = append(out, r.Resource+" "+r.Action+" by "+r.User)
-		}
+	for _, r := range storedIn(tb, l, event.TableSecurityIncident) {
+		out = append(out, r.Resource+" "+r.Action+" by "+r.User)
 	}
 	return out
 }

@@ -17,18 +17,8 @@ import (
 // expiredLedger is a ledger of several segments whose first two expired.
 func expiredLedger(tb testing.TB) (dir string, l *Ledger, recs [][]byte, gone uint64) {
 	tb.Helper()
-	dir = tb.TempDir()
-	opts := testOptions(dir)
-	opts.SegmentBytes = 4 << 10
-	l = openLedger(tb, opts)
-	for i := range 40 {
-		batch := smallRecords(i*10, 10)
-		appendRecs(tb, l, batch)
-		recs = append(recs, batch...)
-	}
-	if err := l.signNow(); err != nil {
-		tb.Fatal(err)
-	}
+	dir, l = segmentedLedger(tb, 40)
+	recs = smallRecords(0, 400)
 	segs := l.Segments()
 	if len(segs) < 3 {
 		tb.Fatalf("want several segments, have %d", len(segs))
@@ -161,16 +151,7 @@ func TestVerifyExpiredDamage(t *testing.T) {
 
 // TestMonitorAcrossExpiry: expiry is not damage; altering a tombstone is.
 func TestMonitorAcrossExpiry(t *testing.T) {
-	dir := t.TempDir()
-	opts := testOptions(dir)
-	opts.SegmentBytes = 4 << 10
-	l := openLedger(t, opts)
-	for i := range 40 {
-		appendRecs(t, l, smallRecords(i*10, 10))
-	}
-	if err := l.signNow(); err != nil {
-		t.Fatal(err)
-	}
+	dir, l := segmentedLedger(t, 40)
 	m := l.NewMonitor(MonitorOptions{MinPassBytes: 1 << 10})
 	var passes int
 	m.o.OnPass = func(p PassResult) {

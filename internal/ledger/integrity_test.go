@@ -14,6 +14,23 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
+// segmentedLedger is a ledger of small segments holding batches batches
+// of ten small records (smallRecords(0, 10*batches)), with a checkpoint.
+func segmentedLedger(tb testing.TB, batches int) (dir string, l *Ledger) {
+	tb.Helper()
+	dir = tb.TempDir()
+	opts := testOptions(dir)
+	opts.SegmentBytes = 4 << 10
+	l = openLedger(tb, opts)
+	for i := range batches {
+		appendRecs(tb, l, smallRecords(i*10, 10))
+	}
+	if err := l.signNow(); err != nil {
+		tb.Fatal(err)
+	}
+	return dir, l
+}
+
 // monitored is a ledger of several segments with a checkpoint, and a
 // monitor that has taken its first look.
 type monitored struct {
@@ -25,16 +42,7 @@ type monitored struct {
 
 func newMonitored(tb testing.TB, o MonitorOptions) *monitored {
 	tb.Helper()
-	dir := tb.TempDir()
-	opts := testOptions(dir)
-	opts.SegmentBytes = 4 << 10
-	l := openLedger(tb, opts)
-	for i := range 40 {
-		appendRecs(tb, l, smallRecords(i*10, 10))
-	}
-	if err := l.signNow(); err != nil {
-		tb.Fatal(err)
-	}
+	dir, l := segmentedLedger(tb, 40)
 	if o.Interval == 0 {
 		o.Interval = time.Minute
 	}
@@ -219,16 +227,7 @@ func TestMonitorFindsChangeWhileStopped(t *testing.T) {
 // TestMonitorPassFindsSilentChange: a change the metadata does not show
 // (made before the monitor first looked) is found by the full pass.
 func TestMonitorPassFindsSilentChange(t *testing.T) {
-	dir := t.TempDir()
-	opts := testOptions(dir)
-	opts.SegmentBytes = 4 << 10
-	l := openLedger(t, opts)
-	for i := range 30 {
-		appendRecs(t, l, smallRecords(i*10, 10))
-	}
-	if err := l.signNow(); err != nil {
-		t.Fatal(err)
-	}
+	dir, l := segmentedLedger(t, 30)
 	b := blockOf(t, dir, 42)
 	// Swap two records' order inside the block, keeping the checksum valid.
 	rewriteBlock(t, b, func(r [][]byte) [][]byte { r[0], r[1] = r[1], r[0]; return r })
