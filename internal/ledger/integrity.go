@@ -293,6 +293,9 @@ func (m *Monitor) checkSegments(segs []segmentInfo, size uint64, report func(Dam
 			end = segs[i+1].first
 		}
 		id, err := statID(seg.path)
+		if err != nil && seg.expired == nil && m.l.expiredNow(seg.first) {
+			continue // expired since the snapshot: checked as a tombstone next time
+		}
 		if err != nil {
 			report(Damage{File: seg.path, Offset: -1, FirstLeaf: seg.first, EndLeaf: end, Reason: "segment file missing or unreadable: " + err.Error()})
 			continue
@@ -334,6 +337,11 @@ func (m *Monitor) checkSegments(segs []segmentInfo, size uint64, report func(Dam
 			m.o.Logger.Warn("sealed segment metadata changed; its content is intact", "segment", seg.path)
 		}
 		m.st.Segments[name] = id
+	}
+	for name := range m.st.Segments {
+		if !known[name] {
+			delete(m.st.Segments, name) // expired: its tombstone is known instead
+		}
 	}
 	ents, err := os.ReadDir(filepath.Join(m.l.opts.Dir, dirSegments))
 	if err != nil {
@@ -700,6 +708,9 @@ func (m *Monitor) pass(ctx context.Context, segs []segmentInfo, cp *Checkpoint, 
 			fail(*hashErr)
 			return
 		}
+		if n == 0 {
+			break // no progress (a segment expired meanwhile): go on at the next check
+		}
 		budget -= n
 		p.Bytes += n
 	}
@@ -738,6 +749,9 @@ func (m *Monitor) pass(ctx context.Context, segs []segmentInfo, cp *Checkpoint, 
 // were read, the segment's committed end, or the pass target.
 func (m *Monitor) passSegment(seg segmentInfo, p *passState, tree *treeBuilder, visit func(int, uint64, *tlog.Hash), budget int64) (int64, *Damage) {
 	f, err := os.Open(seg.path)
+	if err != nil && m.l.expiredNow(seg.first) {
+		return 0, nil // expired meanwhile: the next check reads its kept hashes
+	}
 	if err != nil {
 		return 0, &Damage{File: seg.path, Offset: -1, FirstLeaf: p.Leaf, EndLeaf: p.Target, Reason: "segment unreadable: " + err.Error()}
 	}
