@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -79,6 +80,14 @@ func newFixture(tb testing.TB, batches []batch) *fixture {
 				}
 				f.batches[name] = t
 			}
+		}
+	}
+	// The files were written now; date them as their records, as the
+	// ledger writing them at that time would have.
+	for _, b := range batches {
+		at := start.Add(-b.age)
+		if err := os.Chtimes(f.batches[b.name].Path, at, at); err != nil {
+			tb.Fatal(err)
 		}
 	}
 	return f
