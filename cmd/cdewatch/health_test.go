@@ -79,8 +79,15 @@ func TestSourceSilenceServe(t *testing.T) {
 		tick("c1", "c2")
 	}
 	got := waitRows(t, post, `CdewatchAudit | where OperationName startswith "health.failure." and tostring(Details.subject) startswith "c1"
-		| summarize Start = minif(TimeGenerated, OperationName == "health.failure.start"), End = maxif(TimeGenerated, OperationName == "health.failure.end") by Id = tostring(Details.failure_id)
-		| where isnotnull(End) | project Id, Start, End, Duration = End - Start`, func(r [][]json.RawMessage) bool { return len(r) >= 1 })
+		| extend Id = tostring(Details.failure_id)
+		| summarize Start = take_anyif(todatetime(Details.start), OperationName == "health.failure.start"),
+			End = take_anyif(todatetime(Details.end), OperationName == "health.failure.end"),
+			Cause = take_anyif(tostring(Details.cause), OperationName == "health.failure.start") by Id
+		| where isnotnull(End) | project Id, Start, End, Duration = End - Start, Cause`, func(r [][]json.RawMessage) bool { return len(r) >= 1 })
+	var start, end time.Time
+	if json.Unmarshal(got[0][1], &start) != nil || json.Unmarshal(got[0][2], &end) != nil || !end.After(start) || end.Sub(start) < 2*time.Second {
+		t.Fatalf("failure record: %s: want a start at the last event and an end after the bound", got[0])
+	}
 	t.Logf("failure recorded: %s", got[0])
 }
 
