@@ -34,9 +34,7 @@ func runIncidents(ctx context.Context, args []string) error {
 
 func incidentsCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("incidents", flag.ContinueOnError)
-	server := fs.String("server", defaultServer, "cdewatch API URL")
-	tokenFile := fs.String("token-file", "", "file holding the token (default: the token in $CDEWATCH_TOKEN)")
-	caFile := fs.String("ca", "", "PEM file of a certificate (or CA) to trust for an https server")
+	af := addAPIFlags(fs, "the token")
 	format := fs.String("format", "table", "list output: table or json")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), incidentsUsage)
@@ -52,11 +50,7 @@ func incidentsCommand(ctx context.Context, args []string, stdout io.Writer) erro
 	default:
 		return fmt.Errorf("%w: want list, or ack|resolve ID REASON", errUsage)
 	}
-	secret, err := clientToken(*tokenFile, "a soc-analyst token: cdewatch token create --role soc-analyst")
-	if err != nil {
-		return err
-	}
-	c, err := newClient(*server, secret, *caFile, time.Minute)
+	c, err := af.client("a soc-analyst token: cdewatch token create --role soc-analyst", time.Minute)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ Usage:
   cdewatch query   [--token-file F] [--format table|json|csv] 'KQL'|-      run a KQL query (recorded in the audit trail)
   cdewatch sources [--token-file F] [--format table|json]                  per source: volume, last event, records missing 10.2.2 details
   cdewatch incidents list | ack|resolve ID REASON                          open incidents, and their lifecycle (recorded)
+  cdewatch retention status | hold|release REASON                         retention in effect, and the legal hold (recorded)
   cdewatch import  [--token-file F] [--state FILE] PATH...                  send saved Azure diagnostic exports (storage blobs, Event Hubs bodies)
   cdewatch policy  check|generate [--cde-namespaces NS,...] ...             check an audit policy against PCI DSS 10.2.1, or write one
   cdewatch posture azure [--lifecycle FILE] SETTINGS.json                  check an AKS diagnostic settings export (kube-audit, destination, retention)
@@ -56,6 +57,7 @@ func run(ctx context.Context, args []string) int {
 		"verify":    runVerify,
 		"prove":     runProve,
 		"incidents": runIncidents,
+		"retention": runRetention,
 		"restore":   runRestore,
 		"token":     runToken,
 		"query":     runQuery,

@@ -237,9 +237,14 @@ func TestGuardsAPI(t *testing.T) {
 		t.Fatalf("incident history: %s", rows)
 	}
 
-	// Legal hold: compliance sets it, with a reason; the change is recorded.
-	if status, body, _ := do(t, http.MethodPost, base+"/v1/retention/hold", compliance, []byte(`{"hold":true,"reason":"case 4711"}`)); status != http.StatusOK || !strings.Contains(string(body), `"reason":"case 4711"`) {
-		t.Fatalf("hold: %d %s", status, body)
+	// Legal hold: compliance sets it (here with the CLI), with a reason;
+	// the change is recorded.
+	complianceFile := filepath.Join(t.TempDir(), "compliance.token")
+	writeTestFile(t, complianceFile, []byte(compliance))
+	out.Reset()
+	if err := retentionCommand(context.Background(), []string{"--server", base, "--token-file", complianceFile, "hold", "case 4711"}, &out); err != nil ||
+		!strings.Contains(out.String(), "legal hold: set by token:") || !strings.Contains(out.String(), "(case 4711)") || !strings.Contains(out.String(), "retention in effect: 365d") {
+		t.Fatalf("retention hold: %v\n%s", err, out.String())
 	}
 	if status, body, _ := do(t, http.MethodGet, base+"/v1/retention", auditor, nil); status != http.StatusOK || !strings.Contains(string(body), "case 4711") {
 		t.Fatalf("retention status: %d %s", status, body)

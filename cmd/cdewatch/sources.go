@@ -34,9 +34,7 @@ func runSources(ctx context.Context, args []string) error {
 
 func sourcesCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("sources", flag.ContinueOnError)
-	server := fs.String("server", defaultServer, "cdewatch API URL")
-	tokenFile := fs.String("token-file", "", "file holding a token of a role that reads logs (default: the token in $CDEWATCH_TOKEN)")
-	caFile := fs.String("ca", "", "PEM file of a certificate (or CA) to trust for an https server")
+	af := addAPIFlags(fs, "a token of any role but ingest and metrics")
 	format := fs.String("format", "table", "output format: table or json")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), sourcesUsage)
@@ -51,11 +49,7 @@ func sourcesCommand(ctx context.Context, args []string, stdout io.Writer) error 
 	if *format != "table" && *format != "json" {
 		return fmt.Errorf("%w: --format %q: want table or json", errUsage, *format)
 	}
-	secret, err := clientToken(*tokenFile, "a log-reader token: cdewatch token create --role log-reader")
-	if err != nil {
-		return err
-	}
-	c, err := newClient(*server, secret, *caFile, time.Minute)
+	c, err := af.client("a log-reader token: cdewatch token create --role log-reader", time.Minute)
 	if err != nil {
 		return err
 	}

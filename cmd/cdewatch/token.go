@@ -44,6 +44,31 @@ Offline: --data DIR works on the data directory itself while the server is stopp
 // defaultServer is the API address the client commands use by default.
 const defaultServer = "http://127.0.0.1:8470"
 
+// apiFlags are the flags of the commands that talk to the API with a
+// token from a file or $CDEWATCH_TOKEN.
+type apiFlags struct {
+	server, tokenFile, caFile *string
+}
+
+// addAPIFlags adds --server, --token-file (described by token) and --ca.
+func addAPIFlags(fs *flag.FlagSet, token string) apiFlags {
+	return apiFlags{
+		server:    fs.String("server", defaultServer, "cdewatch API URL"),
+		tokenFile: fs.String("token-file", "", "file holding "+token+" (default: the token in $CDEWATCH_TOKEN)"),
+		caFile:    fs.String("ca", "", "PEM file of a certificate (or CA) to trust for an https server"),
+	}
+}
+
+// client returns the API client the flags describe; hint says how to get
+// a token when none is given.
+func (f apiFlags) client(hint string, timeout time.Duration) (*client, error) {
+	secret, err := clientToken(*f.tokenFile, hint)
+	if err != nil {
+		return nil, err
+	}
+	return newClient(*f.server, secret, *f.caFile, timeout)
+}
+
 // client is a minimal client of the API.
 type client struct {
 	server string
