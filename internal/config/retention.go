@@ -17,9 +17,9 @@ type Retention struct {
 	ShortenDelay Duration `yaml:"shorten_delay"`
 	// Interval between expiry runs.
 	Interval Duration `yaml:"interval"`
-	// Index is the hot window of the query index: rows whose
-	// TimeGenerated is older leave the index (the ledger keeps them, and
-	// a logged rehydrate brings a range back); at least 90d.
+	// Index is the hot window of the query index: rows received longer
+	// ago leave the index (the ledger keeps them, and a logged rehydrate
+	// brings a range back); at least 90d.
 	Index Duration `yaml:"index"`
 	// IndexTables overrides Index per table; each at least 90d.
 	IndexTables map[string]Duration `yaml:"index_tables"`

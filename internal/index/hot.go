@@ -35,9 +35,11 @@ func mappedIndexTables() []string {
 	return out
 }
 
-// ExpireHot deletes the rows whose TimeGenerated is before their table's
-// cutoff (the query index keeps a hot window; the ledger keeps
-// everything for its own retention), except rows rehydrated until later.
+// ExpireHot deletes the rows received (ReceivedTime) before their table's
+// cutoff (the query index keeps a hot window; the ledger keeps everything
+// for its own retention), except rows rehydrated until later. Receive
+// time, not event time: records imported late (last year's exports) stay
+// queryable for the window after they arrived.
 // It returns the rows deleted per table.
 func (x *Index) ExpireHot(ctx context.Context, cutoff func(table string) time.Time, now time.Time) (map[string]int64, error) {
 	// DuckDB calls never see ctx: canceling one interrupts the connection,
@@ -56,7 +58,7 @@ func (x *Index) ExpireHot(ctx context.Context, cutoff func(table string) time.Ti
 		if c.IsZero() {
 			continue
 		}
-		res, err := x.db.ExecContext(db, `DELETE FROM `+quoteIdent(t)+` WHERE `+quoteIdent(ColTimeGenerated)+` < ?`+
+		res, err := x.db.ExecContext(db, `DELETE FROM `+quoteIdent(t)+` WHERE "ReceivedTime" < ?`+
 			` AND NOT EXISTS (SELECT 1 FROM `+rehydratedTable+` r WHERE `+quoteIdent(t)+`.seq >= r.from_seq AND `+quoteIdent(t)+`.seq < r.to_seq AND r.until > ?)`,
 			c.UTC(), now.UTC())
 		if err != nil {
