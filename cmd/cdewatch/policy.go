@@ -63,26 +63,20 @@ func policyCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		fmt.Fprintln(fs.Output(), policyUsage+"\n\nFlags of check:")
 		fs.PrintDefaults()
 	}
-	paths, err := parseInterspersed(fs, args)
+	path, err := reportInput(fs, args, format, "policy file")
 	if err != nil {
 		return err
 	}
-	if len(paths) != 1 {
-		return fmt.Errorf("%w: name one policy file (or - for standard input)", errUsage)
-	}
-	if *format != "text" && *format != "json" {
-		return fmt.Errorf("%w: --format %q: want text or json", errUsage, *format)
-	}
-	src, err := readPostureInput(paths[0], stdin, auditpolicy.MaxPolicyBytes)
+	src, err := readPostureInput(path, stdin, auditpolicy.MaxPolicyBytes)
 	if err != nil {
 		return err
 	}
 	p, err := auditpolicy.Parse(src)
 	if err != nil {
-		return fmt.Errorf("%s is not a valid audit policy:\n%w", paths[0], err)
+		return fmt.Errorf("%s is not a valid audit policy:\n%w", path, err)
 	}
 	opts := auditpolicy.Options{CDENamespaces: postureList(*cde), LogNamespaces: postureList(*logNS)}
-	rep, err := auditpolicy.Check(p, paths[0], opts)
+	rep, err := auditpolicy.Check(p, path, opts)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}

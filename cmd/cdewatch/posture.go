@@ -60,23 +60,17 @@ func postureAzure(args []string, stdin io.Reader, stdout, stderr io.Writer) erro
 		fmt.Fprintln(fs.Output(), postureUsage+"\n\nFlags of azure:")
 		fs.PrintDefaults()
 	}
-	paths, err := parseInterspersed(fs, args)
+	path, err := reportInput(fs, args, format, "diagnostic settings export")
 	if err != nil {
 		return err
 	}
-	if len(paths) != 1 {
-		return fmt.Errorf("%w: name one diagnostic settings export (or - for standard input)", errUsage)
-	}
-	if *format != "text" && *format != "json" {
-		return fmt.Errorf("%w: --format %q: want text or json", errUsage, *format)
-	}
-	src, err := readPostureInput(paths[0], stdin, azurediag.MaxInputBytes)
+	src, err := readPostureInput(path, stdin, azurediag.MaxInputBytes)
 	if err != nil {
 		return err
 	}
 	settings, err := azurediag.Decode(src)
 	if err != nil {
-		return fmt.Errorf("%s is not a diagnostic settings export: %w", paths[0], err)
+		return fmt.Errorf("%s is not a diagnostic settings export: %w", path, err)
 	}
 	var opts azurediag.Options
 	if *lifecycle != "" {
@@ -88,7 +82,7 @@ func postureAzure(args []string, stdin io.Reader, stdout, stderr io.Writer) erro
 			return fmt.Errorf("%s: %w", *lifecycle, err)
 		}
 	}
-	rep := azurediag.Check(settings, paths[0], opts)
+	rep := azurediag.Check(settings, path, opts)
 	if *format == "json" {
 		err = rep.WriteJSON(stdout)
 	} else {
@@ -98,4 +92,20 @@ func postureAzure(args []string, stdin io.Reader, stdout, stderr io.Writer) erro
 		return err
 	}
 	return posture.Check(rep.Verdicts)
+}
+
+// reportInput parses the flags and the one input of a report command (a
+// file, or - for standard input), and checks --format.
+func reportInput(fs *flag.FlagSet, args []string, format *string, what string) (string, error) {
+	paths, err := parseInterspersed(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(paths) != 1 {
+		return "", fmt.Errorf("%w: name one %s (or - for standard input)", errUsage, what)
+	}
+	if *format != "text" && *format != "json" {
+		return "", fmt.Errorf("%w: --format %q: want text or json", errUsage, *format)
+	}
+	return paths[0], nil
 }

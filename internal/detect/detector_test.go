@@ -105,17 +105,8 @@ func storedIn(tb testing.TB, l *ledger.Ledger, table string) []event.Record {
 // A restart neither loses nor repeats alerts; an alert appended but not
 // handed to delivery before a failure is delivered after the restart.
 func TestDetectorRestart(t *testing.T) {
-	l, err := ledger.Open(ledger.Options{Dir: t.TempDir(), Origin: "test.cdewatch/detect"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	s := &sink{}
-	state := filepath.Join(t.TempDir(), "detect.json")
-	newDetector := func() *Detector {
-		return &Detector{Ledger: l, Rules: []Evaluator{secretReads{}}, Deliver: s.deliver, StateFile: state,
-			PollInterval: time.Millisecond, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
-	}
+	rt := newRestartable(t, func() []Evaluator { return []Evaluator{secretReads{}} })
+	l, s, newDetector := rt.l, rt.s, rt.detector
 	d := newDetector()
 	appendRecords(t, l, "get secrets", "list pods", "get secrets")
 	if err := run(t, d, s, 2); err != nil {
@@ -177,17 +168,8 @@ func (c *everyThird) UnmarshalState(b []byte) error { return json.Unmarshal(b, &
 // Stateful rules keep their count across restarts, including one after an
 // alert was recorded but its state not yet saved.
 func TestDetectorStateful(t *testing.T) {
-	l, err := ledger.Open(ledger.Options{Dir: t.TempDir(), Origin: "test.cdewatch/detect"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	s := &sink{}
-	state := filepath.Join(t.TempDir(), "detect.json")
-	newDetector := func() *Detector {
-		return &Detector{Ledger: l, Rules: []Evaluator{&everyThird{}}, Deliver: s.deliver, StateFile: state,
-			PollInterval: time.Millisecond, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
-	}
+	rt := newRestartable(t, func() []Evaluator { return []Evaluator{&everyThird{}} })
+	l, s, newDetector := rt.l, rt.s, rt.detector
 	appendRecords(t, l, "get secrets", "get secrets")
 	if err := run(t, newDetector(), s, 0); err != nil { // evaluates nothing or both; no alert yet
 		t.Fatal(err)
@@ -204,4 +186,29 @@ func TestDetectorStateful(t *testing.T) {
 	if n := alertsInLedger(t, l); n != 2 || s.count() != 2 {
 		t.Errorf("%d alerts in the ledger, %d delivered; want 2 and 2", n, s.count())
 	}
+}
+
+// restartable is a ledger, a delivery sink and a state file, and makes
+// detectors over them with the rules of rules: each new one is the
+// detector after a restart.
+type restartable struct {
+	l     *ledger.Ledger
+	s     *sink
+	state string
+	rules func() []Evaluator
+}
+
+func newRestartable(tb testing.TB, rules func() []Evaluator) *restartable {
+	tb.Helper()
+	l, err := ledger.Open(ledger.Options{Dir: tb.TempDir(), Origin: "test.cdewatch/detect"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	return &restartable{l: l, s: &sink{}, state: filepath.Join(tb.TempDir(), "detect.json"), rules: rules}
+}
+
+func (r *restartable) detector() *Detector {
+	return &Detector{Ledger: r.l, Rules: r.rules(), Deliver: r.s.deliver, StateFile: r.state,
+		PollInterval: time.Millisecond, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
 }

@@ -3,8 +3,6 @@ package detect
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,17 +26,8 @@ func incidentChanges(tb testing.TB, l *ledger.Ledger) []string {
 // until it is resolved; changes are ledger records; a restart keeps the
 // open incidents.
 func TestIncidentLifecycle(t *testing.T) {
-	l, err := ledger.Open(ledger.Options{Dir: t.TempDir(), Origin: "test.cdewatch/detect"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	s := &sink{}
-	state := filepath.Join(t.TempDir(), "detect.json")
-	newDetector := func() *Detector {
-		return &Detector{Ledger: l, Rules: []Evaluator{secretReads{}}, Deliver: s.deliver, StateFile: state,
-			PollInterval: time.Millisecond, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
-	}
+	rt := newRestartable(t, func() []Evaluator { return []Evaluator{secretReads{}} })
+	l, s, newDetector := rt.l, rt.s, rt.detector
 	ctx := context.Background()
 	d := newDetector()
 	appendRecords(t, l, "get secrets", "get secrets")
@@ -99,17 +88,8 @@ func TestIncidentLifecycle(t *testing.T) {
 // TestRaisedRedelivered: an alert of Raise whose delivery failed is
 // delivered at the next start, once.
 func TestRaisedRedelivered(t *testing.T) {
-	l, err := ledger.Open(ledger.Options{Dir: t.TempDir(), Origin: "test.cdewatch/detect"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	s := &sink{}
-	state := filepath.Join(t.TempDir(), "detect.json")
-	newDetector := func() *Detector {
-		return &Detector{Ledger: l, Rules: []Evaluator{secretReads{}}, Deliver: s.deliver, StateFile: state,
-			PollInterval: time.Millisecond, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
-	}
+	rt := newRestartable(t, func() []Evaluator { return []Evaluator{secretReads{}} })
+	l, s, newDetector := rt.l, rt.s, rt.detector
 	d := newDetector()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
