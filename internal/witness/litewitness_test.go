@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdewatch/cdewatch/internal/proctest"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -57,10 +58,7 @@ func tools(tb testing.TB) map[string]string {
 	}
 	if len(missing) > 0 {
 		msg := "real witness unavailable: " + strings.Join(missing, ", ") + " not found; install with: " + installHint
-		if os.Getenv("CI") != "" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
+		proctest.Missing(tb, msg)
 	}
 	return found
 }
@@ -121,7 +119,7 @@ func startLiteWitness(tb testing.TB, name string) *liteWitness {
 	waitFor(tb, "the ssh-agent socket", func() bool { _, err := os.Stat(w.sock); return err == nil })
 	run(tb, []string{"SSH_AUTH_SOCK=" + w.sock}, bin["ssh-add"], "-q", key)
 
-	w.addr = freeAddr(tb)
+	w.addr = proctest.FreeAddr(tb)
 	w.URL = "http://" + w.addr
 	w.start()
 	tb.Cleanup(w.stop)
@@ -269,17 +267,6 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// freeAddr returns a loopback address with a port nothing listens on.
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // syncBuffer is a bytes.Buffer safe for a process's output and a reader.

@@ -15,9 +15,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/cdewatch/cdewatch/internal/proctest"
 )
 
 // InstallCommand installs the Azurite these tests run, where Binary finds it.
@@ -72,57 +72,17 @@ func Start(tb testing.TB) *Server {
 	bin := Binary()
 	if bin == "" {
 		msg := "azurite-blob not found ($" + BinaryEnv + ", PATH, ~/.cache/cdewatch/azurite): install Azurite with `" + InstallCommand + "` (needs node and npm) to run the Azure Blob tests"
-		if os.Getenv("CI") != "" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
+		proctest.Missing(tb, msg)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := proctest.FreeAddr(tb)
+	_, port, _ := net.SplitHostPort(addr)
 	dir := tb.TempDir()
-	logf, err := os.Create(filepath.Join(dir, "azurite.log"))
-	if err != nil {
-		tb.Fatal(err)
-	}
 	data := filepath.Join(dir, "data")
 	if err := os.Mkdir(data, 0o700); err != nil {
 		tb.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", port, "--location", data,
-		"--disableTelemetry", "--disableProductStyleUrl", "--skipApiVersionCheck")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start azurite-blob: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	tb.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		logf.Close()
-	})
-	// Wait until it accepts connections, or exits.
-	for i := 0; ; i++ {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i > 600 {
-			tb.Fatalf("azurite-blob did not listen on %s", addr)
-		}
-		select {
-		case err := <-exited:
-			log, _ := os.ReadFile(logf.Name())
-			tb.Fatalf("azurite-blob exited: %v\n%s", err, log)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	proctest.Run(tb, exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", port, "--location", data,
+		"--disableTelemetry", "--disableProductStyleUrl", "--skipApiVersionCheck"), "azurite", dir, addr)
 	return &Server{Endpoint: "http://" + addr + "/" + Account, Dir: dir}
 }
 

@@ -4,14 +4,13 @@ package versitytest
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/cdewatch/cdewatch/internal/proctest"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
@@ -54,17 +53,9 @@ func Start(tb testing.TB) *Server {
 	bin := Binary()
 	if bin == "" {
 		msg := "versitygw not found on PATH or in $(go env GOPATH)/bin: install it with `" + InstallCommand + "` to run the S3 Object Lock tests"
-		if os.Getenv("CI") != "" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
+		proctest.Missing(tb, msg)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := proctest.FreeAddr(tb)
 	dir := tb.TempDir()
 	data, vers := filepath.Join(dir, "data"), filepath.Join(dir, "versions")
 	for _, d := range []string{data, vers} {
@@ -73,39 +64,8 @@ func Start(tb testing.TB) *Server {
 		}
 	}
 	s := &Server{Endpoint: addr, AccessKey: "cdewatch-test", SecretKey: "cdewatch-test-secret"}
-	cmd := exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey, "--port", addr, "posix", "--versioning-dir", vers, data)
-	logf, err := os.Create(filepath.Join(dir, "versitygw.log"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start versitygw: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	tb.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		logf.Close()
-	})
-	// Wait until it accepts connections, or exits.
-	for i := 0; ; i++ {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i > 600 {
-			tb.Fatalf("versitygw did not listen on %s", addr)
-		}
-		select {
-		case err := <-exited:
-			log, _ := os.ReadFile(logf.Name())
-			tb.Fatalf("versitygw exited: %v\n%s", err, log)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	proctest.Run(tb, exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey, "--port", addr, "posix", "--versioning-dir", vers, data), "versitygw", dir, addr)
+	var err error
 	s.Client, err = minio.New(addr, &minio.Options{Creds: s.Credentials(), MaxRetries: 1})
 	if err != nil {
 		tb.Fatal(err)
