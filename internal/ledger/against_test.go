@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cdewatch/cdewatch/internal/ledger/ledgertest"
 )
 
 // TestVerifyAgainst: a checkpoint kept elsewhere exposes a ledger cut back
@@ -19,7 +21,7 @@ func TestVerifyAgainst(t *testing.T) {
 	}
 	closeLedger(t, l)
 	snapshot := filepath.Join(base, "snapshot")
-	copyDir(t, orig, snapshot)
+	ledgertest.CopyDir(t, orig, snapshot)
 	l = openLedger(t, testOptions(orig))
 	appendRecs(t, l, smallRecords(20, 20))
 	if err := l.signNow(); err != nil {
@@ -30,7 +32,7 @@ func TestVerifyAgainst(t *testing.T) {
 
 	// The snapshot grown with other records and re-signed: a rewrite.
 	rewritten := filepath.Join(base, "rewritten")
-	copyDir(t, snapshot, rewritten)
+	ledgertest.CopyDir(t, snapshot, rewritten)
 	l = openLedger(t, testOptions(rewritten))
 	appendRecs(t, l, smallRecords(1000, 20))
 	closeLedger(t, l)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdewatch/cdewatch/internal/ledger/ledgertest"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -99,7 +100,7 @@ func fixtureCopy(tb testing.TB) (*verifyFixture, string) {
 	tb.Helper()
 	fx := sharedFixture(tb)
 	dir := tb.TempDir()
-	copyDir(tb, fx.dir, dir)
+	ledgertest.CopyDir(tb, fx.dir, dir)
 	return fx, dir
 }
 
@@ -333,7 +334,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			copyDir(t, fx.dir, dir)
+			ledgertest.CopyDir(t, fx.dir, dir)
 			tt.mutate(t, dir)
 			if tt.wantAfter != nil {
 				tt.want = tt.wantAfter(t, dir)

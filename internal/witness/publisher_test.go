@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cdewatch/cdewatch/internal/ledger"
+	"github.com/cdewatch/cdewatch/internal/ledger/ledgertest"
 )
 
 // countingTransport counts the requests sent through it to the real
@@ -238,10 +239,10 @@ func TestLitewitnessRefusesFork(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The fork: the ledger and its publisher state copied at this size.
-	copyDir(t, orig, filepath.Join(base, "fork-long"))
-	copyDir(t, orig, filepath.Join(base, "fork-short"))
-	copyDir(t, stateOrig, filepath.Join(base, "fork-long-witness"))
-	copyDir(t, stateOrig, filepath.Join(base, "fork-short-witness"))
+	ledgertest.CopyDir(t, orig, filepath.Join(base, "fork-long"))
+	ledgertest.CopyDir(t, orig, filepath.Join(base, "fork-short"))
+	ledgertest.CopyDir(t, stateOrig, filepath.Join(base, "fork-long-witness"))
+	ledgertest.CopyDir(t, stateOrig, filepath.Join(base, "fork-short-witness"))
 
 	// The original goes on and is cosigned.
 	l = openLedger(t, orig)
