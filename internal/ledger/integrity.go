@@ -542,7 +542,7 @@ func (m *Monitor) checkHashes(cp *Checkpoint, report func(Damage)) {
 		return
 	}
 	defer f.Close()
-	root, err := tlog.TreeHash(int64(cp.Size), fileHashReader{f})
+	root, err := tlog.TreeHash(int64(cp.Size), &hashStore{f: f})
 	if err != nil || !bytes.Equal(root[:], cp.Root) {
 		report(Damage{File: path, Offset: -1, FirstLeaf: 0, EndLeaf: cp.Size,
 			Reason: fmt.Sprintf("the root of the stored tree at size %d differs from the signed checkpoint: stored tree hashes were altered", cp.Size)})
@@ -614,7 +614,7 @@ func (m *Monitor) checkCheckpointEntries(logPath string, ents []checkpointEntry)
 		if err != nil {
 			return &Damage{File: logPath, Offset: e.Offset, Reason: "checkpoint entry does not verify with the trusted key: " + err.Error()}
 		}
-		root, err := tlog.TreeHash(int64(cp.Size), fileHashReader{f})
+		root, err := tlog.TreeHash(int64(cp.Size), &hashStore{f: f})
 		if err != nil || !bytes.Equal(root[:], cp.Root) {
 			return &Damage{File: logPath, Offset: e.Offset, FirstLeaf: 0, EndLeaf: cp.Size,
 				Reason: fmt.Sprintf("signed checkpoint of size %d does not match the stored tree", cp.Size)}
@@ -798,17 +798,4 @@ func (m *Monitor) passSegment(seg segmentInfo, p *passState, tree *treeBuilder, 
 		read += n
 	}
 	return read, nil
-}
-
-// fileHashReader reads stored hashes from a tree.hashes file.
-type fileHashReader struct{ f *os.File }
-
-func (r fileHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, idx := range indexes {
-		if _, err := r.f.ReadAt(out[i][:], idx*tlog.HashSize); err != nil {
-			return nil, fmt.Errorf("read stored hash %d: %w", idx, err)
-		}
-	}
-	return out, nil
 }

@@ -520,15 +520,11 @@ func storedLeafHashes(dir string) func(from, to uint64) ([]tlog.Hash, error) {
 			return nil, err
 		}
 		defer f.Close()
-		out := make([]tlog.Hash, 0, to-from)
+		idx := make([]int64, 0, to-from)
 		for n := from; n < to; n++ {
-			var h tlog.Hash
-			if _, err := f.ReadAt(h[:], tlog.StoredHashIndex(0, int64(n))*tlog.HashSize); err != nil {
-				return nil, fmt.Errorf("leaf %d: %w", n, err)
-			}
-			out = append(out, h)
+			idx = append(idx, tlog.StoredHashIndex(0, int64(n)))
 		}
-		return out, nil
+		return (&hashStore{f: f}).ReadHashes(idx)
 	}
 }
 
