@@ -20,12 +20,13 @@ import (
 // archiveRunners builds the archiver of cfg.Archive (PCI DSS 10.3.3): none
 // when no archive is configured. A bucket that exists but lacks Object Lock
 // is refused here; a store that cannot be reached yet is retried by the
-// runner, its failures reported like any failed pass. onFailure is called
-// after every failed pass with when the failures began (10.7.2); the first
-// failure of each episode and every restore test are recorded through
+// runner, its failures reported like any failed pass. control is called
+// with the error of every failed pass and with nil at the first success
+// after failures (a control of PCI DSS 10.7.2, which the health monitor
+// records with start and end); every restore test is recorded through
 // audit. The archiver's metrics are registered with reg.
 func archiveRunners(ctx context.Context, cfg *config.Config, led *ledger.Ledger, audit func(context.Context, event.SelfAudit) error,
-	onFailure func(err error, since time.Time), reg prometheus.Registerer, log *slog.Logger) ([]runner, *archive.Archiver, error) {
+	control func(error), reg prometheus.Registerer, log *slog.Logger) ([]runner, *archive.Archiver, error) {
 	ac := cfg.Archive
 	if ac.URL == "" {
 		return nil, nil, nil
@@ -36,6 +37,9 @@ func archiveRunners(ctx context.Context, cfg *config.Config, led *ledger.Ledger,
 	}
 	if audit == nil {
 		audit = func(context.Context, event.SelfAudit) error { return nil }
+	}
+	if control == nil {
+		control = func(error) {}
 	}
 	log = log.With("component", "archive", "target", loc.String())
 	store := &lazyStore{name: loc.String(), open: func(ctx context.Context) (archive.Store, error) { return archive.Open(ctx, loc, ac.CredentialsFile) }}
@@ -57,29 +61,12 @@ func archiveRunners(ctx context.Context, cfg *config.Config, led *ledger.Ledger,
 	if testDir == "" {
 		testDir = filepath.Join(cfg.Data, "archive", "restore-test")
 	}
-	var (
-		mu       sync.Mutex
-		recorded time.Time // start of the failure episode last recorded
-	)
 	a, err := archive.New(archive.Options{
 		Ledger: led, Store: store, StateFile: filepath.Join(cfg.Data, "archive", "state.json"),
 		Retention: time.Duration(ac.Retention), Interval: time.Duration(ac.Interval), MaxChunkBytes: int64(ac.MaxChunkBytes),
 		RestoreTestInterval: testInterval, RestoreTestDir: testDir, Logger: log,
-		OnFailure: func(ferr error, since time.Time) {
-			mu.Lock()
-			first := !recorded.Equal(since)
-			recorded = since
-			mu.Unlock()
-			if first {
-				if err := audit(context.WithoutCancel(ctx), event.SelfAudit{Action: event.ActionArchiveFailing, Outcome: event.Failure,
-					Resource: loc.String(), Details: map[string]any{"target": loc.String(), "since": since, "error": ferr.Error()}}); err != nil {
-					log.Error("could not record the archive failure", "err", err)
-				}
-			}
-			if onFailure != nil {
-				onFailure(ferr, since)
-			}
-		},
+		OnFailure:   func(ferr error, _ time.Time) { control(ferr) },
+		OnRecovered: func(time.Time) { control(nil) },
 		OnRestoreTest: func(ctx context.Context, r archive.RestoreTestResult) {
 			if err := audit(context.WithoutCancel(ctx), restoreTestAudit(r)); err != nil {
 				log.Error("could not record the restore test", "err", err)

@@ -18,7 +18,7 @@ import (
 // healthMonitor builds the watch over the sources and cdewatch's own
 // controls (PCI DSS 10.6, 10.7.2, 10.7.3) from cfg.Health. It reads the
 // ingest counts, the index's lag and, once it is set, the archiver's lag
-// and state at each tick.
+// at each tick.
 func healthMonitor(cfg *config.Config, led *ledger.Ledger, idx *index.Index, stats *ingest.Stats, archiver *atomic.Pointer[archive.Archiver],
 	audit func(context.Context, event.SelfAudit) error, log *slog.Logger) (*health.Monitor, error) {
 	h := cfg.Health
@@ -44,7 +44,6 @@ func healthMonitor(cfg *config.Config, led *ledger.Ledger, idx *index.Index, sta
 	for _, r := range h.Silence.Rules {
 		hc.Silence.Rules = append(hc.Silence.Rules, health.SilenceRule{Match: r.Match, Max: time.Duration(r.Max), Off: r.Off})
 	}
-	var m *health.Monitor
 	hc.Consumers = func(now time.Time) []health.Lag {
 		var out []health.Lag
 		if idx != nil {
@@ -53,19 +52,11 @@ func healthMonitor(cfg *config.Config, led *ledger.Ledger, idx *index.Index, sta
 			}
 		}
 		if a := archiver.Load(); a != nil {
-			st := a.Status()
-			if l, err := health.LedgerLag(led, "archive", st.ArchivedRecords, now); err == nil {
+			if l, err := health.LedgerLag(led, "archive", a.Status().ArchivedRecords, now); err == nil {
 				out = append(out, l)
-			}
-			// The archiver reports failures as they happen; that it
-			// works again is read here, at each tick.
-			if st.FailingSince.IsZero() && !st.LastSuccess.IsZero() && m != nil {
-				_ = m.ReportControl(context.Background(), health.ControlArchive, st.Target, nil)
 			}
 		}
 		return out
 	}
-	var err error
-	m, err = health.New(hc)
-	return m, err
+	return health.New(hc)
 }

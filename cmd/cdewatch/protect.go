@@ -48,7 +48,7 @@ func protectRunners(ctx context.Context, cfg *config.Config, led *ledger.Ledger,
 	}
 	g.runners = append(g.runners, runner{"retention", g.retain.Run})
 	bg := context.WithoutCancel(ctx)
-	archives, a, err := archiveRunners(ctx, cfg, led, audit, func(ferr error, _ time.Time) {
+	archives, a, err := archiveRunners(ctx, cfg, led, audit, func(ferr error) {
 		_ = hm.ReportControl(bg, health.ControlArchive, cfg.Archive.URL, ferr)
 	}, reg, log)
 	if err != nil {

@@ -7,25 +7,22 @@ import (
 
 // Self-audit actions: what cdewatch records about itself in its own ledger.
 const (
-	ActionLedgerInit      = "ledger.init"    // 10.2.1.6 a new audit log was initialized
-	ActionServeStart      = "serve.start"    // 10.2.1.6 logging started
-	ActionServeStop       = "serve.stop"     // 10.2.1.6 logging stopped (clean shutdown)
-	ActionAuthFailed      = "auth.failed"    // 10.2.1.4 a request presented no or an invalid credential
-	ActionAuthDenied      = "auth.denied"    // 10.2.1.4 a valid credential was used beyond its role
-	ActionTokenCreate     = "token.create"   // 10.2.1.5 a credential was created
-	ActionTokenRevoke     = "token.revoke"   // 10.2.1.5 a credential was revoked
-	ActionTokenInit       = "token.init"     // 10.2.1.5 the first credential of a new data directory was created
-	ActionTokenRotate     = "token.rotate"   // 10.2.1.5 a credential's secret was replaced
-	ActionTokenRole       = "token.role"     // 10.2.1.5 a credential's role was changed
-	ActionTokenMigrate    = "token.migrate"  // 10.2.1.5 stored credentials' old role names were mapped to the current roles
-	ActionAuthRateLimited = "auth.limited"   // 10.2.1.4 a client was refused for a while after repeated failed authentication
-	ActionIngestReject    = "ingest.reject"  // input that could not be stored, recorded so nothing vanishes silently
-	ActionQuery           = "query"          // 10.2.1.3 audit logs were read: a query over the index, successful or not
-	ActionPANMasked       = "scrub.pan"      // PCI 3.3.1/3.5.1: card data arrived in a log and was masked before storage
-	ActionNotifierFailing = "notify.failing" // 10.7.2 alert delivery to a notifier has failed for a while
-	ActionAlertStatus     = "alert.status"   // 10.4.1 a person acknowledged, resolved or reopened an alert, and why
-	// 10.7.2 copying the audit log to its archive (10.3.3) has failed for a while.
-	ActionArchiveFailing = "archive.failing"
+	ActionLedgerInit      = "ledger.init"   // 10.2.1.6 a new audit log was initialized
+	ActionServeStart      = "serve.start"   // 10.2.1.6 logging started
+	ActionServeStop       = "serve.stop"    // 10.2.1.6 logging stopped (clean shutdown)
+	ActionAuthFailed      = "auth.failed"   // 10.2.1.4 a request presented no or an invalid credential
+	ActionAuthDenied      = "auth.denied"   // 10.2.1.4 a valid credential was used beyond its role
+	ActionTokenCreate     = "token.create"  // 10.2.1.5 a credential was created
+	ActionTokenRevoke     = "token.revoke"  // 10.2.1.5 a credential was revoked
+	ActionTokenInit       = "token.init"    // 10.2.1.5 the first credential of a new data directory was created
+	ActionTokenRotate     = "token.rotate"  // 10.2.1.5 a credential's secret was replaced
+	ActionTokenRole       = "token.role"    // 10.2.1.5 a credential's role was changed
+	ActionTokenMigrate    = "token.migrate" // 10.2.1.5 stored credentials' old role names were mapped to the current roles
+	ActionAuthRateLimited = "auth.limited"  // 10.2.1.4 a client was refused for a while after repeated failed authentication
+	ActionIngestReject    = "ingest.reject" // input that could not be stored, recorded so nothing vanishes silently
+	ActionQuery           = "query"         // 10.2.1.3 audit logs were read: a query over the index, successful or not
+	ActionPANMasked       = "scrub.pan"     // PCI 3.3.1/3.5.1: card data arrived in a log and was masked before storage
+	ActionAlertStatus     = "alert.status"  // 10.4.1 a person acknowledged, resolved or reopened an alert, and why
 	// 10.3.3 the archive was restored into an empty directory and verified
 	// (or not): evidence that the backup can be restored.
 	ActionArchiveRestoreTest = "archive.restore_test"
