@@ -1,6 +1,7 @@
 package index
 
 import (
+	"log/slog"
 	"context"
 	"os"
 	"path/filepath"
@@ -140,8 +141,8 @@ func BenchmarkVisibility(b *testing.B) {
 		rate  = 50_000
 		batch = 500
 	)
-	// long enough for several checkpoints (one per CheckpointRows rows);
-	// CDEWATCH_VIS_DURATION overrides it
+	// long enough for several flushes of the stage (one per FlushRows rows);
+	// CDEWATCH_VIS_DURATION overrides it; CDEWATCH_VIS_DEBUG=1 logs the flushes
 	duration := 20 * time.Second
 	if s := os.Getenv("CDEWATCH_VIS_DURATION"); s != "" {
 		if d, err := time.ParseDuration(s); err == nil {
@@ -154,8 +155,8 @@ func BenchmarkVisibility(b *testing.B) {
 			b.Fatal(err)
 		}
 		opts := Options{}
-		if s := os.Getenv("CDEWATCH_CHECKPOINT_ROWS"); s != "" {
-			opts.CheckpointRows, _ = strconv.Atoi(s)
+		if s := os.Getenv("CDEWATCH_FLUSH_ROWS"); s != "" {
+			opts.FlushRows, _ = strconv.Atoi(s)
 		}
 		if s := os.Getenv("CDEWATCH_BATCH_DELAY"); s != "" {
 			opts.BatchDelay, _ = time.ParseDuration(s)
@@ -165,6 +166,9 @@ func BenchmarkVisibility(b *testing.B) {
 		}
 		if s := os.Getenv("CDEWATCH_THREADS"); s != "" {
 			opts.Threads, _ = strconv.Atoi(s)
+		}
+		if os.Getenv("CDEWATCH_VIS_DEBUG") != "" {
+			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
 		x, err := Open(filepath.Join(b.TempDir(), "index.duckdb"), opts)
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 
 // rehydratedTable lists the seq ranges put back into the index by
 // Rehydrate, and until when the hot-window expiry leaves them.
-const rehydratedTable = "cdewatch_rehydrated"
+var rehydratedTable = qualify(fileSchema, "cdewatch_rehydrated")
 
 // ensureRehydrated creates the rehydration table; it is not part of the
 // query catalog, and an index rebuilt from the ledger starts without it.
@@ -58,8 +58,8 @@ func (x *Index) ExpireHot(ctx context.Context, cutoff func(table string) time.Ti
 		if c.IsZero() {
 			continue
 		}
-		res, err := x.db.ExecContext(db, `DELETE FROM `+quoteIdent(t)+` WHERE "ReceivedTime" < ?`+
-			` AND NOT EXISTS (SELECT 1 FROM `+rehydratedTable+` r WHERE `+quoteIdent(t)+`.seq >= r.from_seq AND `+quoteIdent(t)+`.seq < r.to_seq AND r.until > ?)`,
+		res, err := x.db.ExecContext(db, `DELETE FROM `+qualify(fileSchema, t)+` WHERE "ReceivedTime" < ?`+
+			` AND NOT EXISTS (SELECT 1 FROM `+rehydratedTable+` r WHERE `+qualify(fileSchema, t)+`.seq >= r.from_seq AND `+qualify(fileSchema, t)+`.seq < r.to_seq AND r.until > ?)`,
 			c.UTC(), now.UTC())
 		if err != nil {
 			return out, fmt.Errorf("index: expire %s rows before %s: %w", t, c.Format(time.RFC3339), err)
@@ -76,10 +76,11 @@ func (x *Index) ExpireHot(ctx context.Context, cutoff func(table string) time.Ti
 
 // Rehydrate puts the records from <= seq < to back into the tables, in one
 // transaction (replacing any of their rows still there), and keeps them
-// from ExpireHot until until. to is capped at the index's cursor: later
-// records are the pipeline's. It returns the rows written.
+// from ExpireHot until until. to is capped at what the database file
+// covers: later records are the pipeline's (some still in the stage). It
+// returns the rows written.
 func (x *Index) Rehydrate(ctx context.Context, src Source, from, to uint64, until, now time.Time) (uint64, error) {
-	to = min(to, x.Cursor())
+	to = min(to, x.fileCursor.Load())
 	if from >= to {
 		return 0, nil
 	}
@@ -97,7 +98,7 @@ func (x *Index) Rehydrate(ctx context.Context, src Source, from, to uint64, unti
 	}
 	w.inTx = true
 	for _, t := range mappedIndexTables() {
-		if _, err := w.conn.ExecContext(bg, `DELETE FROM `+quoteIdent(t)+` WHERE seq >= ? AND seq < ?`, from, to); err != nil {
+		if _, err := w.conn.ExecContext(bg, `DELETE FROM `+qualify(fileSchema, t)+` WHERE seq >= ? AND seq < ?`, from, to); err != nil {
 			return 0, fmt.Errorf("index: rehydrate: clear %s: %w", t, err)
 		}
 	}
@@ -107,7 +108,7 @@ func (x *Index) Rehydrate(ctx context.Context, src Source, from, to uint64, unti
 		if !ok {
 			return fmt.Errorf("unexpected driver connection %T", dc)
 		}
-		return w.append(ctx, c, src, from, to, &res)
+		return w.append(ctx, c, src, from, to, fileSchema, &res)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("index: rehydrate %d..%d: %w", from, to-1, err)

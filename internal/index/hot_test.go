@@ -19,8 +19,13 @@ func TestHotWindowAndRehydrate(t *testing.T) {
 	}
 	src := newMemSource(recs...)
 	x := openIndex(t, "", Options{})
-	runIndex(t, x, src)
+	stop := runIndex(t, x, src)
 	waitFor(t, x, uint64(len(recs)-1))
+	// The hot window and rehydration apply to the database file's tables;
+	// stopping Run flushes the stage into them.
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	cutoff := func(string) time.Time { return now.Add(-90 * 24 * time.Hour) }
 	count := func() int64 { return queryInt(t, x, `SELECT count(*) FROM CdewatchAudit`) }

@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,16 +66,13 @@ type Options struct {
 	// MemoryLimit is DuckDB's memory_limit, e.g. "4GB"; "" leaves
 	// DuckDB's default (80% of RAM).
 	MemoryLimit string
-	// CheckpointRows is how many rows Run and Rebuild write between the
-	// checkpoints they ask for (which move the WAL into the database
-	// file, compressed); default 491520, four of DuckDB's row groups:
-	// every checkpoint rewrites the last, partial row group of each
-	// table, so fewer checkpoints cost less in all (at 50,000 records/s
-	// the index keeps up with 491520, not with 122880), at the price of
-	// a longer pause of the batches during each (docs/BENCHMARKS.md).
-	// Negative: never ask; DuckDB then checkpoints at CheckpointThreshold
-	// only.
-	CheckpointRows int
+	// FlushRows is how many rows are staged in memory before they are
+	// written to the database file in one transaction (see stage.go);
+	// default 245760, two of DuckDB's row groups. Batches commit into the
+	// stage meanwhile, so a flush never delays them; the stage holds up to
+	// twice FlushRows rows (one generation filling, one being flushed), and
+	// a restart after a crash indexes the staged rows again.
+	FlushRows int
 	// CheckpointThreshold is DuckDB's checkpoint_threshold, the WAL size
 	// at which DuckDB checkpoints by itself; default "1GB". DuckDB's own
 	// default (16MB) would recompress the last, growing row group of a
@@ -107,8 +105,8 @@ func (o *Options) setDefaults() {
 	if o.MaxRetryInterval <= 0 {
 		o.MaxRetryInterval = 30 * time.Second
 	}
-	if o.CheckpointRows == 0 {
-		o.CheckpointRows = 491520
+	if o.FlushRows <= 0 {
+		o.FlushRows = 245760
 	}
 	if o.CheckpointThreshold == "" {
 		o.CheckpointThreshold = "1GB"
@@ -123,6 +121,10 @@ type Stats struct {
 	// Cursor is the number of ledger records the index covers: every
 	// record with seq < Cursor is indexed, skipped or counted as invalid.
 	Cursor uint64
+	// Flushed is the number of ledger records the database file covers:
+	// the rest of Cursor is staged in memory (see Options.FlushRows), and
+	// after a crash Run resumes from Flushed.
+	Flushed uint64
 	// Lag is the number of durable ledger records not yet covered; 0 when
 	// no source has been given to Run or Rebuild.
 	Lag uint64
@@ -158,7 +160,8 @@ type Index struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	cursor atomic.Uint64
+	cursor     atomic.Uint64 // what queries see: the file and the stage
+	fileCursor atomic.Uint64 // what the database file covers
 	src    atomic.Pointer[sourceRef]
 	notify chan struct{}
 
@@ -170,11 +173,20 @@ type Index struct {
 
 type sourceRef struct{ Source }
 
-// stateTable holds the cursor: one row per worker, each with the cursor
-// after the last batch that worker committed (batches commit in order, so
-// the largest is the index's cursor) and its counters. It is not in the
-// catalog, so queries cannot name it.
-const stateTable = `"_cdewatch_index_cursor"`
+// stateName is the table of the cursor: in the database file, one row
+// with the cursor the file's tables cover and the counters; in each stage
+// generation, one row per worker with the cursor after the last batch that
+// worker committed there (batches commit in order, so the largest is the
+// generation's cursor) and its counters. It is not in the catalog, so
+// queries cannot name it.
+const stateName = "_cdewatch_index_cursor"
+
+// createStateStatement returns the DDL of the state table in schema.
+func createStateStatement(schema string) string {
+	return "CREATE TABLE IF NOT EXISTS " + qualify(schema, stateName) +
+		" (worker INTEGER NOT NULL, version VARCHAR NOT NULL, next_seq UBIGINT NOT NULL," +
+		" skipped UBIGINT NOT NULL, invalid UBIGINT NOT NULL, missing UBIGINT NOT NULL, updated TIMESTAMP)"
+}
 
 // Open opens the index database at path, creating it if needed; path ""
 // opens an in-memory database. An index built under another schema
@@ -197,7 +209,14 @@ func Open(path string, opts Options) (*Index, error) {
 		cfg.Set("memory_limit", opts.MemoryLimit)
 	}
 	cfg.Set("checkpoint_threshold", opts.CheckpointThreshold)
-	connector, err := duckdb.NewConnector(path+"?"+cfg.Encode(), nil)
+	connector, err := duckdb.NewConnector(path+"?"+cfg.Encode(), func(e driver.ExecerContext) error {
+		for _, q := range connInit {
+			if _, err := e.ExecContext(context.Background(), q, nil); err != nil {
+				return fmt.Errorf("index: prepare a connection: %s: %w", q, err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("index: open %q: %w", path, err)
 	}
@@ -268,6 +287,7 @@ func (x *Index) Stats() Stats {
 	}
 	x.mu.Unlock()
 	s.Cursor = x.cursor.Load()
+	s.Flushed = x.fileCursor.Load()
 	s.Lag = x.Lag()
 	return s
 }
@@ -341,38 +361,46 @@ func (x *Index) setErr(err error) {
 }
 
 // ensureSchema creates the tables, or recreates them if they were built
-// under another schema version, and loads the cursor.
+// under another schema version, loads the cursor and creates the stage.
 func (x *Index) ensureSchema(ctx context.Context) error {
-	if _, err := x.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+stateTable+
-		` (worker INTEGER NOT NULL, version VARCHAR NOT NULL, next_seq UBIGINT NOT NULL,`+
-		` skipped UBIGINT NOT NULL, invalid UBIGINT NOT NULL, missing UBIGINT NOT NULL, updated TIMESTAMP)`); err != nil {
+	state := qualify(fileSchema, stateName)
+	if _, err := x.db.ExecContext(ctx, createStateStatement(fileSchema)); err != nil {
 		return fmt.Errorf("index: create state table: %w", err)
 	}
 	var n, current int64
-	err := x.db.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE version = ?) FROM `+stateTable, schemaVersion).
+	err := x.db.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE version = ?) FROM `+state, schemaVersion).
 		Scan(&n, &current)
 	switch {
 	case err != nil:
 		return fmt.Errorf("index: read state: %w", err)
 	case n == 0:
 		return x.reset(ctx)
-	case current != n:
+	case current != 1 || n != 1:
 		x.log.Warn("index: schema changed; emptying the index, which will be rebuilt from the ledger", "now", schemaVersion)
 		return x.reset(ctx)
 	}
-	return x.loadState(ctx)
+	if err := x.ensureStage(ctx); err != nil {
+		return err
+	}
+	return x.loadState(ctx, nil)
 }
 
-// loadState sets the cursor and counters from the database.
-func (x *Index) loadState(ctx context.Context) error {
-	var next, skipped, invalid, missing uint64
-	err := x.db.QueryRowContext(ctx, `SELECT coalesce(max(next_seq), 0),`+
+// loadState sets the cursor and counters from the database file and the
+// stage generations gens (those holding rows not flushed yet).
+func (x *Index) loadState(ctx context.Context, gens []int) error {
+	parts := []string{"SELECT true AS file, next_seq, skipped, invalid, missing FROM " + qualify(fileSchema, stateName)}
+	for _, g := range gens {
+		parts = append(parts, "SELECT false, next_seq, skipped, invalid, missing FROM "+qualify(genSchema(g), stateName))
+	}
+	var file, next, skipped, invalid, missing uint64
+	err := x.db.QueryRowContext(context.WithoutCancel(ctx), `SELECT coalesce(max(next_seq) FILTER (WHERE file), 0), coalesce(max(next_seq), 0),`+
 		` CAST(coalesce(sum(skipped), 0) AS UBIGINT), CAST(coalesce(sum(invalid), 0) AS UBIGINT),`+
-		` CAST(coalesce(sum(missing), 0) AS UBIGINT) FROM `+stateTable).
-		Scan(&next, &skipped, &invalid, &missing)
+		` CAST(coalesce(sum(missing), 0) AS UBIGINT) FROM (`+strings.Join(parts, " UNION ALL ")+`)`).
+		Scan(&file, &next, &skipped, &invalid, &missing)
 	if err != nil {
 		return fmt.Errorf("index: read state: %w", err)
 	}
+	x.fileCursor.Store(file)
 	x.mu.Lock()
 	x.stats.Skipped, x.stats.Invalid, x.stats.Missing = skipped, invalid, missing
 	x.cursor.Store(next)
@@ -381,40 +409,24 @@ func (x *Index) loadState(ctx context.Context) error {
 	return nil
 }
 
-// ensureWorkers adds the state rows of workers 0 to n-1 that are missing.
-func (x *Index) ensureWorkers(ctx context.Context, n int) error {
-	_, err := x.db.ExecContext(ctx, `INSERT INTO `+stateTable+
-		` SELECT CAST(w AS INTEGER), ?, 0, 0, 0, 0, now()::TIMESTAMP FROM range(?) r(w)`+
-		` WHERE CAST(w AS INTEGER) NOT IN (SELECT worker FROM `+stateTable+`)`, schemaVersion, n)
-	if err != nil {
-		return fmt.Errorf("index: add worker state: %w", err)
-	}
-	return nil
-}
-
 // reset drops and recreates every relation and sets the cursor to 0, in one
-// transaction.
+// transaction, and empties the stage.
 func (x *Index) reset(ctx context.Context) error {
-	conn, err := x.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("index: reset: %w", err)
-	}
-	defer conn.Close()
-	stmts := []string{"BEGIN TRANSACTION"}
-	stmts = append(stmts, dropStatements()...)
+	state := qualify(fileSchema, stateName)
+	stmts := dropStatements()
 	stmts = append(stmts, createStatements()...)
-	stmts = append(stmts, `DELETE FROM `+stateTable,
-		`INSERT INTO `+stateTable+` VALUES (0, '`+schemaVersion+`', 0, 0, 0, 0, now()::TIMESTAMP)`,
-		"COMMIT")
-	for _, s := range stmts {
-		if _, err := conn.ExecContext(ctx, s); err != nil {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-			return fmt.Errorf("index: reset: %s: %w", s, err)
-		}
+	stmts = append(stmts, `DELETE FROM `+state,
+		`INSERT INTO `+state+` VALUES (0, '`+schemaVersion+`', 0, 0, 0, 0, now()::TIMESTAMP)`)
+	if err := x.execTx(ctx, "reset", stmts); err != nil {
+		return err
+	}
+	if err := x.ensureStage(ctx); err != nil {
+		return err
 	}
 	x.mu.Lock()
 	x.stats.Skipped, x.stats.Invalid, x.stats.Missing = 0, 0, 0
 	clear(x.stats.SkippedTables)
+	x.fileCursor.Store(0)
 	x.cursor.Store(0)
 	x.broadcastLocked()
 	x.mu.Unlock()

@@ -446,7 +446,7 @@ func TestResumeAfterStop(t *testing.T) {
 		time.Sleep(50 * time.Microsecond)
 		return nil
 	})
-	opts := Options{MaxBatch: 300, CheckpointRows: 1000}
+	opts := Options{MaxBatch: 300, FlushRows: 1000}
 	for round := 0; round < 3; round++ {
 		x := openIndex(t, path, opts)
 		start := x.Cursor()
@@ -478,13 +478,13 @@ func TestRebuild(t *testing.T) {
 	x := openIndex(t, path, Options{})
 	stop := runIndex(t, x, src)
 	waitFor(t, x, src.Size()-1)
-	stop()
+	stop() // flushes the stage into the file's tables
 	want := renderRows(t, x, TableKubeAuditLogs)
 	// Damage the index: a stray row and a lost one.
-	if _, err := x.DB().Exec(`INSERT INTO KubeAuditLogs (seq, Caller) VALUES (999, 'intruder')`); err != nil {
+	if _, err := x.DB().Exec(`INSERT INTO main.KubeAuditLogs (seq, Caller) VALUES (999, 'intruder')`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := x.DB().Exec(`DELETE FROM KubeAuditLogs WHERE seq = 3`); err != nil {
+	if _, err := x.DB().Exec(`DELETE FROM main.KubeAuditLogs WHERE seq = 3`); err != nil {
 		t.Fatal(err)
 	}
 	if err := x.Rebuild(context.Background(), src); err != nil {
@@ -524,7 +524,7 @@ func TestSchemaVersionChange(t *testing.T) {
 	if err := x.Rebuild(context.Background(), src); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := x.DB().Exec(`UPDATE ` + stateTable + ` SET version = 'old'`); err != nil {
+	if _, err := x.DB().Exec(`UPDATE ` + qualify(fileSchema, stateName) + ` SET version = 'old'`); err != nil {
 		t.Fatal(err)
 	}
 	x.Close()
@@ -575,7 +575,7 @@ func TestSchemaMatchesDuckDB(t *testing.T) {
 			if _, ok := r.Column(ColTimeGenerated); !ok {
 				t.Errorf("no %s column", ColTimeGenerated)
 			}
-			rows, err := x.DB().Query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position`, r.Name)
+			rows, err := x.DB().Query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position`, querySchema, r.Name)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -458,20 +458,32 @@ func Relations() []*Relation { return append([]*Relation(nil), catalog...) }
 // quoteIdent quotes a DuckDB identifier.
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
-// createStatements returns the DDL that creates every relation.
+// createStatements returns the DDL that creates every relation in the
+// database file.
 func createStatements() []string {
-	var out []string
+	out := tableStatements(fileSchema)
 	for _, r := range catalog {
 		if r.IsView() {
-			s := "CREATE VIEW " + quoteIdent(r.Name) + " AS SELECT * FROM " + quoteIdent(r.Base)
+			s := "CREATE VIEW " + qualify(fileSchema, r.Name) + " AS SELECT * FROM " + qualify(fileSchema, r.Base)
 			if r.Where != "" {
 				s += " WHERE " + r.Where
 			}
 			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// tableStatements returns the DDL that creates every table (not the
+// views) in schema.
+func tableStatements(schema string) []string {
+	var out []string
+	for _, r := range catalog {
+		if r.IsView() {
 			continue
 		}
 		var b strings.Builder
-		b.WriteString("CREATE TABLE " + quoteIdent(r.Name) + " (")
+		b.WriteString("CREATE TABLE " + qualify(schema, r.Name) + " (")
 		for i, c := range r.Columns {
 			if i > 0 {
 				b.WriteString(", ")
@@ -484,7 +496,8 @@ func createStatements() []string {
 	return out
 }
 
-// dropStatements returns the DDL that drops every relation, views first.
+// dropStatements returns the DDL that drops every relation of the
+// database file, views first.
 func dropStatements() []string {
 	var out []string
 	for i := len(catalog) - 1; i >= 0; i-- {
@@ -493,14 +506,14 @@ func dropStatements() []string {
 		if r.IsView() {
 			kind = "VIEW"
 		}
-		out = append(out, "DROP "+kind+" IF EXISTS "+quoteIdent(r.Name))
+		out = append(out, "DROP "+kind+" IF EXISTS "+qualify(fileSchema, r.Name))
 	}
 	return out
 }
 
 // mappingVersion changes whenever what a record maps to changes without a
 // change of the DDL, so that an existing index is rebuilt.
-const mappingVersion = 1
+const mappingVersion = 2
 
 // schemaVersion identifies the schema and the mapping; an index written
 // under another version is dropped and rebuilt from the ledger.

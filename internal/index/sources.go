@@ -31,7 +31,7 @@ func (x *Index) Sources(ctx context.Context) ([]SourceSummary, error) {
 		if r.IsView() {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf(`SELECT %s AS t, "Source", "TimeGenerated", "ReceivedTime", "Missing" FROM %s`, sqlString(r.Name), quoteIdent(r.Name)))
+		parts = append(parts, fmt.Sprintf(`SELECT %s AS t, "Source", "TimeGenerated", "ReceivedTime", "Missing" FROM %s`, sqlString(r.Name), qualify(querySchema, r.Name)))
 	}
 	cols := []string{`"Source"`, "t", "count(*)", `max("TimeGenerated")`, `max("ReceivedTime")`}
 	for _, d := range event.DetailNames {

@@ -23,6 +23,7 @@ type writer struct {
 	vals   []driver.Value
 	row    row
 	inTx   bool
+	schema string // where the open transaction writes
 	result batchResult
 }
 
@@ -48,9 +49,11 @@ type batchResult struct {
 }
 
 // prepare begins a transaction and appends the rows of the records
-// from <= seq < to, leaving the transaction open for commit.
-func (w *writer) prepare(ctx context.Context, src Source, from, to uint64) error {
+// from <= seq < to to the tables of schema, leaving the transaction open
+// for commit.
+func (w *writer) prepare(ctx context.Context, src Source, from, to uint64, schema string) error {
 	w.result = batchResult{next: from}
+	w.schema = schema
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -66,7 +69,7 @@ func (w *writer) prepare(ctx context.Context, src Source, from, to uint64) error
 		if !ok {
 			return fmt.Errorf("unexpected driver connection %T", dc)
 		}
-		return w.append(ctx, c, src, from, to, &w.result)
+		return w.append(ctx, c, src, from, to, schema, &w.result)
 	})
 	if err != nil {
 		return err
@@ -80,12 +83,12 @@ func (w *writer) prepare(ctx context.Context, src Source, from, to uint64) error
 }
 
 // commit records the cursor the batch reached in the writer's state row
-// and commits. It commits even if ctx is canceled: what it commits is
+// (in the schema the batch went to) and commits. It commits even if ctx is canceled: what it commits is
 // whole.
 func (w *writer) commit(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx)
 	res := &w.result
-	if _, err := w.conn.ExecContext(ctx, `UPDATE `+stateTable+
+	if _, err := w.conn.ExecContext(ctx, `UPDATE `+qualify(w.schema, stateName)+
 		` SET next_seq = ?, skipped = skipped + ?, invalid = invalid + ?, missing = missing + ?, updated = now()::TIMESTAMP`+
 		` WHERE worker = ?`, res.next, res.skipped, res.invalid, res.missing, w.id); err != nil {
 		return fmt.Errorf("update cursor: %w", err)
@@ -108,8 +111,9 @@ func (w *writer) rollback(ctx context.Context) {
 	}
 }
 
-// append reads the records from <= seq < to and appends their rows.
-func (w *writer) append(ctx context.Context, c driver.Conn, src Source, from, to uint64, res *batchResult) (err error) {
+// append reads the records from <= seq < to and appends their rows to the
+// tables of schema.
+func (w *writer) append(ctx context.Context, c driver.Conn, src Source, from, to uint64, schema string, res *batchResult) (err error) {
 	x := w.x
 	apps := make(map[string]*duckdb.Appender, len(mappings))
 	defer func() {
@@ -156,7 +160,7 @@ func (w *writer) append(ctx context.Context, c driver.Conn, src Source, from, to
 		a := apps[m.table]
 		if a == nil {
 			var err error
-			if a, err = newAppender(c, m.table); err != nil {
+			if a, err = newAppender(c, schema, m.table); err != nil {
 				return err
 			}
 			apps[m.table] = a
@@ -184,8 +188,8 @@ var errAborted = errors.New("an earlier batch failed")
 // than failing the batch) and runs in DuckDB, far faster than encoding in
 // Go.
 type appendPlan struct {
-	query string
-	types []duckdb.TypeInfo
+	columns string // the INSERT's column list and SELECT, after the table
+	types   []duckdb.TypeInfo
 }
 
 var appendPlans = func() map[string]*appendPlan {
@@ -207,8 +211,7 @@ var appendPlans = func() map[string]*appendPlan {
 			}
 			p.types = append(p.types, t)
 		}
-		p.query = "INSERT INTO " + quoteIdent(rel.Name) + " (" + strings.Join(names, ", ") + ") SELECT " +
-			strings.Join(exprs, ", ") + " FROM appended_data"
+		p.columns = " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(exprs, ", ") + " FROM appended_data"
 		plans[m.table] = p
 	}
 	return plans
@@ -235,9 +238,9 @@ func appenderType(c Column) duckdb.Type {
 	panic("index: no appender type for " + c.SQLType())
 }
 
-func newAppender(c driver.Conn, table string) (*duckdb.Appender, error) {
+func newAppender(c driver.Conn, schema, table string) (*duckdb.Appender, error) {
 	p := appendPlans[table]
-	a, err := duckdb.NewQueryAppender(c, p.query, "", p.types, nil)
+	a, err := duckdb.NewQueryAppender(c, "INSERT INTO "+qualify(schema, table)+p.columns, "", p.types, nil)
 	if err != nil {
 		return nil, fmt.Errorf("appender for %s: %w", table, err)
 	}
