@@ -141,7 +141,8 @@ type Stats struct {
 	// Open.
 	LastCommit time.Time
 	// Err is the error of the last batch if it failed, nil once a batch
-	// succeeds again.
+	// succeeds again; else that of the last flush of the stage to the
+	// database file if it failed, nil once one succeeds.
 	Err error
 }
 
@@ -168,6 +169,7 @@ type Index struct {
 	mu       sync.Mutex
 	advanced chan struct{} // closed and replaced whenever cursor moves
 	stats    Stats
+	flushErr error // the last flush's, nil once one succeeds
 	seen     map[string]bool // unknown tables already logged
 }
 
@@ -281,6 +283,9 @@ func (x *Index) Lag() uint64 {
 func (x *Index) Stats() Stats {
 	x.mu.Lock()
 	s := x.stats
+	if s.Err == nil {
+		s.Err = x.flushErr
+	}
 	s.SkippedTables = make(map[string]uint64, len(x.stats.SkippedTables))
 	for k, v := range x.stats.SkippedTables {
 		s.SkippedTables[k] = v

@@ -328,11 +328,13 @@ func (p *pipeline) flushEnded(err error) {
 		if g.state != genFlushing {
 			continue
 		}
+		p.x.mu.Lock()
+		p.x.flushErr = err
+		p.x.mu.Unlock()
 		if err != nil {
 			g.state = genSealed
 			g.retryAt = time.Now().Add(p.x.opts.RetryInterval)
-			p.x.setErr(err)
-			p.x.log.Error("index: flushing the stage to the database file failed; retrying", "err", err)
+			p.x.log.Error("index: flushing the stage to the database file failed; retrying", "retry_in", p.x.opts.RetryInterval, "err", err)
 			return
 		}
 		g.state = genFlushed

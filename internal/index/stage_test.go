@@ -1,0 +1,174 @@
+package index
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestStageQueriesSeeEachRowOnce queries the index over and over while Run
+// stages batches and flushes the stage to the database file every few
+// hundred rows: every query must see each row once, and every row below
+// the cursor read before it.
+func TestStageQueriesSeeEachRowOnce(t *testing.T) {
+	recs := demoRecords(t, 6000)
+	src := newMemSource(recs...)
+	src.setFail(func(uint64) error { // slow enough for many queries per flush
+		time.Sleep(20 * time.Microsecond)
+		return nil
+	})
+	x := openIndex(t, filepath.Join(t.TempDir(), "index.duckdb"), Options{MaxBatch: 100, FlushRows: 400, BatchDelay: -1})
+	stop := runIndex(t, x, src)
+	var wg sync.WaitGroup
+	queries, flushedSeen := 0, map[uint64]bool{}
+	wg.Go(func() {
+		for {
+			c := x.Cursor()
+			flushedSeen[x.Stats().Flushed] = true
+			var n, distinct, below int64
+			err := x.DB().QueryRow(`SELECT count(*), count(DISTINCT seq), count(*) FILTER (WHERE seq < ?) FROM KubeAuditLogs`, c).
+				Scan(&n, &distinct, &below)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			queries++
+			if n != distinct {
+				t.Errorf("query %d: %d rows but %d distinct seq (cursor %d, flushed %d)", queries, n, distinct, c, x.Stats().Flushed)
+				return
+			}
+			if below != int64(c) {
+				t.Errorf("query %d: %d rows below cursor %d, read before the query (flushed %d)", queries, below, c, x.Stats().Flushed)
+				return
+			}
+			if c == uint64(len(recs)) {
+				return
+			}
+		}
+	})
+	wg.Wait()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d queries, %d distinct flushed cursors seen", queries, len(flushedSeen))
+	if len(flushedSeen) < 5 {
+		t.Errorf("the queries saw %d flushed cursors; want the run to span several flushes", len(flushedSeen))
+	}
+	if s := x.Stats(); s.Flushed != uint64(len(recs)) {
+		t.Errorf("after stop: flushed %d, want %d (stop flushes the stage)", s.Flushed, len(recs))
+	}
+	if n := queryInt(t, x, `SELECT count(*) FROM main.KubeAuditLogs`); n != int64(len(recs)) {
+		t.Errorf("%d rows in the file's table after stop, want %d", n, len(recs))
+	}
+	checkExactlyOnce(t, x, TableKubeAuditLogs, seqRange(0, uint64(len(recs))))
+}
+
+// TestStageFlushFailure makes flushes fail (a unique index on the file's
+// table and a row there with the seq of a staged one): batches keep
+// committing into the stage until it holds its bound, Stats reports the
+// error, and once the row is gone the stage is flushed and every record
+// is indexed once.
+func TestStageFlushFailure(t *testing.T) {
+	recs := demoRecords(t, 3000)
+	src := newMemSource(recs...)
+	x := openIndex(t, filepath.Join(t.TempDir(), "index.duckdb"), Options{MaxBatch: 100, FlushRows: 500, RetryInterval: 20 * time.Millisecond})
+	for _, q := range []string{
+		`CREATE UNIQUE INDEX intruder ON main.KubeAuditLogs (seq)`,
+		`INSERT INTO main.KubeAuditLogs (seq, Caller) VALUES (10, 'intruder')`,
+	} {
+		if _, err := x.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runIndex(t, x, src)
+	deadline := time.Now().Add(10 * time.Second)
+	for x.Stats().Err == nil && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Let the batches run into the stage's bound.
+	time.Sleep(300 * time.Millisecond)
+	s := x.Stats()
+	if s.Err == nil || !strings.Contains(s.Err.Error(), "flush the stage") {
+		t.Fatalf("Stats().Err = %v, want the failed flush", s.Err)
+	}
+	if s.Flushed != 0 {
+		t.Errorf("flushed %d while every flush fails", s.Flushed)
+	}
+	// One generation waits to be flushed (500 rows or a batch more); the
+	// other takes batches up to twice FlushRows.
+	if bound := uint64(500 + 100 + 2*500 + 100); s.Cursor < 500 || s.Cursor > bound {
+		t.Errorf("cursor %d while flushes fail, want staged rows up to %d", s.Cursor, bound)
+	}
+	if got := queryInt(t, x, `SELECT count(*) FROM KubeAuditLogs WHERE Caller <> 'intruder'`); got != int64(s.Cursor) {
+		t.Errorf("%d rows visible, want the %d staged", got, s.Cursor)
+	}
+	if _, err := x.DB().Exec(`DELETE FROM main.KubeAuditLogs WHERE Caller = 'intruder'`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, x, uint64(len(recs)-1))
+	deadline = time.Now().Add(10 * time.Second)
+	for x.Stats().Err != nil && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s := x.Stats(); s.Flushed == 0 || s.Err != nil {
+		t.Fatalf("after the row was removed: flushed %d, Err %v", s.Flushed, s.Err)
+	}
+	checkExactlyOnce(t, x, TableKubeAuditLogs, seqRange(0, uint64(len(recs))))
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStageLostOnCrash: what the stage held when the process ended without
+// a flush is indexed again from the file's cursor, once.
+func TestStageLostOnCrash(t *testing.T) {
+	recs := demoRecords(t, 1200)
+	src := newMemSource(recs...)
+	path := filepath.Join(t.TempDir(), "index.duckdb")
+	x := openIndex(t, path, Options{MaxBatch: 100, FlushRows: 500})
+	// Index by hand, as a run that ends without flushing: the pipeline
+	// with no finish.
+	ctx := context.Background()
+	p, err := x.newPipeline(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p.assigned < uint64(len(recs)) {
+		p.assign(min(p.assigned+100, uint64(len(recs))))
+		<-p.inflight[len(p.inflight)-1].done
+		for _, j := range p.inflight {
+			p.retire(j)
+		}
+		p.inflight = p.inflight[:0]
+		if err := p.cycle(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Wait for a flush in progress, then stop without flushing the rest.
+	for i := range p.gens {
+		if p.gens[i].state == genFlushing {
+			p.flushEnded(<-p.gens[i].flushDone)
+		}
+	}
+	p.stop()
+	flushed := x.Stats().Flushed
+	if flushed == 0 || flushed >= uint64(len(recs)) {
+		t.Fatalf("flushed %d of %d records; want part", flushed, len(recs))
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	x = openIndex(t, path, Options{MaxBatch: 100, FlushRows: 500})
+	if c := x.Cursor(); c != flushed {
+		t.Errorf("reopened at %d, want the flushed cursor %d", c, flushed)
+	}
+	if n := queryInt(t, x, `SELECT count(*) FROM KubeAuditLogs`); n != int64(flushed) {
+		t.Errorf("%d rows after reopening, want the %d flushed", n, flushed)
+	}
+	runIndex(t, x, src)
+	waitFor(t, x, uint64(len(recs)-1))
+	checkExactlyOnce(t, x, TableKubeAuditLogs, seqRange(0, uint64(len(recs))))
+}
