@@ -1,8 +1,8 @@
 package index
 
 import (
-	"log/slog"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"

@@ -17,12 +17,21 @@
 // DuckDB through a query appender (dynamic columns are appended as text
 // and cast to JSON by DuckDB, which validates them). While the ledger
 // grows fast, Run waits BatchDelay between batches so that they are large:
-// a transaction has a fixed cost. Every CheckpointRows rows the pipeline
-// pauses, with no transaction open (DuckDB refuses to checkpoint while
-// another transaction has written), and has DuckDB checkpoint: compress
-// what the WAL holds into the database file, about one row group at a
-// time. DuckDB's own threshold is raised to 1GB, as its default (16MB)
-// would recompress the table's last row group over and over.
+// a transaction has a fixed cost.
+//
+// Batches commit into a stage, an in-memory database attached to the
+// index, and queries read views over the stage and the database file
+// (stage.go, SCHEMA.md). Every FlushRows rows the stage is flushed: its
+// rows are inserted into the file's tables in one transaction, which
+// DuckDB writes straight into compressed row groups. A batch never waits
+// for that, nor for a checkpoint: DuckDB checkpoints a database only with
+// no writing transaction open on it, and while rows went to the file's
+// tables directly, every checkpoint (compressing what the WAL held) held
+// the batches back for seconds. The rows are no longer written twice (WAL,
+// then checkpoint) either. DuckDB's checkpoint threshold is raised to 1GB,
+// as its default (16MB) would recompress the last row groups over and
+// over; the index checkpoints after each flush, which has little left to
+// do.
 //
 // DuckDB calls in this package never get a context that may be canceled:
 // interrupting a connection can leave the database instance alive after

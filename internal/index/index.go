@@ -163,13 +163,13 @@ type Index struct {
 
 	cursor     atomic.Uint64 // what queries see: the file and the stage
 	fileCursor atomic.Uint64 // what the database file covers
-	src    atomic.Pointer[sourceRef]
-	notify chan struct{}
+	src        atomic.Pointer[sourceRef]
+	notify     chan struct{}
 
 	mu       sync.Mutex
 	advanced chan struct{} // closed and replaced whenever cursor moves
 	stats    Stats
-	flushErr error // the last flush's, nil once one succeeds
+	flushErr error           // the last flush's, nil once one succeeds
 	seen     map[string]bool // unknown tables already logged
 }
 

@@ -66,8 +66,8 @@ func fillBench(b *testing.B, db *sql.DB, n int) {
 		return fmt.Sprintf("make_timestamp(%d - (i * %d) // %d)", now, span, m)
 	}
 	stmts := []string{
-		`DELETE FROM "KubeAuditLogs"`, `DELETE FROM "AzureActivity"`, `DELETE FROM "SigninLogs"`,
-		fmt.Sprintf(`INSERT INTO "KubeAuditLogs" ("TimeGenerated", "Level", "AuditId", "Stage", "RequestUri", "Verb", "User", "SourceIps", "UserAgent", "ObjectRef", "ResponseStatus", "Caller", "OperationName", "ObjectRef_Resource", "ObjectRef_Namespace", "ObjectRef_Name", "seq", "Source", "ReceivedTime", "Pci", "Outcome", "Status", "CallerIpAddress", "Resource")
+		`DELETE FROM main."KubeAuditLogs"`, `DELETE FROM main."AzureActivity"`, `DELETE FROM main."SigninLogs"`,
+		fmt.Sprintf(`INSERT INTO main."KubeAuditLogs" ("TimeGenerated", "Level", "AuditId", "Stage", "RequestUri", "Verb", "User", "SourceIps", "UserAgent", "ObjectRef", "ResponseStatus", "Caller", "OperationName", "ObjectRef_Resource", "ObjectRef_Namespace", "ObjectRef_Name", "seq", "Source", "ReceivedTime", "Pci", "Outcome", "Status", "CallerIpAddress", "Resource")
 SELECT %[1]s, 'Metadata', 'a-' || i, 'ResponseComplete',
   '/api/v1/namespaces/ns' || (i %% 20) || '/' || res || '/obj' || (i %% 1000),
   verb, CAST('{"username":"user' || (i %% 500) || '","groups":["system:authenticated"]}' AS JSON),
@@ -81,7 +81,7 @@ FROM (SELECT i,
   CASE WHEN i %% 100 < 60 THEN 'get' WHEN i %% 100 < 85 THEN 'list' WHEN i %% 100 < 90 THEN 'watch' WHEN i %% 100 < 94 THEN 'update' WHEN i %% 100 < 96 THEN 'patch' WHEN i %% 100 < 98 THEN 'create' ELSE 'delete' END AS verb,
   CASE WHEN i %% 7 = 0 THEN 'secrets' WHEN i %% 7 = 1 THEN 'configmaps' WHEN i %% 7 = 2 THEN 'pods' WHEN i %% 7 = 3 THEN 'deployments' WHEN i %% 7 = 4 THEN 'services' WHEN i %% 7 = 5 THEN 'leases' ELSE 'events' END AS res
   FROM range(%[2]d) r(i))`, ts(k), k),
-		fmt.Sprintf(`INSERT INTO "AzureActivity" ("TimeGenerated", "Caller", "OperationName", "OperationNameValue", "ResourceGroup", "SubscriptionId", "Properties", "ResourceProvider", "ResourceProviderValue", "CategoryValue", "Category", "Level", "ActivityLevel", "ActivityStatus", "ActivityStatusValue", "seq", "Source", "ReceivedTime", "CallerIpAddress", "Resource")
+		fmt.Sprintf(`INSERT INTO main."AzureActivity" ("TimeGenerated", "Caller", "OperationName", "OperationNameValue", "ResourceGroup", "SubscriptionId", "Properties", "ResourceProvider", "ResourceProviderValue", "CategoryValue", "Category", "Level", "ActivityLevel", "ActivityStatus", "ActivityStatusValue", "seq", "Source", "ReceivedTime", "CallerIpAddress", "Resource")
 SELECT %[1]s, 'admin' || (i %% 40) || '@contoso.com', op, op, 'rg-' || (i %% 10), 'sub-1', '{"statusCode":"OK"}', prov, prov,
   CASE WHEN i %% 3 = 0 THEN 'Policy' ELSE 'Administrative' END, 'Administrative',
   CASE WHEN i %% 20 = 0 THEN 'Error' ELSE 'Informational' END, CASE WHEN i %% 20 = 0 THEN 'Error' ELSE 'Informational' END,
@@ -91,7 +91,7 @@ FROM (SELECT i,
   CASE WHEN i %% 4 = 0 THEN 'Microsoft.ContainerService' WHEN i %% 4 = 1 THEN 'Microsoft.OperationalInsights' WHEN i %% 4 = 2 THEN 'Microsoft.Storage' ELSE 'Microsoft.Network' END AS prov,
   CASE WHEN i %% 5 = 0 THEN 'Microsoft.OperationalInsights/workspaces/query/read' WHEN i %% 5 = 1 THEN 'Microsoft.ContainerService/managedClusters/write' ELSE 'Microsoft.Resources/deployments/write' END AS op
   FROM range(%[2]d) r(i))`, ts(a), a),
-		fmt.Sprintf(`INSERT INTO "SigninLogs" ("TimeGenerated", "UserPrincipalName", "IPAddress", "ResultType", "ResultDescription", "AppDisplayName", "seq", "Source", "ReceivedTime", "CallerIpAddress", "Resource")
+		fmt.Sprintf(`INSERT INTO main."SigninLogs" ("TimeGenerated", "UserPrincipalName", "IPAddress", "ResultType", "ResultDescription", "AppDisplayName", "seq", "Source", "ReceivedTime", "CallerIpAddress", "Resource")
 SELECT %[1]s, 'user' || (i %% 300) || '@contoso.com', '52.1.' || (i %% 250) || '.' || (i %% 60),
   CASE WHEN i %% 10 = 0 THEN '50126' WHEN i %% 37 = 0 THEN '50053' ELSE '0' END, '',
   CASE WHEN i %% 3 = 0 THEN 'Azure Kubernetes Service AAD Server' WHEN i %% 3 = 1 THEN 'Azure Portal' ELSE 'Microsoft Teams' END,
