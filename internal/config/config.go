@@ -204,6 +204,9 @@ type Index struct {
 	Enabled bool `yaml:"enabled"` // default true; off: ledger only, nothing to query
 	// MemoryLimit caps DuckDB's memory, e.g. "4GB"; empty: DuckDB's default (80% of RAM).
 	MemoryLimit string `yaml:"memory_limit"`
+	// Threads is DuckDB's thread count for queries and indexing; 0: 1 on a
+	// machine of up to 2 CPUs, else one per CPU.
+	Threads int `yaml:"threads"`
 }
 
 // Query bounds one KQL query run through POST /v1/query (kql.Options).
@@ -382,6 +385,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Ledger.CheckpointInterval <= 0 {
 		bad("ledger.checkpoint_interval", "must be positive")
+	}
+	if c.Index.Threads < 0 {
+		bad("index.threads", "%d must be 0 (automatic) or more", c.Index.Threads)
 	}
 	if strings.ContainsAny(c.Ledger.Origin, " +\n") {
 		bad("ledger.origin", "%q must not contain spaces, '+' or newlines (c2sp.org/tlog-checkpoint)", c.Ledger.Origin)

@@ -60,8 +60,13 @@ type Options struct {
 	// once, each in a transaction on its own connection (commits stay in
 	// order); default 2, or 1 on a single CPU.
 	Workers int
-	// Threads is DuckDB's worker thread count; 0 leaves DuckDB's default
-	// (one per core).
+	// Threads is DuckDB's thread count, for queries and the index alike;
+	// 0: 1 on a machine of up to 2 CPUs, else DuckDB's default (one per
+	// CPU). On 2 CPUs, ingest, the index's workers and the stage's flushes
+	// already keep both busy under load, and DuckDB's second thread mostly
+	// takes CPU from them: at 50,000 records/s it made the index's
+	// visibility worse, while the daily review over 10M events took 0.64 s
+	// with 1 thread against 0.51 s with 2 (docs/BENCHMARKS.md).
 	Threads int
 	// MemoryLimit is DuckDB's memory_limit, e.g. "4GB"; "" leaves
 	// DuckDB's default (80% of RAM).
@@ -92,6 +97,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 16384
+	}
+	if o.Threads <= 0 && runtime.NumCPU() <= 2 {
+		o.Threads = 1
 	}
 	if o.Workers <= 0 {
 		o.Workers = min(2, runtime.NumCPU())
