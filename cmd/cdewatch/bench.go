@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,6 +102,10 @@ func runBench(ctx context.Context, args []string) error {
 	if c.token, _, err = store.Create(auth.RoleIngest, "bench"); err != nil {
 		return err
 	}
+	metricsToken, _, err := store.Create(auth.RoleMetrics, "")
+	if err != nil {
+		return err
+	}
 	cfg := config.Default()
 	cfg.Data = dir
 	cfg.Listen = "127.0.0.1:0"
@@ -119,6 +125,10 @@ func runBench(ctx context.Context, args []string) error {
 		return err
 	}
 	res, err := benchLoad(ctx, c)
+	var catchUp string
+	if err == nil && cfg.Index.Enabled {
+		catchUp, err = indexCatchUp(ctx, c.server, metricsToken)
+	}
 	stop()
 	if serr := <-srvErr; err == nil {
 		err = serr
@@ -129,10 +139,72 @@ func runBench(ctx context.Context, args []string) error {
 	disk, _ := dirSize(filepath.Join(dir, "ledger"))
 	fmt.Println(res)
 	fmt.Printf("ledger on disk: %d bytes = %.1f%% of %d bytes of raw audit JSON acknowledged\n", disk, 100*float64(disk)/float64(res.rawBytes), res.rawBytes)
+	if catchUp != "" {
+		fmt.Println(catchUp)
+	}
 	if *keep {
 		fmt.Println("data directory kept:", dir)
 	}
 	return nil
+}
+
+// indexCatchUp reports how far the query index was behind the ledger
+// when the load ended and how long it took to catch up (it runs at a lower
+// priority than ingest: index.Options.Nice), from the server's metrics.
+func indexCatchUp(ctx context.Context, server, token string) (string, error) {
+	start := time.Now()
+	lag, err := indexLag(ctx, server, token)
+	if err != nil {
+		return "", err
+	}
+	behind := lag
+	for lag > 0 && time.Since(start) < 5*time.Minute {
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if lag, err = indexLag(ctx, server, token); err != nil {
+			return "", err
+		}
+	}
+	if lag > 0 {
+		return fmt.Sprintf("query index: %d records behind the ledger when the load ended, still %d behind %v later", behind, lag, time.Since(start).Round(time.Second)), nil
+	}
+	return fmt.Sprintf("query index: %d records behind the ledger when the load ended, caught up %.1fs later", behind, time.Since(start).Seconds()), nil
+}
+
+// indexLag reads the query index's lag in records from GET /metrics.
+func indexLag(ctx context.Context, server, token string) (uint64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("read the index lag: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("read the index lag: GET /metrics: %s", resp.Status)
+	}
+	const metric = `cdewatch_health_consumer_lag_records{consumer="index"} `
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), metric); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return 0, fmt.Errorf("read the index lag: %q: %w", sc.Text(), err)
+			}
+			return uint64(f), nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("read the index lag: %w", err)
+	}
+	return 0, errors.New("read the index lag: /metrics has no " + strings.TrimSpace(metric))
 }
 
 func dirSize(dir string) (int64, error) {

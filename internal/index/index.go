@@ -68,6 +68,14 @@ type Options struct {
 	// visibility worse, while the daily review over 10M events took 0.64 s
 	// with 1 thread against 0.51 s with 2 (docs/BENCHMARKS.md).
 	Threads int
+	// Nice is how much lower than the process's the scheduling priority
+	// of the index's writing threads is (the workers' batches and the
+	// stage's flushes; queries keep the process's priority), on Linux;
+	// default 10, negative for none. When ingest, queries and indexing
+	// want more CPU than there is, acknowledging records and answering
+	// queries come first: the index falls behind (Stats().Lag; nothing is
+	// lost) and catches up when the load drops.
+	Nice int
 	// MemoryLimit is DuckDB's memory_limit, e.g. "4GB"; "" leaves
 	// DuckDB's default (80% of RAM).
 	MemoryLimit string
@@ -100,6 +108,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Threads <= 0 && runtime.NumCPU() <= 2 {
 		o.Threads = 1
+	}
+	if o.Nice == 0 {
+		o.Nice = 10
 	}
 	if o.Workers <= 0 {
 		o.Workers = min(2, runtime.NumCPU())

@@ -144,7 +144,10 @@ func (x *Index) newPipeline(ctx context.Context, src Source) (*pipeline, error) 
 		p.writers = append(p.writers, w)
 	}
 	for _, w := range p.writers {
-		p.wg.Go(func() { p.work(ctx, w) })
+		p.wg.Go(func() {
+			p.x.background()
+			p.work(ctx, w)
+		})
 	}
 	return p, nil
 }
@@ -302,6 +305,7 @@ func (p *pipeline) cycle(ctx context.Context, catchUp bool) error {
 				done, rows := make(chan error, 1), g.rows
 				g.flushDone = done
 				go func() {
+					x.background()
 					start := time.Now()
 					next, err := x.flushGen(ctx, i)
 					if err == nil {
