@@ -18,9 +18,12 @@ import (
 //
 // The stage has two generations (schemas g0 and g1 of stageCatalog),
 // each with a copy of every table and a state table of its own: batches
-// go to one while the other is flushed. A flushed generation is dropped
-// (recreated empty) flushGrace after its flush, so that no query can see
-// it without also seeing the flush.
+// go to one while the other is flushed. While a flush fails (it is
+// retried), batches go on into the other generation up to twice
+// FlushRows rows, then wait. A flushed generation is dropped (recreated
+// empty) flushGrace after its flush: a query takes its snapshots of the
+// file and of the stage as it binds the tables, microseconds apart, so it
+// never sees the stage already emptied and the file not yet flushed.
 //
 // Queries read the views of querySchema, in the file's catalog: each
 // table's rows in the file, and those of each generation at or above the
