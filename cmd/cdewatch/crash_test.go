@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -120,4 +122,25 @@ func TestCrashKill9(t *testing.T) {
 		t.Fatal("no event was acknowledged before the kill: the test proved nothing")
 	}
 	t.Logf("%d acknowledged events all present after kill -9; %d stored in total", n, len(stored))
+}
+
+// bench --self runs a server with the query index, loads it and reports
+// when every acknowledged event became queryable (counted with KQL).
+func TestBenchSelfReportsIndexCatchUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a load: skipped in -short mode")
+	}
+	bin := buildBinary(t)
+	out, err := exec.Command(bin, "bench", "--self", "--no-detect", "--duration", "2s", "--rate", "4000").CombinedOutput()
+	if err != nil {
+		t.Fatalf("bench --self: %v\n%s", err, out)
+	}
+	acked := regexp.MustCompile(`acknowledged (\d+) events`).FindSubmatch(out)
+	caught := regexp.MustCompile(`query index: (\d+) acked events not queryable when the load ended, all queryable [0-9.]+s later`).FindSubmatch(out)
+	if acked == nil || caught == nil {
+		t.Fatalf("bench --self printed:\n%s", out)
+	}
+	if n, _ := strconv.Atoi(string(acked[1])); n < 4000 {
+		t.Errorf("%d events acknowledged, want at least 4000:\n%s", n, out)
+	}
 }
