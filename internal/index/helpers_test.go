@@ -241,6 +241,20 @@ func waitFor(tb testing.TB, x *Index, seq uint64) {
 	}
 }
 
+// eventually polls cond every 5 ms until it holds or timeout passes, and
+// reports whether it held. The caller checks what it waited for and says
+// what went wrong.
+func eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
 // queryInt runs a query returning one integer.
 func queryInt(tb testing.TB, x *Index, q string, args ...any) int64 {
 	tb.Helper()

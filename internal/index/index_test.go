@@ -413,10 +413,7 @@ func TestFailedBatchRolledBack(t *testing.T) {
 	})
 	x := openIndex(t, "", Options{MaxBatch: 1000, RetryInterval: 20 * time.Millisecond})
 	runIndex(t, x, src)
-	deadline := time.Now().Add(10 * time.Second)
-	for x.Stats().Err == nil && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(10*time.Second, func() bool { return x.Stats().Err != nil })
 	s := x.Stats()
 	if s.Err == nil || !strings.Contains(s.Err.Error(), "disk on fire") {
 		t.Fatalf("Stats().Err = %v, want the source's error", s.Err)

@@ -60,10 +60,7 @@ func TestWorkersRunNiced(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A thread ends shortly after its goroutine.
-	deadline := time.Now().Add(5 * time.Second)
-	for count(7) != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually(5*time.Second, func() bool { return count(7) == 0 })
 	if n := count(7); n != 0 {
 		t.Errorf("%d threads still at nice 7 after Run returned", n)
 	}

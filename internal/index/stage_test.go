@@ -84,10 +84,7 @@ func TestStageFlushFailure(t *testing.T) {
 		}
 	}
 	runIndex(t, x, src)
-	deadline := time.Now().Add(10 * time.Second)
-	for x.Stats().Err == nil && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(10*time.Second, func() bool { return x.Stats().Err != nil })
 	// Let the batches run into the stage's bound.
 	time.Sleep(300 * time.Millisecond)
 	s := x.Stats()
@@ -109,10 +106,7 @@ func TestStageFlushFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, x, uint64(len(recs)-1))
-	deadline = time.Now().Add(10 * time.Second)
-	for x.Stats().Err != nil && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(10*time.Second, func() bool { return x.Stats().Err == nil })
 	if s := x.Stats(); s.Flushed == 0 || s.Err != nil {
 		t.Fatalf("after the row was removed: flushed %d, Err %v", s.Flushed, s.Err)
 	}
