@@ -190,11 +190,11 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 
 	var idx *index.Index
 	if cfg.Index.Enabled {
-		indexProcs(log)
 		idx, err = index.Open(indexPath(cfg.Data), index.Options{MemoryLimit: cfg.Index.MemoryLimit, Threads: cfg.Index.Threads, Logger: log.With("component", "index")})
 		if err != nil {
 			return fmt.Errorf("open index: %w", err)
 		}
+		indexProcs(log) // after Open, which sizes DuckDB by GOMAXPROCS
 		defer func() {
 			if err := idx.Close(); err != nil {
 				log.Error("closing index", "err", err)

@@ -204,8 +204,9 @@ type Index struct {
 	Enabled bool `yaml:"enabled"` // default true; off: ledger only, nothing to query
 	// MemoryLimit caps DuckDB's memory, e.g. "4GB"; empty: DuckDB's default (80% of RAM).
 	MemoryLimit string `yaml:"memory_limit"`
-	// Threads is DuckDB's thread count for queries and indexing; 0: 1 on a
-	// machine of up to 2 CPUs, else one per CPU.
+	// Threads is DuckDB's thread count for queries and indexing; 0: one
+	// per CPU the process may use (container limits included), or 1 on up
+	// to 2 CPUs.
 	Threads int `yaml:"threads"`
 }
 
