@@ -94,8 +94,9 @@ type generation struct {
 	used      bool   // a batch committed into it
 	last      *job   // the last batch given to it
 	flushed   time.Time
-	flushDone chan error
-	retryAt   time.Time // when a failed flush may run again
+	flushDone chan struct{} // closed when the flush in progress ended
+	flushErr  error         // its error; set before flushDone is closed
+	retryAt   time.Time     // when a failed flush may run again
 }
 
 // live reports whether the generation holds rows the file does not.
@@ -253,7 +254,7 @@ func (p *pipeline) run(ctx context.Context, catchUp bool) error {
 		if len(p.inflight) > 0 {
 			head = p.inflight[0].done
 		}
-		var flushed <-chan error
+		var flushed <-chan struct{}
 		for i := range p.gens {
 			if p.gens[i].state == genFlushing {
 				flushed = p.gens[i].flushDone
@@ -265,8 +266,7 @@ func (p *pipeline) run(ctx context.Context, catchUp bool) error {
 		case <-delay:
 		case <-x.notify:
 		case <-tick.C:
-		case err := <-flushed:
-			p.flushEnded(err)
+		case <-flushed: // cycle takes it from here
 		}
 	}
 }
@@ -282,13 +282,11 @@ func (p *pipeline) cycle(ctx context.Context, catchUp bool) error {
 		g := &p.gens[i]
 		switch g.state {
 		case genFlushing:
-			select {
-			case err := <-g.flushDone:
-				if err != nil && catchUp {
-					return err
+			if isClosed(g.flushDone) {
+				if g.flushErr != nil && catchUp {
+					return g.flushErr
 				}
-				p.flushEnded(err)
-			default:
+				p.flushEnded(g)
 			}
 		case genFlushed:
 			if time.Since(g.flushed) >= flushGrace {
@@ -301,17 +299,16 @@ func (p *pipeline) cycle(ctx context.Context, catchUp bool) error {
 			}
 		case genSealed:
 			if (g.last == nil || isClosed(g.last.done)) && !time.Now().Before(g.retryAt) {
-				g.state = genFlushing
-				done, rows := make(chan error, 1), g.rows
-				g.flushDone = done
+				g.state, g.flushDone, g.flushErr = genFlushing, make(chan struct{}), nil
 				go func() {
+					defer close(g.flushDone)
 					x.background()
 					start := time.Now()
 					next, err := x.flushGen(ctx, i)
 					if err == nil {
-						x.log.Debug("index: stage flushed to the database file", "rows", rows, "cursor", next, "took", time.Since(start))
+						x.log.Debug("index: stage flushed to the database file", "rows", g.rows, "cursor", next, "took", time.Since(start))
 					}
-					done <- err
+					g.flushErr = err
 				}()
 			}
 		}
@@ -325,25 +322,20 @@ func (p *pipeline) cycle(ctx context.Context, catchUp bool) error {
 	return nil
 }
 
-// flushEnded records how the flush of the generation being flushed ended.
-func (p *pipeline) flushEnded(err error) {
-	for i := range p.gens {
-		g := &p.gens[i]
-		if g.state != genFlushing {
-			continue
-		}
-		p.x.mu.Lock()
-		p.x.flushErr = err
-		p.x.mu.Unlock()
-		if err != nil {
-			g.state = genSealed
-			g.retryAt = time.Now().Add(p.x.opts.RetryInterval)
-			p.x.log.Error("index: flushing the stage to the database file failed; retrying", "retry_in", p.x.opts.RetryInterval, "err", err)
-			return
-		}
-		g.state = genFlushed
-		g.flushed = time.Now()
+// flushEnded records how the flush of g, which ended, went.
+func (p *pipeline) flushEnded(g *generation) {
+	err := g.flushErr
+	p.x.mu.Lock()
+	p.x.flushErr = err
+	p.x.mu.Unlock()
+	if err != nil {
+		g.state = genSealed
+		g.retryAt = time.Now().Add(p.x.opts.RetryInterval)
+		p.x.log.Error("index: flushing the stage to the database file failed; retrying", "retry_in", p.x.opts.RetryInterval, "err", err)
+		return
 	}
+	g.state = genFlushed
+	g.flushed = time.Now()
 }
 
 // finish flushes what the stage holds, oldest generation first, after the
@@ -356,7 +348,8 @@ func (p *pipeline) finish(ctx context.Context, catchUp bool) error {
 	for _, i := range []int{1 - p.cur, p.cur} {
 		g := &p.gens[i]
 		if g.state == genFlushing {
-			p.flushEnded(<-g.flushDone)
+			<-g.flushDone
+			p.flushEnded(g)
 		}
 		if err != nil || !g.live() || !g.used {
 			continue
@@ -414,7 +407,8 @@ func (p *pipeline) drain() {
 	for i := range p.gens {
 		g := &p.gens[i]
 		if g.state == genFlushing {
-			p.flushEnded(<-g.flushDone)
+			<-g.flushDone
+			p.flushEnded(g)
 		}
 		if g.live() {
 			live = append(live, i)

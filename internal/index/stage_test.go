@@ -143,8 +143,9 @@ func TestStageLostOnCrash(t *testing.T) {
 	}
 	// Wait for a flush in progress, then stop without flushing the rest.
 	for i := range p.gens {
-		if p.gens[i].state == genFlushing {
-			p.flushEnded(<-p.gens[i].flushDone)
+		if g := &p.gens[i]; g.state == genFlushing {
+			<-g.flushDone
+			p.flushEnded(g)
 		}
 	}
 	p.stop()
