@@ -45,7 +45,8 @@ func cpuTime(tb testing.TB) time.Duration {
 
 // BenchmarkIndex measures the consumer: 250,000 records, cycling through
 // 50,000 demo audit events (1.5–2 KB each), indexed as Run indexes them
-// (Rebuild: drop, recreate, index from 0, checkpointing along the way).
+// (Rebuild: drop, recreate, index from 0 through the stage, flushing it
+// along the way and at the end).
 // It reports records/s of wall time and records per second of the
 // process's CPU time (records/cpu-s), which other load on the machine
 // does not distort. Run it on one core with
@@ -56,8 +57,8 @@ func cpuTime(tb testing.TB) time.Duration {
 // "memory" is an in-memory database, "file" a database file with the
 // default batches (16,384 records, as when Run catches up), "file-10k"
 // with batches of 10,000 records (Run tailing 50,000 records/s:
-// BatchDelay 200ms), "file-2workers" the defaults for two cores (two
-// workers, DuckDB's threads); run that one with -cpu 2.
+// BatchDelay 200ms), "file-2workers" the defaults (two workers, the
+// default DuckDB threads); run that one with -cpu 2.
 func BenchmarkIndex(b *testing.B) {
 	recs := benchRecords(b)
 	const n = 250_000
