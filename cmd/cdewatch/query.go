@@ -44,9 +44,7 @@ func runQuery(ctx context.Context, args []string) error {
 // to and printing the result to stdout.
 func queryCommand(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
-	server := fs.String("server", defaultServer, "cdewatch API URL")
-	tokenFile := fs.String("token-file", "", "file holding a token of a role that reads logs (default: the token in $CDEWATCH_TOKEN)")
-	caFile := fs.String("ca", "", "PEM file of a certificate (or CA) to trust for an https server")
+	af := addAPIFlags(fs, "a token of a role that reads logs")
 	format := fs.String("format", "table", "output format: table, json or csv")
 	file := fs.String("file", "", "read the query from this file")
 	tableN := fs.Int("table", 0, "print only the Nth result table (1 is the first); csv needs it when the result has several")
@@ -96,11 +94,7 @@ func queryCommand(ctx context.Context, args []string, stdin io.Reader, stdout io
 		return fmt.Errorf("%w: the query is empty", errUsage)
 	}
 
-	secret, err := clientToken(*tokenFile, "a log-reader token: cdewatch token create --role log-reader")
-	if err != nil {
-		return err
-	}
-	c, err := newClient(*server, secret, *caFile, *timeout)
+	c, err := af.client("a log-reader token: cdewatch token create --role log-reader", *timeout)
 	if err != nil {
 		return err
 	}
