@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,13 +32,9 @@ func runIncidents(ctx context.Context, args []string) error {
 }
 
 func incidentsCommand(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("incidents", flag.ContinueOnError)
+	fs := commandFlags("incidents", incidentsUsage)
 	af := addAPIFlags(fs, "the token")
 	format := fs.String("format", "table", "list output: table or json")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), incidentsUsage)
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

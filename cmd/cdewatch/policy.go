@@ -54,15 +54,11 @@ func policyCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) err
 }
 
 func policyCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("policy check", flag.ContinueOnError)
+	fs := commandFlags("policy check", policyUsage+"\n\nFlags of check:")
 	fs.SetOutput(stderr)
 	format := fs.String("format", "text", "report format: text or json")
 	cde := fs.String("cde-namespaces", "", "comma-separated namespaces that hold cardholder data")
 	logNS := fs.String("log-namespaces", "kube-system", "comma-separated namespaces that run the audit and log pipeline")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), policyUsage+"\n\nFlags of check:")
-		fs.PrintDefaults()
-	}
 	path, err := reportInput(fs, args, format, "policy file")
 	if err != nil {
 		return err
@@ -96,14 +92,10 @@ func policyCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 }
 
 func policyGenerate(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("policy generate", flag.ContinueOnError)
+	fs := commandFlags("policy generate", policyUsage+"\n\nFlags of generate:")
 	fs.SetOutput(stderr)
 	cde := fs.String("cde-namespaces", "", "comma-separated namespaces that hold cardholder data (required)")
 	out := fs.String("out", "", "write the policy to this file instead of standard output")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), policyUsage+"\n\nFlags of generate:")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

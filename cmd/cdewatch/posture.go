@@ -52,14 +52,10 @@ func postureCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) er
 }
 
 func postureAzure(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("posture azure", flag.ContinueOnError)
+	fs := commandFlags("posture azure", postureUsage+"\n\nFlags of azure:")
 	fs.SetOutput(stderr)
 	format := fs.String("format", "text", "report format: text or json")
 	lifecycle := fs.String("lifecycle", "", "lifecycle management policy of the storage account (az storage account management-policy show)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), postureUsage+"\n\nFlags of azure:")
-		fs.PrintDefaults()
-	}
 	path, err := reportInput(fs, args, format, "diagnostic settings export")
 	if err != nil {
 		return err

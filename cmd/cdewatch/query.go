@@ -43,16 +43,12 @@ func runQuery(ctx context.Context, args []string) error {
 // queryCommand is `cdewatch query`, reading a query from stdin when asked
 // to and printing the result to stdout.
 func queryCommand(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := flag.NewFlagSet("query", flag.ContinueOnError)
+	fs := commandFlags("query", queryUsage)
 	af := addAPIFlags(fs, "a token of a role that reads logs")
 	format := fs.String("format", "table", "output format: table, json or csv")
 	file := fs.String("file", "", "read the query from this file")
 	tableN := fs.Int("table", 0, "print only the Nth result table (1 is the first); csv needs it when the result has several")
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long to wait for the answer")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), queryUsage)
-		fs.PrintDefaults()
-	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -30,8 +29,7 @@ string) or file:///PATH.
 `
 
 func runRestore(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), restoreUsage, "\nFlags:\n"); fs.PrintDefaults() }
+	fs := commandFlags("restore", restoreUsage+"\nFlags:")
 	from := fs.String("from", "", "archive URL: s3://BUCKET/PREFIX?endpoint=HOST:PORT, azblob://ACCOUNT/CONTAINER/PREFIX or file:///PATH")
 	data := fs.String("data", "", "data directory to restore into (must be missing or empty); the ledger goes to DIR/ledger")
 	key := fs.String("key", "", "trusted verifier key, or @FILE holding it (default: the archive's own log.pub, which proves less)")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,13 +33,9 @@ func runRetention(ctx context.Context, args []string) error {
 }
 
 func retentionCommand(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("retention", flag.ContinueOnError)
+	fs := commandFlags("retention", retentionUsage)
 	af := addAPIFlags(fs, "the token")
 	asJSON := fs.Bool("json", false, "status as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), retentionUsage)
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

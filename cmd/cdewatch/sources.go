@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,13 +32,9 @@ func runSources(ctx context.Context, args []string) error {
 }
 
 func sourcesCommand(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("sources", flag.ContinueOnError)
+	fs := commandFlags("sources", sourcesUsage)
 	af := addAPIFlags(fs, "a token of any role but ingest and metrics")
 	format := fs.String("format", "table", "output format: table or json")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), sourcesUsage)
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

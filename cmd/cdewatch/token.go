@@ -44,6 +44,17 @@ Offline: --data DIR works on the data directory itself while the server is stopp
 // defaultServer is the API address the client commands use by default.
 const defaultServer = "http://127.0.0.1:8470"
 
+// commandFlags returns the flag set of command name, whose -h prints
+// header and then the flags.
+func commandFlags(name, header string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), header)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
 // apiFlags are the flags of the commands that talk to the API with a
 // token from a file or $CDEWATCH_TOKEN.
 type apiFlags struct {
