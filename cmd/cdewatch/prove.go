@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
-
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cdewatch/cdewatch/internal/prove"
 )
@@ -24,17 +21,9 @@ func runProve(_ context.Context, args []string) error {
 	if fs.NArg() != 1 || *key == "" {
 		return fmt.Errorf("%w: want --key VERIFIER and one FILE (an answer of POST /v1/query with \"prove\": true, or - for standard input)", errUsage)
 	}
-	k := *key
-	if f, ok := strings.CutPrefix(k, "@"); ok {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("read verifier key: %w", err)
-		}
-		k = strings.TrimSpace(string(b))
-	}
-	v, err := note.NewVerifier(k)
+	v, err := verifierFlag(*key)
 	if err != nil {
-		return fmt.Errorf("%w: --key: %v", errUsage, err)
+		return err
 	}
 	var b []byte
 	if name := fs.Arg(0); name == "-" {

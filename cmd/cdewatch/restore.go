@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/archive"
-	"github.com/cdewatch/cdewatch/internal/event"
 )
 
 const restoreUsage = `cdewatch restore --from URL --data DIR [--key VERIFIER|@FILE] [--checkpoint FILE] [--credentials-file FILE]
@@ -54,18 +53,11 @@ func runRestore(ctx context.Context, args []string) error {
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("--data: %w", err)
 	}
-	opts := archive.RestoreOptions{Dir: ledgerDir(*data), CheckRecord: func(b []byte) error {
-		var r event.Record
-		return r.UnmarshalBinary(b)
-	}}
+	opts := archive.RestoreOptions{Dir: ledgerDir(*data), CheckRecord: decodesAsRecord}
 	if *key != "" {
-		k := *key
-		if f, ok := strings.CutPrefix(k, "@"); ok {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return fmt.Errorf("read verifier key: %w", err)
-			}
-			k = string(b)
+		k, err := keyFlag(*key)
+		if err != nil {
+			return err
 		}
 		opts.Key = strings.TrimSpace(k)
 	}

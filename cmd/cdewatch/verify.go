@@ -48,22 +48,11 @@ func runVerify(ctx context.Context, args []string) error {
 	if _, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("no ledger at %s: %w", dir, err)
 	}
-	opts := ledger.VerifyOptions{Dir: dir, Against: against, CheckRecord: func(b []byte) error {
-		var r event.Record
-		return r.UnmarshalBinary(b)
-	}}
+	opts := ledger.VerifyOptions{Dir: dir, Against: against, CheckRecord: decodesAsRecord}
 	if *key != "" {
-		k := *key
-		if f, ok := strings.CutPrefix(k, "@"); ok {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return fmt.Errorf("read verifier key: %w", err)
-			}
-			k = strings.TrimSpace(string(b))
-		}
-		v, err := note.NewVerifier(k)
+		v, err := verifierFlag(*key)
 		if err != nil {
-			return fmt.Errorf("%w: --key: %v", errUsage, err)
+			return err
 		}
 		opts.Verifier = v
 	}
@@ -82,4 +71,37 @@ func runVerify(ctx context.Context, args []string) error {
 		fmt.Fprintln(os.Stderr, "note: checked against the ledger's own log.pub; pass --key with a copy kept elsewhere (cdewatch version --verifier) to rule out a replaced key")
 	}
 	return nil
+}
+
+// decodesAsRecord checks that a ledger entry decodes as an event.Record.
+func decodesAsRecord(b []byte) error {
+	var r event.Record
+	return r.UnmarshalBinary(b)
+}
+
+// keyFlag returns the verifier key a --key flag gives: the key itself, or
+// @FILE for the file holding it.
+func keyFlag(v string) (string, error) {
+	f, ok := strings.CutPrefix(v, "@")
+	if !ok {
+		return v, nil
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return "", fmt.Errorf("read verifier key: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// verifierFlag returns the verifier of a --key flag (keyFlag).
+func verifierFlag(v string) (note.Verifier, error) {
+	k, err := keyFlag(v)
+	if err != nil {
+		return nil, err
+	}
+	ver, err := note.NewVerifier(k)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --key: %v", errUsage, err)
+	}
+	return ver, nil
 }
