@@ -374,14 +374,7 @@ func foldVersions(items []*container.BlobItem, prefix string) []ObjectInfo {
 
 // Stat implements Store.
 func (s *AzureStore) Stat(ctx context.Context, name string) (ObjectInfo, error) {
-	objs, err := s.versions(ctx, name, true)
-	if err != nil {
-		return ObjectInfo{}, err
-	}
-	if len(objs) == 0 {
-		return ObjectInfo{}, ErrNotFound
-	}
-	return objs[0], nil
+	return listedObject(s.versions(ctx, name, true))
 }
 
 // Get implements Store.
@@ -406,10 +399,7 @@ func (s *AzureStore) Get(ctx context.Context, obj ObjectInfo) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("download archive object %s: %w", obj.Name, err)
 	}
-	if obj.Size > 0 && int64(len(b)) != obj.Size {
-		return nil, fmt.Errorf("download archive object %s: got %d bytes, listed as %d", obj.Name, len(b), obj.Size)
-	}
-	return b, nil
+	return wholeObject(obj, b)
 }
 
 // List implements Store.

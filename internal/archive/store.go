@@ -12,6 +12,7 @@ package archive
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -55,4 +56,25 @@ type Store interface {
 	List(ctx context.Context, prefix string) ([]ObjectInfo, error)
 	// String names the store for messages, e.g. "s3://bucket/prefix".
 	String() string
+}
+
+// listedObject returns the entry a store's listing of one exact name
+// gave; ErrNotFound if it gave none.
+func listedObject(objs []ObjectInfo, err error) (ObjectInfo, error) {
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	if len(objs) == 0 {
+		return ObjectInfo{}, ErrNotFound
+	}
+	return objs[0], nil
+}
+
+// wholeObject returns b, the bytes downloaded of obj, unless their length
+// differs from the listed size.
+func wholeObject(obj ObjectInfo, b []byte) ([]byte, error) {
+	if obj.Size > 0 && int64(len(b)) != obj.Size {
+		return nil, fmt.Errorf("download archive object %s: got %d bytes, listed as %d", obj.Name, len(b), obj.Size)
+	}
+	return b, nil
 }
