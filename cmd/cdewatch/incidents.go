@@ -59,9 +59,7 @@ func incidentsCommand(ctx context.Context, args []string, stdout io.Writer) erro
 			return fmt.Errorf("the server's answer is not a list of incidents: %w", err)
 		}
 		if *format == "json" {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(incs)
+			return printJSON(stdout, incs)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSTATUS\tSEVERITY\tOPENED\tRULE\tKEY")

@@ -64,9 +64,7 @@ func retentionCommand(ctx context.Context, args []string, stdout io.Writer) erro
 		return fmt.Errorf("the server's answer is not a retention status: %w", err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+		return printJSON(stdout, st)
 	}
 	return printRetention(stdout, &st)
 }

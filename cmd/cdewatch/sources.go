@@ -57,9 +57,7 @@ func sourcesCommand(ctx context.Context, args []string, stdout io.Writer) error 
 		return fmt.Errorf("the server's answer is not a sources view: %w", err)
 	}
 	if *format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(ans)
+		return printJSON(stdout, ans)
 	}
 	return printSources(stdout, &ans)
 }

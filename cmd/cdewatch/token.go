@@ -44,6 +44,14 @@ Offline: --data DIR works on the data directory itself while the server is stopp
 // defaultServer is the API address the client commands use by default.
 const defaultServer = "http://127.0.0.1:8470"
 
+// printJSON writes v as indented JSON, for the --format json of the
+// client commands.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 // commandFlags returns the flag set of command name, whose -h prints
 // header and then the flags.
 func commandFlags(name, header string) *flag.FlagSet {

@@ -1,7 +1,6 @@
 package auditpolicy
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -14,15 +13,7 @@ import (
 const maxTextRows = 40
 
 // WriteJSON writes the report as indented JSON.
-func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return fmt.Errorf("writing the report: %w", err)
-	}
-	return nil
-}
+func (r *Report) WriteJSON(w io.Writer) error { return posture.WriteJSON(w, r) }
 
 // WriteText writes the report for a reader: verdicts, rules, findings and
 // the requests that are not logged.

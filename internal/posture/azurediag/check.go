@@ -1,7 +1,6 @@
 package azurediag
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -491,15 +490,7 @@ func (c *checker) verdicts(carriers []*setting) []posture.Verdict {
 }
 
 // WriteJSON writes the report as indented JSON.
-func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return fmt.Errorf("writing the report: %w", err)
-	}
-	return nil
-}
+func (r *Report) WriteJSON(w io.Writer) error { return posture.WriteJSON(w, r) }
 
 // WriteText writes the report for a reader.
 func (r *Report) WriteText(w io.Writer) error {
