@@ -71,6 +71,34 @@ func mustSync(tb testing.TB, a *Archiver) {
 	}
 }
 
+// archiveInTwoPasses writes records to a new ledger and archives them to
+// s in two passes, the second after more records (the active segment's
+// new range becomes new chunks), keeping the archiver's state in state.
+// It checks that everything was archived, in at least five objects, and
+// returns the ledger, the second pass's archiver and the objects.
+func archiveInTwoPasses(tb testing.TB, s Store, state string) (*ledger.Ledger, *Archiver, []ObjectInfo) {
+	tb.Helper()
+	led := openLedger(tb, filepath.Join(tb.TempDir(), "ledger"))
+	appendRecords(tb, led, 0, 150, 7)
+	led = checkpointNow(tb, led)
+	mustSync(tb, newArchiver(tb, led, s, state))
+	appendRecords(tb, led, 150, 90, 5)
+	led = checkpointNow(tb, led)
+	a := newArchiver(tb, led, s, state)
+	mustSync(tb, a)
+	if st := a.Status(); st.LagRecords != 0 || st.ArchivedRecords != led.Size() || st.ArchivedCheckpoint != led.Size() {
+		tb.Fatalf("status after archiving everything: %+v (ledger size %d)", st, led.Size())
+	}
+	objs, err := s.List(context.Background(), "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(objs) < 5 {
+		tb.Fatalf("only %d objects archived", len(objs))
+	}
+	return led, a, objs
+}
+
 // countingStore wraps a real store and counts the uploads.
 type countingStore struct {
 	Store

@@ -27,29 +27,9 @@ func TestArchiveS3ObjectLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	led := openLedger(t, filepath.Join(t.TempDir(), "ledger"))
 	state := filepath.Join(t.TempDir(), "archive.json")
-	appendRecords(t, led, 0, 150, 7)
-	led = checkpointNow(t, led)
-	mustSync(t, newArchiver(t, led, store, state))
-	// More records: the active segment's new range becomes new chunks.
-	appendRecords(t, led, 150, 90, 5)
-	led = checkpointNow(t, led)
-	a := newArchiver(t, led, store, state)
-	mustSync(t, a)
-	st := a.Status()
-	if st.LagRecords != 0 || st.ArchivedRecords != led.Size() || st.ArchivedCheckpoint != led.Size() {
-		t.Fatalf("status after archiving everything: %+v (ledger size %d)", st, led.Size())
-	}
+	led, _, objs := archiveInTwoPasses(t, store, state)
 	want := led.LatestCheckpoint()
-
-	objs, err := store.List(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(objs) < 5 {
-		t.Fatalf("only %d objects archived", len(objs))
-	}
 	// Every version of every object is locked in compliance mode.
 	var versions int
 	for o := range v.client.ListObjects(ctx, "cdewatch-archive", minio.ListObjectsOptions{Prefix: "prod/ledger-1/", Recursive: true, WithVersions: true}) {
