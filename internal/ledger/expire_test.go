@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -216,27 +215,15 @@ func TestSeqAt(t *testing.T) {
 // segments expire: no damage is reported.
 func TestMonitorDuringExpiry(t *testing.T) {
 	_, l := segmentedLedger(t, 60)
-	var mu sync.Mutex
-	var damage []Damage
-	m := l.NewMonitor(MonitorOptions{Interval: time.Millisecond, MinPassBytes: 2 << 10,
-		OnDamage: func(d Damage) { mu.Lock(); damage = append(damage, d); mu.Unlock() }})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- m.Run(ctx) }()
-	segs := l.Segments()
-	for _, s := range segs[:len(segs)-1] {
-		time.Sleep(2 * time.Millisecond)
-		if _, err := l.Expire(s.First, "test"); err != nil {
-			t.Fatal(err)
+	damage := monitorWhile(t, l, 2<<10, func() {
+		segs := l.Segments()
+		for _, s := range segs[:len(segs)-1] {
+			time.Sleep(2 * time.Millisecond)
+			if _, err := l.Expire(s.First, "test"); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	time.Sleep(20 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
+	})
 	if len(damage) != 0 {
 		t.Fatalf("expiry reported as damage: %v", damage)
 	}

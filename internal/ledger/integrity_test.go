@@ -262,23 +262,11 @@ func TestMonitorConcurrentAppends(t *testing.T) {
 	opts.SegmentBytes = 8 << 10
 	opts.CheckpointInterval = 3 * time.Millisecond
 	l := openLedger(t, opts)
-	var damage []Damage
-	var mu sync.Mutex
-	m := l.NewMonitor(MonitorOptions{Interval: time.Millisecond, MinPassBytes: 4 << 10,
-		OnDamage: func(d Damage) { mu.Lock(); damage = append(damage, d); mu.Unlock() }})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- m.Run(ctx) }()
-	for i := range 300 {
-		appendRecs(t, l, smallRecords(i*5, 5))
-	}
-	time.Sleep(20 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
+	damage := monitorWhile(t, l, 4<<10, func() {
+		for i := range 300 {
+			appendRecs(t, l, smallRecords(i*5, 5))
+		}
+	})
 	if len(damage) != 0 {
 		t.Fatalf("damage reported on an intact, growing ledger: %v", damage)
 	}
@@ -330,4 +318,27 @@ func TestCheckpointFailureReported(t *testing.T) {
 			t.Fatal("recovery not reported")
 		}
 	}
+}
+
+// monitorWhile runs a monitor of l (checking every millisecond, at least
+// minPassBytes of the full pass each time) in its own goroutine while work
+// runs, stops it 20 ms after, and returns the damage it reported.
+func monitorWhile(t *testing.T, l *Ledger, minPassBytes int64, work func()) []Damage {
+	t.Helper()
+	var mu sync.Mutex
+	var damage []Damage
+	m := l.NewMonitor(MonitorOptions{Interval: time.Millisecond, MinPassBytes: minPassBytes,
+		OnDamage: func(d Damage) { mu.Lock(); damage = append(damage, d); mu.Unlock() }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	work()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return damage
 }
