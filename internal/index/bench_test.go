@@ -168,6 +168,9 @@ func BenchmarkVisibility(b *testing.B) {
 		if s := os.Getenv("CDEWATCH_THREADS"); s != "" {
 			opts.Threads, _ = strconv.Atoi(s)
 		}
+		if s := os.Getenv("CDEWATCH_NICE"); s != "" {
+			opts.Nice, _ = strconv.Atoi(s)
+		}
 		if os.Getenv("CDEWATCH_VIS_DEBUG") != "" {
 			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
@@ -196,7 +199,7 @@ func BenchmarkVisibility(b *testing.B) {
 			}
 		}()
 		tick := time.NewTicker(time.Second * batch / rate)
-		start := time.Now()
+		start, cpu := time.Now(), cpuTime(b)
 		sent, behind := 0, 0
 		for time.Since(start) < duration {
 			<-tick.C
@@ -224,7 +227,7 @@ func BenchmarkVisibility(b *testing.B) {
 			}
 		}
 		tick.Stop()
-		elapsed := time.Since(start)
+		elapsed, used := time.Since(start), cpuTime(b)-cpu
 		close(samples)
 		<-done
 		cancel()
@@ -240,6 +243,7 @@ func BenchmarkVisibility(b *testing.B) {
 		b.ReportMetric(pct(0.5), "p50-s")
 		b.ReportMetric(pct(0.99), "p99-s")
 		b.ReportMetric(lat[len(lat)-1].Seconds(), "max-s")
+		b.ReportMetric(used.Seconds()/elapsed.Seconds(), "cpus")
 		if behind > 0 {
 			b.Logf("%d samples dropped", behind)
 		}

@@ -87,38 +87,44 @@ func (x *Index) Rehydrate(ctx context.Context, src Source, from, to uint64, unti
 	if err := x.ensureRehydrated(context.WithoutCancel(ctx)); err != nil {
 		return 0, err
 	}
-	w, err := x.newWriter(ctx, -1)
-	if err != nil {
-		return 0, err
-	}
-	defer w.close()
 	bg := context.WithoutCancel(ctx)
-	if _, err := w.conn.ExecContext(bg, "BEGIN TRANSACTION"); err != nil {
+	conn, err := x.db.Conn(bg)
+	if err != nil {
+		return 0, fmt.Errorf("index: rehydrate: connect: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(bg, "BEGIN TRANSACTION"); err != nil {
 		return 0, fmt.Errorf("index: rehydrate: begin: %w", err)
 	}
-	w.inTx = true
+	committed := false
+	defer func() {
+		if !committed {
+			_, _ = conn.ExecContext(bg, "ROLLBACK")
+		}
+	}()
 	for _, t := range mappedIndexTables() {
-		if _, err := w.conn.ExecContext(bg, `DELETE FROM `+qualify(fileSchema, t)+` WHERE seq >= ? AND seq < ?`, from, to); err != nil {
+		if _, err := conn.ExecContext(bg, `DELETE FROM `+qualify(fileSchema, t)+` WHERE seq >= ? AND seq < ?`, from, to); err != nil {
 			return 0, fmt.Errorf("index: rehydrate: clear %s: %w", t, err)
 		}
 	}
-	res := batchResult{next: from}
-	err = w.conn.Raw(func(dc any) error {
+	var res batchResult
+	mp := &mapper{x: x}
+	err = conn.Raw(func(dc any) error {
 		c, ok := dc.(driver.Conn)
 		if !ok {
 			return fmt.Errorf("unexpected driver connection %T", dc)
 		}
-		return w.append(ctx, c, src, from, to, fileSchema, &res)
+		return mp.appendRange(ctx, c, src, from, to, &res)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("index: rehydrate %d..%d: %w", from, to-1, err)
 	}
-	if _, err := w.conn.ExecContext(bg, `INSERT INTO `+rehydratedTable+` VALUES (?, ?, ?, ?)`, from, to, until.UTC(), now.UTC()); err != nil {
+	if _, err := conn.ExecContext(bg, `INSERT INTO `+rehydratedTable+` VALUES (?, ?, ?, ?)`, from, to, until.UTC(), now.UTC()); err != nil {
 		return 0, fmt.Errorf("index: rehydrate: record range: %w", err)
 	}
-	if _, err := w.conn.ExecContext(bg, "COMMIT"); err != nil {
+	if _, err := conn.ExecContext(bg, "COMMIT"); err != nil {
 		return 0, fmt.Errorf("index: rehydrate: commit: %w", err)
 	}
-	w.inTx = false
+	committed = true
 	return res.rows, nil
 }

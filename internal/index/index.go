@@ -61,13 +61,14 @@ type Options struct {
 	// order); default 2, or 1 on a single CPU.
 	Workers int
 	// Threads is DuckDB's thread count, for queries and the index alike;
-	// 0: GOMAXPROCS at Open (Go's count of the CPUs it may use, container
-	// limits included, where DuckDB's own default counts the node's), or
-	// 1 if that is 2 or less. On 2 CPUs, ingest, the index's workers and the stage's flushes
-	// already keep both busy under load, and DuckDB's second thread mostly
-	// takes CPU from them: at 50,000 records/s it made the index's
-	// visibility worse, while the daily review over 10M events took 0.64 s
-	// with 1 thread against 0.51 s with 2 (docs/BENCHMARKS.md).
+	// 0: the CPUs Go may use at Open (GOMAXPROCS, which counts container
+	// limits where DuckDB's own default counts the node's, and at most
+	// NumCPU), or 1 if that is 2 or less. On 2 CPUs, ingest, the index's
+	// workers and the stage's flushes already keep both busy under load,
+	// and a statement running on two DuckDB threads keeps its caller
+	// polling for the other's work: at 50,000 records/s flushes ran
+	// slower with 2 threads, while the daily review over 10M events took
+	// 0.64 s with 1 thread against 0.51 s with 2 (docs/BENCHMARKS.md).
 	Threads int
 	// Nice is how much lower than the process's the scheduling priority
 	// of the index's writing threads is (the workers' batches and the
@@ -81,12 +82,18 @@ type Options struct {
 	// DuckDB's default (80% of RAM).
 	MemoryLimit string
 	// FlushRows is how many rows are staged in memory before they are
-	// written to the database file in one transaction (see stage.go);
-	// default 245760, two of DuckDB's row groups. Batches commit into the
-	// stage meanwhile, so a flush never delays them; the stage holds up to
-	// twice FlushRows rows (one generation filling, one being flushed), and
-	// a restart after a crash indexes the staged rows again.
+	// written to the database file in one transaction (a flush, see
+	// stage.go); default 245760, two of DuckDB's row groups. A batch is
+	// visible to queries once staged, so flushes never delay visibility;
+	// the stage holds up to stageBound (twice FlushRows) rows not flushed
+	// yet, after which batches wait, and a restart after a crash indexes
+	// the staged rows again.
 	FlushRows int
+	// FlushInterval is the longest a staged batch waits for a flush when
+	// fewer than FlushRows rows are staged; default 10s. Queries read
+	// staged rows more slowly than the file's, so at low rates the stage
+	// is kept small.
+	FlushInterval time.Duration
 	// CheckpointThreshold is DuckDB's checkpoint_threshold, the WAL size
 	// at which DuckDB checkpoints by itself; default "1GB". DuckDB's own
 	// default (16MB) would recompress the last, growing row group of a
@@ -108,7 +115,7 @@ func (o *Options) setDefaults() {
 		o.MaxBatch = 16384
 	}
 	if o.Threads <= 0 {
-		if o.Threads = runtime.GOMAXPROCS(0); o.Threads <= 2 {
+		if o.Threads = min(runtime.GOMAXPROCS(0), runtime.NumCPU()); o.Threads <= 2 {
 			o.Threads = 1
 		}
 	}
@@ -130,6 +137,9 @@ func (o *Options) setDefaults() {
 	if o.FlushRows <= 0 {
 		o.FlushRows = 245760
 	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 10 * time.Second
+	}
 	if o.CheckpointThreshold == "" {
 		o.CheckpointThreshold = "1GB"
 	}
@@ -137,6 +147,10 @@ func (o *Options) setDefaults() {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 }
+
+// stageBound is how many rows the stage holds, not yet flushed, before
+// batches wait.
+func (o *Options) stageBound() int { return 2 * o.FlushRows }
 
 // Stats describes the index's progress.
 type Stats struct {
@@ -185,6 +199,7 @@ type Index struct {
 
 	cursor     atomic.Uint64 // what queries see: the file and the stage
 	fileCursor atomic.Uint64 // what the database file covers
+	stage      stage
 	src        atomic.Pointer[sourceRef]
 	notify     chan struct{}
 
@@ -198,11 +213,8 @@ type Index struct {
 type sourceRef struct{ Source }
 
 // stateName is the table of the cursor: in the database file, one row
-// with the cursor the file's tables cover and the counters; in each stage
-// generation, one row per worker with the cursor after the last batch that
-// worker committed there (batches commit in order, so the largest is the
-// generation's cursor) and its counters. It is not in the catalog, so
-// queries cannot name it.
+// with the cursor the file's tables cover and the counters. It is not in
+// the catalog, so queries cannot name it.
 const stateName = "_cdewatch_index_cursor"
 
 // createStateStatement returns the DDL of the state table in schema.
@@ -253,6 +265,10 @@ func Open(path string, opts Options) (*Index, error) {
 		seen:     make(map[string]bool),
 	}
 	x.stats.SkippedTables = make(map[string]uint64)
+	if err := x.registerStageFunc(context.Background()); err != nil {
+		x.db.Close()
+		return nil, err
+	}
 	if err := x.ensureSchema(context.Background()); err != nil {
 		x.db.Close()
 		return nil, err
@@ -404,28 +420,23 @@ func (x *Index) ensureSchema(ctx context.Context) error {
 		x.log.Warn("index: schema changed; emptying the index, which will be rebuilt from the ledger", "now", schemaVersion)
 		return x.reset(ctx)
 	}
-	if err := x.ensureStage(ctx); err != nil {
+	if err := x.ensureViews(ctx); err != nil {
 		return err
 	}
-	return x.loadState(ctx, nil)
+	return x.loadState(ctx)
 }
 
-// loadState sets the cursor and counters from the database file and the
-// stage generations gens (those holding rows not flushed yet).
-func (x *Index) loadState(ctx context.Context, gens []int) error {
-	parts := []string{"SELECT true AS file, next_seq, skipped, invalid, missing FROM " + qualify(fileSchema, stateName)}
-	for _, g := range gens {
-		parts = append(parts, "SELECT false, next_seq, skipped, invalid, missing FROM "+qualify(genSchema(g), stateName))
-	}
-	var file, next, skipped, invalid, missing uint64
-	err := x.db.QueryRowContext(context.WithoutCancel(ctx), `SELECT coalesce(max(next_seq) FILTER (WHERE file), 0), coalesce(max(next_seq), 0),`+
+// loadState sets the cursor and counters from the database file.
+func (x *Index) loadState(ctx context.Context) error {
+	var next, skipped, invalid, missing uint64
+	err := x.db.QueryRowContext(context.WithoutCancel(ctx), `SELECT coalesce(max(next_seq), 0),`+
 		` CAST(coalesce(sum(skipped), 0) AS UBIGINT), CAST(coalesce(sum(invalid), 0) AS UBIGINT),`+
-		` CAST(coalesce(sum(missing), 0) AS UBIGINT) FROM (`+strings.Join(parts, " UNION ALL ")+`)`).
-		Scan(&file, &next, &skipped, &invalid, &missing)
+		` CAST(coalesce(sum(missing), 0) AS UBIGINT) FROM `+qualify(fileSchema, stateName)).
+		Scan(&next, &skipped, &invalid, &missing)
 	if err != nil {
 		return fmt.Errorf("index: read state: %w", err)
 	}
-	x.fileCursor.Store(file)
+	x.fileCursor.Store(next)
 	x.mu.Lock()
 	x.stats.Skipped, x.stats.Invalid, x.stats.Missing = skipped, invalid, missing
 	x.cursor.Store(next)
@@ -445,9 +456,10 @@ func (x *Index) reset(ctx context.Context) error {
 	if err := x.execTx(ctx, "reset", stmts); err != nil {
 		return err
 	}
-	if err := x.ensureStage(ctx); err != nil {
+	if err := x.ensureViews(ctx); err != nil {
 		return err
 	}
+	x.stage.reset(0)
 	x.mu.Lock()
 	x.stats.Skipped, x.stats.Invalid, x.stats.Missing = 0, 0, 0
 	clear(x.stats.SkippedTables)

@@ -60,94 +60,63 @@ func (x *Index) Rebuild(ctx context.Context, src Source) error {
 	return p.run(ctx, true)
 }
 
-// job is one batch: the records from <= seq < to, staged in generation
-// gen.
+// job is one batch: the records from <= seq < to.
 type job struct {
 	from, to uint64
-	gen      int
 	prev     *job          // the batch before, which must commit first
 	done     chan struct{} // closed once the batch committed or failed
 	err      error         // why it failed; set before done is closed
-	rows     uint64        // rows committed; set before done is closed
 }
 
-// genState is where a stage generation is in its cycle.
-type genState int
-
-const (
-	genEmpty    genState = iota // may become the generation batches go to
-	genFilling                  // batches go to it
-	genSealed                   // no new batches; flushed once its batches committed
-	genFlushing                 // being flushed
-	genFlushed                  // flushed; emptied flushGrace later
-)
-
-// flushGrace is how long a flushed generation stays before it is emptied:
-// a query binds the file's tables and the stage's within this time, so it
-// never sees the rows in neither (see stage.go).
+// flushGrace is how long flushed rows stay in the stage: a query binds
+// the file's tables and the stage's within this time, so it never sees
+// the rows in neither (see stage.go).
 const flushGrace = time.Second
 
-// generation is the pipeline's account of one stage generation.
-type generation struct {
-	state     genState
-	rows      uint64 // rows committed into it
-	used      bool   // a batch committed into it
-	last      *job   // the last batch given to it
-	flushed   time.Time
-	flushDone chan struct{} // closed when the flush in progress ended
-	flushErr  error         // its error; set before flushDone is closed
-	retryAt   time.Time     // when a failed flush may run again
-}
-
-// live reports whether the generation holds rows the file does not.
-func (g *generation) live() bool {
-	return g.state == genFilling || g.state == genSealed || g.state == genFlushing
+// flushed is a flush that succeeded: the stage drops what it covered
+// flushGrace after it.
+type flushed struct {
+	to uint64
+	at time.Time
 }
 
 // pipeline hands batches to workers in order of seq and lets them commit
-// in that order, so that what is committed is always a prefix of the
-// source: the largest cursor in the state rows is the index's cursor. It
-// also runs the stage's cycle: batches go to one generation until it
-// holds FlushRows rows, then to the other while the first is flushed to
-// the database file.
+// (add their rows to the stage) in that order, so that what is committed
+// is always a prefix of the source. It also flushes the stage to the
+// database file, one flush at a time, once FlushRows rows are staged or
+// the oldest staged batch is FlushInterval old.
 type pipeline struct {
 	x       *Index
 	src     Source
 	jobs    chan *job
 	wg      sync.WaitGroup
-	writers []*writer
+	workers int
 
 	inflight []*job // oldest first
 	assigned uint64 // the first seq not given to a worker
 	started  time.Time
 
-	gens [2]generation
-	cur  int // the generation batches go to
+	flushing  bool
+	flushDone chan struct{} // closed when the flush in progress ended
+	flushErr  error         // its error; set before flushDone is closed
+	flushTo   uint64        // what it covers
+	retryAt   time.Time     // when a failed flush may run again
+	drops     []flushed     // oldest first
 }
 
 func (x *Index) newPipeline(ctx context.Context, src Source) (*pipeline, error) {
 	// Empty the stage: what a previous Run left there unflushed is
 	// indexed again, from the file's cursor.
-	if err := x.ensureStage(ctx); err != nil {
+	if err := x.loadState(ctx); err != nil {
 		return nil, err
 	}
-	if err := x.loadState(ctx, nil); err != nil {
-		return nil, err
-	}
-	p := &pipeline{x: x, src: src, jobs: make(chan *job), assigned: x.cursor.Load()}
-	p.gens[0].state = genFilling
-	for i := range x.opts.Workers {
-		w, err := x.newWriter(ctx, i)
-		if err != nil {
-			p.stop()
-			return nil, err
-		}
-		p.writers = append(p.writers, w)
-	}
-	for _, w := range p.writers {
+	x.stage.reset(x.fileCursor.Load())
+	p := &pipeline{x: x, src: src, jobs: make(chan *job), assigned: x.cursor.Load(), workers: x.opts.Workers}
+	for range p.workers {
+		mp := &mapper{x: x}
 		p.wg.Go(func() {
 			p.x.background()
-			p.work(ctx, w)
+			p.work(ctx, mp)
 		})
 	}
 	return p, nil
@@ -157,15 +126,13 @@ func (x *Index) newPipeline(ctx context.Context, src Source) (*pipeline, error) 
 func (p *pipeline) stop() {
 	close(p.jobs)
 	p.wg.Wait()
-	for _, w := range p.writers {
-		w.close()
-	}
 }
 
-// work runs jobs on w until the pipeline stops.
-func (p *pipeline) work(ctx context.Context, w *writer) {
+// work runs jobs with mp until the pipeline stops.
+func (p *pipeline) work(ctx context.Context, mp *mapper) {
+	var res batchResult
 	for j := range p.jobs {
-		err := w.prepare(ctx, p.src, j.from, j.to, genSchema(j.gen))
+		chunks, err := mp.stageRange(ctx, p.src, j.from, j.to, &res)
 		if j.prev != nil {
 			<-j.prev.done
 			if err == nil && j.prev.err != nil {
@@ -173,13 +140,8 @@ func (p *pipeline) work(ctx context.Context, w *writer) {
 			}
 		}
 		if err == nil {
-			err = w.commit(ctx)
-		}
-		if err != nil {
-			w.rollback(ctx)
-		} else {
-			j.rows = w.result.rows
-			p.x.publish(&w.result)
+			p.x.stage.add(stagedBatch{from: j.from, to: res.next, chunks: chunks, marks: res.marks, added: time.Now()})
+			p.x.publish(&res)
 		}
 		j.err = err
 		close(j.done)
@@ -202,7 +164,7 @@ func (p *pipeline) run(ctx context.Context, catchUp bool) error {
 		for len(p.inflight) > 0 && isClosed(p.inflight[0].done) {
 			j := p.inflight[0]
 			p.inflight = p.inflight[1:]
-			if p.retire(j) {
+			if j.err == nil {
 				retry = x.opts.RetryInterval
 				continue
 			}
@@ -226,7 +188,9 @@ func (p *pipeline) run(ctx context.Context, catchUp bool) error {
 			p.drain()
 			return p.finish(ctx, catchUp)
 		}
-		if err := p.cycle(ctx, catchUp); err != nil {
+		staged, err := p.cycle(ctx, catchUp)
+		if err != nil {
+			p.drain()
 			return err
 		}
 
@@ -234,9 +198,9 @@ func (p *pipeline) run(ctx context.Context, catchUp bool) error {
 		if catchUp && cur >= size && len(p.inflight) == 0 {
 			return p.finish(ctx, catchUp)
 		}
-		full := p.gens[p.cur].rows >= 2*uint64(x.opts.FlushRows)
+		full := staged >= x.opts.stageBound()
 		var delay <-chan time.Time
-		if p.assigned < size && len(p.inflight) < len(p.writers) && !full {
+		if p.assigned < size && len(p.inflight) < p.workers && !full {
 			wait := x.opts.BatchDelay - time.Since(p.started)
 			if catchUp || wait <= 0 || size-p.assigned >= uint64(x.opts.MaxBatch) {
 				p.assign(min(size, p.assigned+uint64(x.opts.MaxBatch)))
@@ -254,11 +218,13 @@ func (p *pipeline) run(ctx context.Context, catchUp bool) error {
 		if len(p.inflight) > 0 {
 			head = p.inflight[0].done
 		}
-		var flushed <-chan struct{}
-		for i := range p.gens {
-			if p.gens[i].state == genFlushing {
-				flushed = p.gens[i].flushDone
-			}
+		var flushDone <-chan struct{}
+		if p.flushing {
+			flushDone = p.flushDone
+		}
+		var dropAt <-chan time.Time
+		if len(p.drops) > 0 {
+			dropAt = time.After(flushGrace - time.Since(p.drops[0].at))
 		}
 		select {
 		case <-ctx.Done():
@@ -266,99 +232,95 @@ func (p *pipeline) run(ctx context.Context, catchUp bool) error {
 		case <-delay:
 		case <-x.notify:
 		case <-tick.C:
-		case <-flushed: // cycle takes it from here
+		case <-flushDone: // cycle takes it from here
+		case <-dropAt:
 		}
 	}
 }
 
-// cycle moves the stage generations along: it seals the generation
-// batches go to once it holds FlushRows rows (if the other one is empty),
-// flushes a sealed generation once its batches committed, and empties a
-// flushed one after flushGrace. With catchUp, a flush that fails is
-// returned.
-func (p *pipeline) cycle(ctx context.Context, catchUp bool) error {
+// cycle moves the stage along: it accounts for a flush that ended, drops
+// the rows flushed flushGrace ago and starts a flush when one is due. It
+// returns the rows staged and not flushed; with catchUp, a flush that
+// failed is returned.
+func (p *pipeline) cycle(ctx context.Context, catchUp bool) (int, error) {
 	x := p.x
-	for i := range p.gens {
-		g := &p.gens[i]
-		switch g.state {
-		case genFlushing:
-			if isClosed(g.flushDone) {
-				if g.flushErr != nil && catchUp {
-					return g.flushErr
-				}
-				p.flushEnded(g)
-			}
-		case genFlushed:
-			if time.Since(g.flushed) >= flushGrace {
-				if err := x.dropGen(ctx, i); err != nil {
-					x.log.Error("index: emptying a flushed stage generation failed; retrying", "err", err)
-					g.flushed = time.Now()
-					continue
-				}
-				*g = generation{}
-			}
-		case genSealed:
-			if (g.last == nil || isClosed(g.last.done)) && !time.Now().Before(g.retryAt) {
-				g.state, g.flushDone, g.flushErr = genFlushing, make(chan struct{}), nil
-				go func() {
-					defer close(g.flushDone)
-					x.background()
-					start := time.Now()
-					next, err := x.flushGen(ctx, i)
-					if err == nil {
-						x.log.Debug("index: stage flushed to the database file", "rows", g.rows, "cursor", next, "took", time.Since(start))
-					}
-					g.flushErr = err
-				}()
-			}
+	if p.flushing && isClosed(p.flushDone) {
+		if p.flushErr != nil && catchUp {
+			return 0, p.flushErr
 		}
+		p.flushEnded()
 	}
-	c, o := &p.gens[p.cur], &p.gens[1-p.cur]
-	if c.rows >= uint64(x.opts.FlushRows) && o.state == genEmpty {
-		c.state = genSealed
-		o.state = genFilling
-		p.cur = 1 - p.cur
+	for len(p.drops) > 0 && time.Since(p.drops[0].at) >= flushGrace {
+		x.stage.drop(p.drops[0].to)
+		p.drops = p.drops[1:]
 	}
-	return nil
+	rows, oldest := x.stage.pending()
+	if p.flushing || time.Now().Before(p.retryAt) || oldest.IsZero() {
+		return rows, nil
+	}
+	if rows >= x.opts.FlushRows || time.Since(oldest) >= x.opts.FlushInterval {
+		f, err := x.planFlush(ctx)
+		if err != nil {
+			p.flushFailed(err)
+			return rows, nil
+		}
+		done := make(chan struct{})
+		p.flushing, p.flushDone, p.flushErr, p.flushTo = true, done, nil, f.to
+		go func() {
+			defer close(done)
+			x.background()
+			start := time.Now()
+			err := x.flush(ctx, f)
+			if err == nil {
+				x.log.Debug("index: stage flushed to the database file", "rows", f.rows, "cursor", f.to, "took", time.Since(start))
+			}
+			p.flushErr = err
+		}()
+	}
+	return rows, nil
 }
 
-// flushEnded records how the flush of g, which ended, went.
-func (p *pipeline) flushEnded(g *generation) {
-	err := g.flushErr
+// flushEnded records how the flush in progress, which ended, went.
+func (p *pipeline) flushEnded() {
+	err := p.flushErr
+	p.flushing = false
+	if err != nil {
+		p.flushFailed(err)
+		return
+	}
+	p.x.mu.Lock()
+	p.x.flushErr = nil
+	p.x.mu.Unlock()
+	p.drops = append(p.drops, flushed{to: p.flushTo, at: time.Now()})
+}
+
+// flushFailed reports a failed flush, to be retried after RetryInterval.
+func (p *pipeline) flushFailed(err error) {
 	p.x.mu.Lock()
 	p.x.flushErr = err
 	p.x.mu.Unlock()
-	if err != nil {
-		g.state = genSealed
-		g.retryAt = time.Now().Add(p.x.opts.RetryInterval)
-		p.x.log.Error("index: flushing the stage to the database file failed; retrying", "retry_in", p.x.opts.RetryInterval, "err", err)
-		return
-	}
-	g.state = genFlushed
-	g.flushed = time.Now()
+	p.retryAt = time.Now().Add(p.x.opts.RetryInterval)
+	p.x.log.Error("index: flushing the stage to the database file failed; retrying", "retry_in", p.x.opts.RetryInterval, "err", err)
 }
 
-// finish flushes what the stage holds, oldest generation first, after the
-// last batch: the database file then covers everything indexed, and the
-// next Run starts where this one ended. With catchUp it returns what
-// stopped the run (ctx's error, or a failed flush), else nil.
+// finish flushes what the stage holds after the last batch: the database
+// file then covers everything indexed, and the next Run starts where this
+// one ended. With catchUp it returns what stopped the run (ctx's error,
+// or a failed flush), else nil.
 func (p *pipeline) finish(ctx context.Context, catchUp bool) error {
 	x := p.x
+	if p.flushing {
+		<-p.flushDone
+		p.flushEnded()
+	}
 	var err error
-	for _, i := range []int{1 - p.cur, p.cur} {
-		g := &p.gens[i]
-		if g.state == genFlushing {
-			<-g.flushDone
-			p.flushEnded(g)
-		}
-		if err != nil || !g.live() || !g.used {
-			continue
-		}
-		if _, err = x.flushGen(ctx, i); err != nil {
+	if f := x.stage.plan(x.stage.end()); f.to > f.from {
+		if err = x.flush(ctx, f); err != nil {
 			x.log.Error("index: flushing the stage at stop failed; its records are indexed again at the next start", "err", err)
-			continue
 		}
-		g.state, g.flushed = genFlushed, time.Now()
+		x.mu.Lock()
+		x.flushErr = err
+		x.mu.Unlock()
 	}
 	if catchUp {
 		if err == nil {
@@ -369,54 +331,25 @@ func (p *pipeline) finish(ctx context.Context, catchUp bool) error {
 	return nil
 }
 
-// retire accounts for a finished batch in its generation and reports
-// whether it committed.
-func (p *pipeline) retire(j *job) bool {
-	if j.err != nil {
-		return false
-	}
-	g := &p.gens[j.gen]
-	g.rows += j.rows
-	g.used = true
-	return true
-}
-
 // assign gives the records from p.assigned to to the next free worker.
 func (p *pipeline) assign(to uint64) {
-	j := &job{from: p.assigned, to: to, gen: p.cur, done: make(chan struct{})}
+	j := &job{from: p.assigned, to: to, done: make(chan struct{})}
 	if n := len(p.inflight); n > 0 {
 		j.prev = p.inflight[n-1]
 	}
 	p.inflight = append(p.inflight, j)
-	p.gens[p.cur].last = j
 	p.assigned = to
 	p.started = time.Now()
 	p.jobs <- j
 }
 
 // drain waits for every batch in flight, which fail after a failed one,
-// and for a flush in progress, and restarts from the cursor the database
-// holds.
+// and restarts after the last batch that committed.
 func (p *pipeline) drain() {
 	for _, j := range p.inflight {
 		<-j.done
-		p.retire(j)
 	}
 	p.inflight = p.inflight[:0]
-	var live []int
-	for i := range p.gens {
-		g := &p.gens[i]
-		if g.state == genFlushing {
-			<-g.flushDone
-			p.flushEnded(g)
-		}
-		if g.live() {
-			live = append(live, i)
-		}
-	}
-	if err := p.x.loadState(context.Background(), live); err != nil {
-		p.x.log.Error("index: reload cursor", "err", err)
-	}
 	p.assigned = p.x.cursor.Load()
 }
 

@@ -3,72 +3,596 @@ package index
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
-	"strconv"
+	"maps"
+	"math"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
-// The stage: batches are committed into an in-memory database attached
-// to the index (stageCatalog), not into the database file. The file's
-// tables receive the staged rows in bulk (flush), FlushRows at a time, in
-// one transaction that also advances the file's cursor. DuckDB writes
-// such a bulk insert straight into compressed row groups, so a commit of
-// a batch never waits for a checkpoint of the file, and the rows are not
-// written twice (once to the WAL, once at the checkpoint).
-//
-// The stage has two generations (schemas g0 and g1 of stageCatalog),
-// each with a copy of every table and a state table of its own: batches
-// go to one while the other is flushed. While a flush fails (it is
-// retried), batches go on into the other generation up to twice
-// FlushRows rows, then wait. A flushed generation is dropped (recreated
-// empty) flushGrace after its flush: a query takes its snapshots of the
-// file and of the stage as it binds the tables, microseconds apart, so it
-// never sees the stage already emptied and the file not yet flushed.
+// The stage: a batch of rows becomes visible to queries by being added to
+// the stage, rows held in memory by the index, in columns, not by a
+// DuckDB transaction. The database file's tables receive the staged rows
+// later, in bulk (a flush), in one transaction that also advances the
+// file's cursor. Adding a batch costs little more than mapping its
+// records, so what queries see keeps up with the ledger even while
+// DuckDB's writes (the flushes, whose compression costs most of the
+// index's CPU) fall behind, up to stageBound rows.
 //
 // Queries read the views of querySchema, in the file's catalog: each
-// table's rows in the file, and those of each generation at or above the
-// file's cursor (the rows not flushed yet). Every connection's
-// search_path starts with querySchema, so a query that names a table,
-// e.g. "KubeAuditLogs", reads its view; the index's own statements name
-// the file's tables as main."…".
+// table's rows in the file, and the staged rows at or above the file's
+// cursor, which the table function stageFunction reads from the stage.
+// Every connection's search_path starts with querySchema, so a query that
+// names a table, e.g. "KubeAuditLogs", reads its view; the index's own
+// statements name the file's tables as main."…".
+//
+// Flushed rows stay in the stage flushGrace after their flush: a query
+// takes its snapshots of the file and of the stage as it binds the
+// tables, microseconds apart, so it never sees rows in neither.
 //
 // After a crash the stage is gone and the file's cursor is where Run
 // resumes: what was staged is indexed again from the ledger.
 const (
-	stageCatalog = "cdewatch_stage"
-	querySchema  = "cdewatch"
-	fileSchema   = "main"
+	querySchema = "cdewatch"
+	fileSchema  = "main"
+	// stageFunction is the table function that reads a table's staged
+	// rows with from <= seq < to: stageFunction('KubeAuditLogs', from, to).
+	// (Its arguments are positional: the driver fails to bind a named
+	// argument left out.)
+	stageFunction = "cdewatch_staged_rows"
 )
-
-// genSchema returns the qualified schema of stage generation g.
-func genSchema(g int) string { return stageCatalog + ".g" + strconv.Itoa(g) }
 
 // qualify returns the SQL name of relation name in schema (a schema or
 // catalog.schema, unquoted, of this package's own identifiers).
 func qualify(schema, name string) string { return schema + "." + quoteIdent(name) }
 
-// connInit prepares each new connection: the stage is attached (once per
-// database; ATTACH is shared by its connections) and names resolve first
-// in the query views.
+// connInit prepares each new connection: names resolve first in the
+// query views.
 var connInit = []string{
-	"ATTACH IF NOT EXISTS ':memory:' AS " + stageCatalog,
 	"CREATE SCHEMA IF NOT EXISTS " + querySchema,
 	"SET search_path = '" + querySchema + "," + fileSchema + "'",
 }
 
-// genStatements returns the DDL that (re)creates generation g, empty,
-// with the state rows of workers 0 to workers-1.
-func genStatements(g, workers int) []string {
-	s := genSchema(g)
-	out := []string{"DROP SCHEMA IF EXISTS " + s + " CASCADE", "CREATE SCHEMA " + s}
-	out = append(out, tableStatements(s)...)
-	return append(out, createStateStatement(s),
-		"INSERT INTO "+qualify(s, stateName)+" SELECT CAST(w AS INTEGER), '"+schemaVersion+"', 0, 0, 0, 0, now()::TIMESTAMP FROM range("+strconv.Itoa(workers)+") r(w)")
+// chunkRows is how many rows a staged chunk holds at most: one DuckDB
+// vector, so that a chunk fills one DataChunk of the table function.
+var chunkRows = duckdb.GetDataChunkCapacity()
+
+// colKind is how a column's values are held in the stage.
+type colKind uint8
+
+const (
+	kindString colKind = iota
+	kindJSON           // text, cast to JSON as it leaves the stage
+	kindInt32
+	kindInt64
+	kindUint64
+	kindFloat64
+	kindBool
+	kindTime // microseconds since the Unix epoch, UTC
+)
+
+var kindsBySQL = map[string]colKind{
+	"VARCHAR": kindString, "JSON": kindJSON, "INTEGER": kindInt32, "BIGINT": kindInt64,
+	"UBIGINT": kindUint64, "DOUBLE": kindFloat64, "BOOLEAN": kindBool, "TIMESTAMP": kindTime,
 }
+
+var duckTypes = map[colKind]duckdb.Type{
+	kindString: duckdb.TYPE_VARCHAR, kindJSON: duckdb.TYPE_VARCHAR, kindInt32: duckdb.TYPE_INTEGER,
+	kindInt64: duckdb.TYPE_BIGINT, kindUint64: duckdb.TYPE_UBIGINT, kindFloat64: duckdb.TYPE_DOUBLE,
+	kindBool: duckdb.TYPE_BOOLEAN, kindTime: duckdb.TYPE_TIMESTAMP,
+}
+
+// layout is how one table's rows are staged and read back.
+type layout struct {
+	table  string
+	kinds  []colKind
+	seqCol int
+	names  []string
+	// selectList reads the table function's columns as the table's:
+	// JSON columns are cast (invalid text becomes NULL).
+	selectList string
+}
+
+var layouts = func() map[string]*layout {
+	out := make(map[string]*layout)
+	for _, m := range mappings {
+		rel := byName[m.table]
+		l := &layout{table: m.table, seqCol: -1}
+		var sel []string
+		for i, c := range rel.Columns {
+			k, ok := kindsBySQL[c.SQLType()]
+			if !ok {
+				panic("index: no staged kind for " + c.SQLType())
+			}
+			l.kinds = append(l.kinds, k)
+			l.names = append(l.names, c.Name)
+			q := quoteIdent(c.Name)
+			if k == kindJSON {
+				q = "TRY_CAST(" + q + " AS JSON) AS " + q
+			}
+			sel = append(sel, q)
+			if c.Name == ColSeq {
+				l.seqCol = i
+			}
+		}
+		if l.seqCol < 0 || l.kinds[l.seqCol] != kindUint64 {
+			panic("index: table " + m.table + " has no UBIGINT seq column")
+		}
+		l.selectList = strings.Join(sel, ", ")
+		out[m.table] = l
+	}
+	return out
+}()
+
+// stagedColumn holds one column of a chunk: numbers in nums (integers as
+// their bits, a float's bits, a bool as 0 or 1, a time in microseconds),
+// text in bytes with the end of value i at ends[i].
+type stagedColumn struct {
+	null  []bool
+	nums  []uint64
+	bytes []byte
+	ends  []uint32
+}
+
+// chunk holds up to chunkRows rows of one table, in seq order. It is
+// immutable once its batch is added to the stage.
+type chunk struct {
+	l    *layout
+	n    int
+	seqs []uint64
+	cols []stagedColumn
+}
+
+// newChunk returns an empty chunk with room for rows rows, and for text
+// of textPerRow[i] bytes a row in column i (nil: no estimate).
+func newChunk(l *layout, rows int, textPerRow []int) *chunk {
+	c := &chunk{l: l, seqs: make([]uint64, 0, rows), cols: make([]stagedColumn, len(l.kinds))}
+	for i, k := range l.kinds {
+		col := &c.cols[i]
+		col.null = make([]bool, 0, rows)
+		if k == kindString || k == kindJSON {
+			col.ends = make([]uint32, 0, rows)
+			if textPerRow != nil {
+				col.bytes = make([]byte, 0, textPerRow[i]*rows)
+			}
+		} else {
+			col.nums = make([]uint64, 0, rows)
+		}
+	}
+	return c
+}
+
+// add appends a row; vals are the mapping's values, one per column.
+func (c *chunk) add(seq uint64, vals []driver.Value) error {
+	for i, k := range c.l.kinds {
+		col := &c.cols[i]
+		v := vals[i]
+		col.null = append(col.null, v == nil)
+		if k == kindString || k == kindJSON {
+			switch s := v.(type) {
+			case nil:
+			case string:
+				col.bytes = append(col.bytes, s...)
+			case []byte:
+				col.bytes = append(col.bytes, s...)
+			default:
+				return fmt.Errorf("column %s: a %T for a text column", c.l.names[i], v)
+			}
+			if len(col.bytes) > math.MaxUint32 {
+				return fmt.Errorf("column %s: a chunk holds more than 4 GB of text", c.l.names[i])
+			}
+			col.ends = append(col.ends, uint32(len(col.bytes)))
+			continue
+		}
+		n, err := stagedNumber(k, v)
+		if err != nil {
+			return fmt.Errorf("column %s: %w", c.l.names[i], err)
+		}
+		col.nums = append(col.nums, n)
+	}
+	c.seqs = append(c.seqs, seq)
+	c.n++
+	return nil
+}
+
+// stagedNumber returns v, of a column of kind k, as nums holds it.
+func stagedNumber(k colKind, v driver.Value) (uint64, error) {
+	switch x := v.(type) {
+	case nil:
+		return 0, nil
+	case int32:
+		if k == kindInt32 || k == kindInt64 {
+			return uint64(int64(x)), nil
+		}
+	case int:
+		if k == kindInt32 || k == kindInt64 {
+			return uint64(int64(x)), nil
+		}
+	case int64:
+		if k == kindInt64 {
+			return uint64(x), nil
+		}
+	case uint64:
+		if k == kindUint64 {
+			return x, nil
+		}
+	case float64:
+		if k == kindFloat64 {
+			return math.Float64bits(x), nil
+		}
+	case bool:
+		if k == kindBool {
+			if x {
+				return 1, nil
+			}
+			return 0, nil
+		}
+	case time.Time:
+		if k == kindTime {
+			return uint64(x.UnixMicro()), nil
+		}
+	}
+	return 0, fmt.Errorf("a %T for a column of kind %d", v, k)
+}
+
+// text returns value row of text column i, sharing the chunk's memory.
+func (c *chunk) text(i, row int) string {
+	col := &c.cols[i]
+	start := uint32(0)
+	if row > 0 {
+		start = col.ends[row-1]
+	}
+	end := col.ends[row]
+	if start == end {
+		return ""
+	}
+	return unsafe.String(&col.bytes[start], int(end-start))
+}
+
+// rowsIn returns the rows of c with from <= seq < to: [lo, hi).
+func (c *chunk) rowsIn(from, to uint64) (lo, hi int) {
+	lo, _ = slices.BinarySearch(c.seqs, from)
+	hi, _ = slices.BinarySearch(c.seqs, to)
+	return lo, hi
+}
+
+// fill writes rows [lo, hi) of c into out, projected columns only.
+func (c *chunk) fill(out duckdb.DataChunk, lo, hi int) error {
+	for i, k := range c.l.kinds {
+		if _, err := out.GetVector(i); err != nil {
+			continue // not projected
+		}
+		col := &c.cols[i]
+		for r := lo; r < hi; r++ {
+			o := r - lo
+			var err error
+			switch {
+			case col.null[r]:
+				err = out.SetValue(i, o, nil)
+			case k == kindString || k == kindJSON:
+				err = duckdb.SetChunkValue(out, i, o, c.text(i, r))
+			case k == kindInt32:
+				err = duckdb.SetChunkValue(out, i, o, int32(int64(col.nums[r])))
+			case k == kindInt64:
+				err = duckdb.SetChunkValue(out, i, o, int64(col.nums[r]))
+			case k == kindUint64:
+				err = duckdb.SetChunkValue(out, i, o, col.nums[r])
+			case k == kindFloat64:
+				err = duckdb.SetChunkValue(out, i, o, math.Float64frombits(col.nums[r]))
+			case k == kindBool:
+				err = duckdb.SetChunkValue(out, i, o, col.nums[r] != 0)
+			case k == kindTime:
+				err = duckdb.SetChunkValue(out, i, o, time.UnixMicro(int64(col.nums[r])).UTC())
+			}
+			if err != nil {
+				return fmt.Errorf("staged %s.%s: %w", c.l.table, c.l.names[i], err)
+			}
+		}
+	}
+	return out.SetSize(hi - lo)
+}
+
+// builder stages the rows of one batch, the records below to, in chunks
+// of its own.
+type builder struct {
+	to     uint64
+	open   map[string]*chunk
+	chunks []*chunk
+	// textPerRow estimates the text of a row of each table, by column,
+	// from the table's last full chunk: a new chunk allocates its memory
+	// once rather than growing it.
+	textPerRow map[string][]int
+}
+
+// start begins a batch of the records below to.
+func (b *builder) start(to uint64) {
+	b.to, b.chunks = to, nil
+	clear(b.open)
+}
+
+func (b *builder) add(table string, seq uint64, vals []driver.Value) error {
+	c := b.open[table]
+	if c == nil {
+		if b.open == nil {
+			b.open, b.textPerRow = make(map[string]*chunk), make(map[string][]int)
+		}
+		// Room for the rest of the batch, at most a chunk.
+		c = newChunk(layouts[table], int(min(b.to-seq, uint64(chunkRows))), b.textPerRow[table])
+		b.open[table] = c
+		b.chunks = append(b.chunks, c)
+	}
+	if err := c.add(seq, vals); err != nil {
+		return err
+	}
+	if c.n == chunkRows {
+		delete(b.open, table)
+		est := b.textPerRow[table]
+		if est == nil {
+			est = make([]int, len(c.cols))
+			b.textPerRow[table] = est
+		}
+		for i := range c.cols {
+			// An eighth more than the mean, for the next chunk's variance.
+			est[i] = len(c.cols[i].bytes) * 9 / 8 / c.n
+		}
+	}
+	return nil
+}
+
+// stagedBatch is one committed batch in the stage.
+type stagedBatch struct {
+	from, to uint64
+	chunks   []*chunk
+	marks    []mark
+	added    time.Time
+}
+
+// stage holds the committed batches, in seq order, from those not yet
+// dropped after their flush to the last.
+type stage struct {
+	mu      sync.RWMutex
+	batches []stagedBatch
+	flushed uint64 // the file's cursor as the stage knows it
+}
+
+// add appends a committed batch.
+func (s *stage) add(b stagedBatch) {
+	s.mu.Lock()
+	s.batches = append(s.batches, b)
+	s.mu.Unlock()
+}
+
+// reset empties the stage; the file covers the records below flushed.
+func (s *stage) reset(flushed uint64) {
+	s.mu.Lock()
+	s.batches, s.flushed = nil, flushed
+	s.mu.Unlock()
+}
+
+// pending returns the rows not flushed yet, and when the oldest batch
+// with records not flushed was added (zero if none).
+func (s *stage) pending() (rows int, oldest time.Time) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, b := range s.batches {
+		if b.to <= s.flushed {
+			continue
+		}
+		if oldest.IsZero() {
+			oldest = b.added
+		}
+		for _, c := range b.chunks {
+			lo, hi := c.rowsIn(s.flushed, math.MaxUint64)
+			rows += hi - lo
+		}
+	}
+	return rows, oldest
+}
+
+// end returns the cursor after the last batch.
+func (s *stage) end() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if n := len(s.batches); n > 0 {
+		return s.batches[n-1].to
+	}
+	return s.flushed
+}
+
+// plan returns what a flush of the records from the file's cursor to to
+// covers: its rows by table and the counts of records without one.
+func (s *stage) plan(to uint64) (f flushPlan) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	f.from, f.to = s.flushed, max(to, s.flushed)
+	f.tables = make(map[string]int)
+	for _, b := range s.batches {
+		if b.to <= f.from || b.from >= f.to {
+			continue
+		}
+		for _, c := range b.chunks {
+			if lo, hi := c.rowsIn(f.from, f.to); hi > lo {
+				f.tables[c.l.table] += hi - lo
+				f.rows += hi - lo
+			}
+		}
+		for _, m := range b.marks {
+			if m.seq >= f.from && m.seq < f.to {
+				f.skipped += m.skipped
+				f.invalid += m.invalid
+				f.missing += m.missing
+			}
+		}
+	}
+	return f
+}
+
+// after returns the seq that follows the n-th row (from 1) of table not
+// flushed yet; 0 if there are fewer.
+func (s *stage) after(table string, n int) uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, b := range s.batches {
+		if b.to <= s.flushed {
+			continue
+		}
+		for _, c := range b.chunks {
+			if c.l.table != table {
+				continue
+			}
+			lo, hi := c.rowsIn(s.flushed, math.MaxUint64)
+			if n <= hi-lo {
+				return c.seqs[lo+n-1] + 1
+			}
+			n -= hi - lo
+		}
+	}
+	return 0
+}
+
+// markFlushed records that the file covers the records below to.
+func (s *stage) markFlushed(to uint64) {
+	s.mu.Lock()
+	s.flushed = max(s.flushed, to)
+	s.mu.Unlock()
+}
+
+// drop removes the batches that end at or below to.
+func (s *stage) drop(to uint64) {
+	s.mu.Lock()
+	i := 0
+	for i < len(s.batches) && s.batches[i].to <= to {
+		s.batches[i] = stagedBatch{}
+		i++
+	}
+	s.batches = s.batches[i:]
+	s.mu.Unlock()
+}
+
+// chunksOf returns the chunks of table with rows in [from, to).
+func (s *stage) chunksOf(table string, from, to uint64) []*chunk {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []*chunk
+	for _, b := range s.batches {
+		if b.to <= from || b.from >= to {
+			continue
+		}
+		for _, c := range b.chunks {
+			if c.l.table == table && c.seqs[0] < to && c.seqs[c.n-1] >= from {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// stageFunc returns the table function that reads the stage.
+func (x *Index) stageFunc() duckdb.ParallelChunkTableFunction {
+	varchar, _ := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
+	ubigint, _ := duckdb.NewTypeInfo(duckdb.TYPE_UBIGINT)
+	return duckdb.ParallelChunkTableFunction{
+		Config: duckdb.TableFunctionConfig{Arguments: []duckdb.TypeInfo{varchar, ubigint, ubigint}},
+		BindArguments: func(_ map[string]any, args ...any) (duckdb.ParallelChunkTableSource, error) {
+			table, _ := args[0].(string)
+			l := layouts[table]
+			if l == nil {
+				return nil, fmt.Errorf("%s: no staged table %q", stageFunction, table)
+			}
+			from, ok1 := args[1].(uint64)
+			to, ok2 := args[2].(uint64)
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("%s: the seq range must be two UBIGINTs", stageFunction)
+			}
+			return &stageScan{l: l, chunks: x.stage.chunksOf(table, from, to), from: from, to: to, threads: x.opts.Threads}, nil
+		},
+	}
+}
+
+// stageScan is one read of a table's staged rows: the chunks staged when
+// the query was bound.
+type stageScan struct {
+	l        *layout
+	chunks   []*chunk
+	from, to uint64
+	threads  int
+	next     atomic.Int64
+}
+
+// ColumnInfos returns the table's columns, JSON as VARCHAR. DuckDB takes
+// ownership of the types: each call creates them anew.
+func (s *stageScan) ColumnInfos() []duckdb.ColumnInfo {
+	out := make([]duckdb.ColumnInfo, len(s.l.kinds))
+	for i, k := range s.l.kinds {
+		t, err := duckdb.NewTypeInfo(duckTypes[k])
+		if err != nil {
+			panic(fmt.Sprintf("index: column %s.%s: %v", s.l.table, s.l.names[i], err))
+		}
+		out[i] = duckdb.ColumnInfo{Name: s.l.names[i], T: t}
+	}
+	return out
+}
+
+func (s *stageScan) Cardinality() *duckdb.CardinalityInfo {
+	n := 0
+	for _, c := range s.chunks {
+		n += c.n
+	}
+	return &duckdb.CardinalityInfo{Cardinality: uint(n)}
+}
+
+func (s *stageScan) Init() duckdb.ParallelTableSourceInfo {
+	return duckdb.ParallelTableSourceInfo{MaxThreads: max(1, min(s.threads, len(s.chunks)))}
+}
+
+func (s *stageScan) NewLocalState() any { return &struct{}{} }
+
+// FillChunk fills out with the next chunk's rows; no rows ends the scan.
+func (s *stageScan) FillChunk(_ any, out duckdb.DataChunk) error {
+	for {
+		i := int(s.next.Add(1) - 1)
+		if i >= len(s.chunks) {
+			return out.SetSize(0)
+		}
+		c := s.chunks[i]
+		if lo, hi := c.rowsIn(s.from, s.to); hi > lo {
+			return c.fill(out, lo, hi)
+		}
+	}
+}
+
+// registerStageFunc makes stageFunction known to the database.
+func (x *Index) registerStageFunc(ctx context.Context) error {
+	conn, err := x.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("index: connect: %w", err)
+	}
+	defer conn.Close()
+	if err := duckdb.RegisterTableUDF(conn, stageFunction, x.stageFunc()); err != nil {
+		return fmt.Errorf("index: register %s: %w", stageFunction, err)
+	}
+	return nil
+}
+
+// stageCall returns the SQL that reads the staged rows of table with
+// from <= seq < to.
+func stageCall(table string, from, to uint64) string {
+	return fmt.Sprintf("%s(%s, %d::UBIGINT, %d::UBIGINT)", stageFunction, sqlString(table), from, to)
+}
+
+// fileCursorSQL is the cursor of the database file, as a query's
+// snapshot sees it.
+var fileCursorSQL = "(SELECT coalesce(max(next_seq), 0) FROM " + qualify(fileSchema, stateName) + ")"
 
 // queryViewStatements returns the DDL of the query views.
 func queryViewStatements() []string {
-	fileCursor := "(SELECT coalesce(max(next_seq), 0) FROM " + qualify(fileSchema, stateName) + ")"
 	var out []string
 	for _, r := range catalog {
 		v := "CREATE OR REPLACE VIEW " + qualify(querySchema, r.Name) + " AS "
@@ -80,21 +604,18 @@ func queryViewStatements() []string {
 			out = append(out, v)
 			continue
 		}
-		parts := []string{"SELECT * FROM " + qualify(fileSchema, r.Name)}
-		for g := range 2 {
-			parts = append(parts, "SELECT * FROM "+qualify(genSchema(g), r.Name)+" WHERE seq >= "+fileCursor)
+		v += "SELECT * FROM " + qualify(fileSchema, r.Name)
+		if l := layouts[r.Name]; l != nil {
+			v += " UNION ALL SELECT " + l.selectList + " FROM " + stageCall(r.Name, 0, math.MaxUint64) +
+				" WHERE seq >= " + fileCursorSQL
 		}
-		out = append(out, v+strings.Join(parts, " UNION ALL "))
+		out = append(out, v)
 	}
 	return out
 }
 
-// ensureStage creates both generations, empty, and the query views.
-func (x *Index) ensureStage(ctx context.Context) error {
-	// One transaction per database: DuckDB writes to one per transaction.
-	if err := x.execTx(ctx, "create the stage", append(genStatements(0, x.opts.Workers), genStatements(1, x.opts.Workers)...)); err != nil {
-		return err
-	}
+// ensureViews creates the query views.
+func (x *Index) ensureViews(ctx context.Context) error {
 	return x.execTx(ctx, "create the query views", queryViewStatements())
 }
 
@@ -125,43 +646,72 @@ func execTxOn(ctx context.Context, conn *sql.Conn, what string, stmts []string) 
 	return nil
 }
 
-// flushGen moves every row of generation g into the file's tables and
-// advances the file's cursor to the cursor g reached (in g's state table,
-// committed with its rows), adding g's counters to the file's, in one
-// transaction; then it checkpoints the file (cheap: the bulk insert wrote
-// its full row groups already). It returns the file's new cursor.
-// Generation g must receive no more batches.
-func (x *Index) flushGen(ctx context.Context, g int) (uint64, error) {
+// flushPlan is what one flush covers: the records from <= seq < to.
+type flushPlan struct {
+	from, to                  uint64
+	rows                      int
+	tables                    map[string]int // rows by table
+	skipped, invalid, missing uint64
+}
+
+// rowGroupRows is the number of rows of a DuckDB row group.
+const rowGroupRows = 122880
+
+// planFlush returns the next flush: all that the stage holds if it holds
+// less than FlushRows rows; else what fills whole row groups of the
+// table with the most staged rows. DuckDB writes whole row groups of a
+// bulk insert straight to the file; a partial last row group is merged
+// with the next rows at a checkpoint, compressing them all again, which
+// costs more than the insert.
+func (x *Index) planFlush(ctx context.Context) (flushPlan, error) {
+	f := x.stage.plan(x.stage.end())
+	if f.rows < x.opts.FlushRows || x.inMemory {
+		return f, nil
+	}
+	big, n := "", 0
+	for t, r := range f.tables {
+		if r > n || r == n && t < big {
+			big, n = t, r
+		}
+	}
+	var total int64
+	err := x.db.QueryRowContext(context.WithoutCancel(ctx), `SELECT estimated_size FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?`,
+		fileSchema, big).Scan(&total)
+	if err != nil {
+		return f, fmt.Errorf("index: read the size of %s: %w", big, err)
+	}
+	tail := int(total % rowGroupRows)
+	if fill := (tail+n)/rowGroupRows*rowGroupRows - tail; fill > 0 && fill < n {
+		f = x.stage.plan(x.stage.after(big, fill))
+	}
+	return f, nil
+}
+
+// flush writes the staged rows of f into the file's tables and advances
+// the file's cursor to f.to, adding f's counters to the file's, in one
+// transaction. After a large flush it checkpoints the file (cheap: the
+// bulk insert wrote its full row groups already); smaller ones stay in
+// the WAL until DuckDB checkpoints by itself.
+func (x *Index) flush(ctx context.Context, f flushPlan) error {
 	ctx = context.WithoutCancel(ctx)
-	s := genSchema(g)
-	st, file := qualify(s, stateName), qualify(fileSchema, stateName)
-	stmts := make([]string, 0, len(mappings)+1)
-	for _, t := range mappedIndexTables() {
-		stmts = append(stmts, "INSERT INTO "+qualify(fileSchema, t)+" SELECT * FROM "+qualify(s, t))
+	stmts := make([]string, 0, len(f.tables)+1)
+	for _, t := range slices.Sorted(maps.Keys(f.tables)) {
+		stmts = append(stmts, "INSERT INTO "+qualify(fileSchema, t)+" SELECT "+layouts[t].selectList+
+			" FROM "+stageCall(t, f.from, f.to))
 	}
-	stmts = append(stmts, "UPDATE "+file+" SET next_seq = greatest(next_seq, (SELECT max(next_seq) FROM "+st+"))"+
-		", skipped = skipped + (SELECT coalesce(sum(skipped), 0) FROM "+st+")"+
-		", invalid = invalid + (SELECT coalesce(sum(invalid), 0) FROM "+st+")"+
-		", missing = missing + (SELECT coalesce(sum(missing), 0) FROM "+st+")"+
-		", updated = now()::TIMESTAMP")
+	stmts = append(stmts, fmt.Sprintf("UPDATE %s SET next_seq = greatest(next_seq, %d), skipped = skipped + %d,"+
+		" invalid = invalid + %d, missing = missing + %d, updated = now()::TIMESTAMP",
+		qualify(fileSchema, stateName), f.to, f.skipped, f.invalid, f.missing))
 	if err := x.execTx(ctx, "flush the stage to the database file", stmts); err != nil {
-		return 0, err
+		return err
 	}
-	var next uint64
-	if err := x.db.QueryRowContext(ctx, "SELECT max(next_seq) FROM "+file).Scan(&next); err != nil {
-		return 0, fmt.Errorf("index: read the cursor after a flush: %w", err)
-	}
-	x.fileCursor.Store(next)
-	if !x.inMemory {
+	x.stage.markFlushed(f.to)
+	x.fileCursor.Store(f.to)
+	if !x.inMemory && f.rows >= x.opts.FlushRows {
 		// Not fatal: DuckDB checkpoints at CheckpointThreshold anyway.
 		if _, err := x.db.ExecContext(ctx, "CHECKPOINT"); err != nil {
 			x.log.Warn("index: checkpoint failed", "err", err)
 		}
 	}
-	return next, nil
-}
-
-// dropGen empties generation g.
-func (x *Index) dropGen(ctx context.Context, g int) error {
-	return x.execTx(ctx, "empty stage generation "+strconv.Itoa(g), genStatements(g, x.opts.Workers))
+	return nil
 }

@@ -3,7 +3,6 @@ package index
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -14,30 +13,12 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
-// writer writes batches in transactions on a connection of its own. Each
-// writer is a worker of the pipeline with a state row of its own.
-type writer struct {
-	x      *Index
-	id     int
-	conn   *sql.Conn
-	vals   []driver.Value
-	row    row
-	inTx   bool
-	schema string // where the open transaction writes
-	result batchResult
-}
-
-func (x *Index) newWriter(ctx context.Context, id int) (*writer, error) {
-	conn, err := x.db.Conn(context.WithoutCancel(ctx))
-	if err != nil {
-		return nil, fmt.Errorf("index: connect: %w", err)
-	}
-	return &writer{x: x, id: id, conn: conn}, nil
-}
-
-func (w *writer) close() {
-	w.rollback(context.Background())
-	w.conn.Close()
+// mapper reads ledger records and computes their rows.
+type mapper struct {
+	x    *Index
+	vals []driver.Value
+	row  row
+	b    builder
 }
 
 // batchResult is what one batch covered.
@@ -46,75 +27,90 @@ type batchResult struct {
 	rows                      uint64
 	skipped, invalid, missing uint64
 	unknown                   map[string]uint64
+	// marks places the counts by seq, so that a flush that ends inside
+	// the batch adds those of its part to the file's counters.
+	marks []mark
 }
 
-// prepare begins a transaction and appends the rows of the records
-// from <= seq < to to the tables of schema, leaving the transaction open
-// for commit.
-func (w *writer) prepare(ctx context.Context, src Source, from, to uint64, schema string) error {
-	w.result = batchResult{next: from}
-	w.schema = schema
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	// DuckDB calls never see ctx: canceling one interrupts the
-	// connection, which DuckDB does not always recover from cleanly.
-	// append checks ctx between records instead.
-	if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), "BEGIN TRANSACTION"); err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	w.inTx = true
-	err := w.conn.Raw(func(dc any) error {
-		c, ok := dc.(driver.Conn)
-		if !ok {
-			return fmt.Errorf("unexpected driver connection %T", dc)
+// mark counts records of a batch that have no row: at seq, skipped or
+// invalid; at seq and the n-1 before it, missing.
+type mark struct {
+	seq                       uint64
+	skipped, invalid, missing uint64
+}
+
+// mapRange reads the records from <= seq < to and calls emit with the
+// index table and the values of each one's row (valid during the call
+// only), accounting for them in res; sequence numbers the source does not
+// return (expired by retention) are counted as missing.
+func (mp *mapper) mapRange(ctx context.Context, src Source, from, to uint64, res *batchResult, emit func(table string, seq uint64, vals []driver.Value) error) error {
+	*res = batchResult{next: from}
+	x := mp.x
+	r := &mp.row
+	err := src.ReadRange(from, to, func(seq uint64, rec []byte) error {
+		if seq < res.next || seq >= to {
+			return fmt.Errorf("source returned seq %d, want %d or more and below %d", seq, res.next, to)
 		}
-		return w.append(ctx, c, src, from, to, schema, &w.result)
+		if seq&63 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if seq > res.next {
+			res.missing += seq - res.next
+			res.marks = append(res.marks, mark{seq: seq - 1, missing: seq - res.next})
+		}
+		res.next = seq + 1
+		if err := r.rec.UnmarshalBinary(rec); err != nil {
+			res.invalid++
+			res.marks = append(res.marks, mark{seq: seq, invalid: 1})
+			x.log.Error("index: undecodable record skipped", "seq", seq, "err", err)
+			return nil
+		}
+		m := mappings[r.rec.Table]
+		if m == nil {
+			res.skipped++
+			res.marks = append(res.marks, mark{seq: seq, skipped: 1})
+			if res.unknown == nil {
+				res.unknown = make(map[string]uint64)
+			}
+			res.unknown[r.rec.Table]++
+			x.noteUnknown(r.rec.Table, seq)
+			return nil
+		}
+		if !utf8.Valid(r.rec.Raw) {
+			r.rec.Raw = bytes.ToValidUTF8(r.rec.Raw, []byte("\uFFFD"))
+		}
+		r.seq = seq
+		mp.vals = m.values(mp.vals[:0], r)
+		if err := emit(m.table, seq, mp.vals); err != nil {
+			return fmt.Errorf("seq %d: %s: %w", seq, m.table, err)
+		}
+		res.rows++
+		return nil
 	})
+	clear(mp.vals) // drop references to the source's buffers
 	if err != nil {
-		return err
+		return fmt.Errorf("read [%d, %d): %w", from, to, err)
 	}
-	if w.result.next < to {
+	if res.next < to {
 		// The rest of the range expired (retention): counted as missing.
-		w.result.missing += to - w.result.next
-		w.result.next = to
+		res.missing += to - res.next
+		res.marks = append(res.marks, mark{seq: to - 1, missing: to - res.next})
+		res.next = to
 	}
 	return nil
 }
 
-// commit records the cursor the batch reached in the writer's state row
-// (in the schema the batch went to) and commits. It commits even if ctx is canceled: what it commits is
-// whole.
-func (w *writer) commit(ctx context.Context) error {
-	ctx = context.WithoutCancel(ctx)
-	res := &w.result
-	if _, err := w.conn.ExecContext(ctx, `UPDATE `+qualify(w.schema, stateName)+
-		` SET next_seq = ?, skipped = skipped + ?, invalid = invalid + ?, missing = missing + ?, updated = now()::TIMESTAMP`+
-		` WHERE worker = ?`, res.next, res.skipped, res.invalid, res.missing, w.id); err != nil {
-		return fmt.Errorf("update cursor: %w", err)
-	}
-	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	w.inTx = false
-	return nil
+// stageRange maps the records from <= seq < to into chunks of their own,
+// for the stage.
+func (mp *mapper) stageRange(ctx context.Context, src Source, from, to uint64, res *batchResult) ([]*chunk, error) {
+	mp.b.start(to)
+	err := mp.mapRange(ctx, src, from, to, res, mp.b.add)
+	return mp.b.chunks, err
 }
 
-// rollback abandons the open transaction, if any.
-func (w *writer) rollback(ctx context.Context) {
-	if !w.inTx {
-		return
-	}
-	w.inTx = false
-	if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
-		w.x.log.Warn("index: rollback", "err", err)
-	}
-}
-
-// append reads the records from <= seq < to and appends their rows to the
-// tables of schema.
-func (w *writer) append(ctx context.Context, c driver.Conn, src Source, from, to uint64, schema string, res *batchResult) (err error) {
-	x := w.x
+// appendRange appends the rows of the records from <= seq < to to the
+// file's tables, in the transaction open on c.
+func (mp *mapper) appendRange(ctx context.Context, c driver.Conn, src Source, from, to uint64, res *batchResult) (err error) {
 	apps := make(map[string]*duckdb.Appender, len(mappings))
 	defer func() {
 		for t, a := range apps {
@@ -128,55 +124,17 @@ func (w *writer) append(ctx context.Context, c driver.Conn, src Source, from, to
 			}
 		}
 	}()
-	r := &w.row
-	err = src.ReadRange(from, to, func(seq uint64, rec []byte) error {
-		if seq < res.next || seq >= to {
-			return fmt.Errorf("source returned seq %d, want %d or more and below %d", seq, res.next, to)
-		}
-		if seq&63 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		res.missing += seq - res.next
-		res.next = seq + 1
-		if err := r.rec.UnmarshalBinary(rec); err != nil {
-			res.invalid++
-			x.log.Error("index: undecodable record skipped", "seq", seq, "err", err)
-			return nil
-		}
-		m := mappings[r.rec.Table]
-		if m == nil {
-			res.skipped++
-			if res.unknown == nil {
-				res.unknown = make(map[string]uint64)
-			}
-			res.unknown[r.rec.Table]++
-			x.noteUnknown(r.rec.Table, seq)
-			return nil
-		}
-		if !utf8.Valid(r.rec.Raw) {
-			r.rec.Raw = bytes.ToValidUTF8(r.rec.Raw, []byte("\uFFFD"))
-		}
-		r.seq = seq
-		a := apps[m.table]
+	return mp.mapRange(ctx, src, from, to, res, func(table string, _ uint64, vals []driver.Value) error {
+		a := apps[table]
 		if a == nil {
 			var err error
-			if a, err = newAppender(c, schema, m.table); err != nil {
+			if a, err = newAppender(c, table); err != nil {
 				return err
 			}
-			apps[m.table] = a
+			apps[table] = a
 		}
-		w.vals = m.values(w.vals[:0], r)
-		if err := a.AppendRow(w.vals...); err != nil {
-			return fmt.Errorf("seq %d: append to %s: %w", seq, m.table, err)
-		}
-		res.rows++
-		return nil
+		return a.AppendRow(vals...)
 	})
-	clear(w.vals) // drop references to the source's buffers
-	if err != nil {
-		return fmt.Errorf("read [%d, %d): %w", from, to, err)
-	}
-	return nil
 }
 
 // errAborted fails a batch whose predecessor failed.
@@ -238,9 +196,9 @@ func appenderType(c Column) duckdb.Type {
 	panic("index: no appender type for " + c.SQLType())
 }
 
-func newAppender(c driver.Conn, schema, table string) (*duckdb.Appender, error) {
+func newAppender(c driver.Conn, table string) (*duckdb.Appender, error) {
 	p := appendPlans[table]
-	a, err := duckdb.NewQueryAppender(c, "INSERT INTO "+qualify(schema, table)+p.columns, "", p.types, nil)
+	a, err := duckdb.NewQueryAppender(c, "INSERT INTO "+qualify(fileSchema, table)+p.columns, "", p.types, nil)
 	if err != nil {
 		return nil, fmt.Errorf("appender for %s: %w", table, err)
 	}
