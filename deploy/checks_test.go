@@ -266,6 +266,10 @@ func checkResources(b *bundle) []error {
 				errs = append(errs, fmt.Errorf("index.memory_limit: %w", err))
 			} else if n*10 > lim.Value()*8 {
 				errs = append(errs, fmt.Errorf("index.memory_limit %s must stay under 80%% of the memory limit %s", s.cfg.Index.MemoryLimit, lim.String()))
+			} else if stage := int64(s.cfg.Index.StageMemory); (n+2*stage)*10 > lim.Value()*9 {
+				// Go's heap grows to about twice what it holds.
+				errs = append(errs, fmt.Errorf("index.memory_limit %s plus twice index.stage_memory %v must stay under 90%% of the memory limit %s",
+					s.cfg.Index.MemoryLimit, s.cfg.Index.StageMemory, lim.String()))
 			}
 		}
 		return errs

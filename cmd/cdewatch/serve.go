@@ -190,7 +190,8 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 
 	var idx *index.Index
 	if cfg.Index.Enabled {
-		idx, err = index.Open(indexPath(cfg.Data), index.Options{MemoryLimit: cfg.Index.MemoryLimit, Threads: cfg.Index.Threads, Logger: log.With("component", "index")})
+		idx, err = index.Open(indexPath(cfg.Data), index.Options{MemoryLimit: cfg.Index.MemoryLimit, Threads: cfg.Index.Threads,
+			StageMemory: int64(cfg.Index.StageMemory), Logger: log.With("component", "index")})
 		if err != nil {
 			return fmt.Errorf("open index: %w", err)
 		}

@@ -208,6 +208,12 @@ type Index struct {
 	// per CPU the process may use (container limits included), or 1 on up
 	// to 2 CPUs.
 	Threads int `yaml:"threads"`
+	// StageMemory bounds the newest rows the index holds in memory (Go's
+	// heap, not MemoryLimit) before writing them to its database file;
+	// default 1GiB, about 500,000 audit events. Queries see a row once it
+	// is staged; when writes fall behind and the stage is full, indexing
+	// waits (nothing is lost).
+	StageMemory ByteSize `yaml:"stage_memory"`
 }
 
 // Query bounds one KQL query run through POST /v1/query (kql.Options).
@@ -251,7 +257,7 @@ func Default() *Config {
 			DedupWindow:     Duration(5 * time.Minute),
 			AppIndexPrefix:  "cdewatch-app-",
 		},
-		Index: Index{Enabled: true},
+		Index: Index{Enabled: true, StageMemory: 1 << 30},
 		Retention: Retention{
 			Default:      Duration(365 * 24 * time.Hour),
 			ShortenDelay: Duration(7 * 24 * time.Hour),
@@ -389,6 +395,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Index.Threads < 0 {
 		bad("index.threads", "%d must be 0 (automatic) or more", c.Index.Threads)
+	}
+	if c.Index.StageMemory < 64<<20 {
+		bad("index.stage_memory", "%v must be at least 64MiB", c.Index.StageMemory)
 	}
 	if strings.ContainsAny(c.Ledger.Origin, " +\n") {
 		bad("ledger.origin", "%q must not contain spaces, '+' or newlines (c2sp.org/tlog-checkpoint)", c.Ledger.Origin)

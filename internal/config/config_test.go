@@ -61,6 +61,7 @@ func TestParse(t *testing.T) {
 		{name: "retention shortening without delay", yaml: "retention:\n  shorten_delay: 1h\n", wantErr: "line 2: retention.shorten_delay"},
 		{name: "index window below 3 months", yaml: "retention:\n  index: 30d\n", wantErr: "line 2: retention.index: 720h0m0s is shorter than 90d"},
 		{name: "negative index threads", yaml: "index:\n  threads: -1\n", wantErr: "index.threads: -1 must be 0 (automatic) or more"},
+		{name: "tiny index stage", yaml: "index:\n  stage_memory: 1MiB\n", wantErr: "index.stage_memory: 1MiB must be at least 64MiB"},
 		{name: "witness", yaml: "notifiers:\n  - type: syslog\n    name: siem\n    address: siem.example.com:6514\n    network: tls\nwitness:\n  witnesses:\n    - url: https://w.example.org\n      key: w.example.org+1a2b3c4d+BAAA\n  syslog_notifiers: [siem]\n",
 			check: func(t testing.TB, c *Config) {
 				if !c.Witness.Enabled() || c.Witness.Witnesses[0].URL != "https://w.example.org" || time.Duration(c.Witness.Interval) != time.Minute {

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -41,6 +42,25 @@ func cpuTime(tb testing.TB) time.Duration {
 		tb.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peakRSS returns the most memory the process has held (Linux; 0
+// elsewhere).
+func peakRSS(tb testing.TB) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // BenchmarkIndex measures the consumer: 250,000 records, cycling through
@@ -244,6 +264,7 @@ func BenchmarkVisibility(b *testing.B) {
 		b.ReportMetric(pct(0.99), "p99-s")
 		b.ReportMetric(lat[len(lat)-1].Seconds(), "max-s")
 		b.ReportMetric(used.Seconds()/elapsed.Seconds(), "cpus")
+		b.ReportMetric(float64(peakRSS(b))/(1<<20), "peak-RSS-MB")
 		if behind > 0 {
 			b.Logf("%d samples dropped", behind)
 		}

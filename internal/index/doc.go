@@ -2,36 +2,34 @@
 // ledger.
 //
 // The index is a consumer of the ledger like any other: Run tails it from
-// a cursor stored in the index database itself and appends each batch of
-// records as rows, committing the rows and the cursor that covers them in
-// one transaction, so that a crash loses nothing and duplicates nothing.
-// The index is derived data: Rebuild (`cdewatch reindex`) recreates it from
-// the ledger, and Open empties an index built under another schema
-// version so that Run rebuilds it.
+// a cursor stored in the index database itself. The index is derived
+// data: Rebuild (`cdewatch reindex`) recreates it from the ledger, and
+// Open empties an index built under another schema version so that Run
+// rebuilds it.
 //
 // # Throughput
 //
-// Up to Options.Workers batches are read, mapped and appended at once, each
-// in a transaction on a connection of its own; they commit in order of
-// seq, so what is committed is always a prefix of the ledger. Rows reach
-// DuckDB through a query appender (dynamic columns are appended as text
-// and cast to JSON by DuckDB, which validates them). While the ledger
-// grows fast, Run waits BatchDelay between batches so that they are large:
-// a transaction has a fixed cost.
+// Up to Options.Workers batches are read and mapped at once; they commit
+// in order of seq, so what is committed is always a prefix of the ledger.
+// A batch commits into the stage: rows the index holds in memory, in
+// columns (stage.go). Queries read views over the database file and the
+// stage (a table function, stagescan.go), so a batch is queryable as soon
+// as it is staged, which costs little more than decoding its records.
+// While the ledger grows fast, Run waits BatchDelay between batches so
+// that they are large.
 //
-// Batches commit into a stage, an in-memory database attached to the
-// index, and queries read views over the stage and the database file
-// (stage.go, SCHEMA.md). Every FlushRows rows the stage is flushed: its
-// rows are inserted into the file's tables in one transaction, which
-// DuckDB writes straight into compressed row groups. A batch never waits
-// for that, nor for a checkpoint: DuckDB checkpoints a database only with
-// no writing transaction open on it, and while rows went to the file's
-// tables directly, every checkpoint (compressing what the WAL held) held
-// the batches back for seconds. The rows are no longer written twice (WAL,
-// then checkpoint) either. DuckDB's checkpoint threshold is raised to 1GB,
-// as its default (16MB) would recompress the last row groups over and
-// over; the index checkpoints after each flush, which has little left to
-// do.
+// Writing to DuckDB is the expensive part (appending, then compressing
+// row groups: most of the index's CPU), and it happens apart: once
+// FlushRows rows are staged, or the oldest staged batch is FlushInterval
+// old, a flush (flush.go) inserts staged rows into the file's tables in
+// one transaction, which also advances the file's cursor and counters;
+// after a crash, Run resumes from that cursor and stages the rest again,
+// so that nothing is lost or indexed twice. A large flush covers whole
+// row groups of its largest table, which DuckDB writes straight to the
+// file compressed; the rest waits for the next flush, as a partial row
+// group would be merged with the next rows at a checkpoint and compressed
+// again. When flushes fall behind, the stage grows up to StageMemory,
+// then batches wait.
 //
 // DuckDB calls in this package never get a context that may be canceled:
 // interrupting a connection can leave the database instance alive after

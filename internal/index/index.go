@@ -84,11 +84,14 @@ type Options struct {
 	// FlushRows is how many rows are staged in memory before they are
 	// written to the database file in one transaction (a flush, see
 	// stage.go); default 245760, two of DuckDB's row groups. A batch is
-	// visible to queries once staged, so flushes never delay visibility;
-	// the stage holds up to stageBound (twice FlushRows) rows not flushed
-	// yet, after which batches wait, and a restart after a crash indexes
-	// the staged rows again.
+	// visible to queries once staged, so flushes never delay visibility,
+	// and a restart after a crash indexes the staged rows again.
 	FlushRows int
+	// StageMemory bounds the memory of the staged rows, in bytes (Go
+	// heap, outside MemoryLimit); default 1 GiB, about 500,000 audit
+	// events of 1.8 KB. When flushes fall behind and the stage holds that
+	// much, batches wait.
+	StageMemory int64
 	// FlushInterval is the longest a staged batch waits for a flush when
 	// fewer than FlushRows rows are staged; default 10s. Queries read
 	// staged rows more slowly than the file's, so at low rates the stage
@@ -137,6 +140,9 @@ func (o *Options) setDefaults() {
 	if o.FlushRows <= 0 {
 		o.FlushRows = 245760
 	}
+	if o.StageMemory <= 0 {
+		o.StageMemory = 1 << 30
+	}
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = 10 * time.Second
 	}
@@ -147,10 +153,6 @@ func (o *Options) setDefaults() {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 }
-
-// stageBound is how many rows the stage holds, not yet flushed, before
-// batches wait.
-func (o *Options) stageBound() int { return 2 * o.FlushRows }
 
 // Stats describes the index's progress.
 type Stats struct {

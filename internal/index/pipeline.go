@@ -198,7 +198,7 @@ func (p *pipeline) run(ctx context.Context, catchUp bool) error {
 		if catchUp && cur >= size && len(p.inflight) == 0 {
 			return p.finish(ctx, catchUp)
 		}
-		full := staged >= x.opts.stageBound()
+		full := staged >= x.opts.StageMemory
 		var delay <-chan time.Time
 		if p.assigned < size && len(p.inflight) < p.workers && !full {
 			wait := x.opts.BatchDelay - time.Since(p.started)
@@ -240,9 +240,9 @@ func (p *pipeline) run(ctx context.Context, catchUp bool) error {
 
 // cycle moves the stage along: it accounts for a flush that ended, drops
 // the rows flushed flushGrace ago and starts a flush when one is due. It
-// returns the rows staged and not flushed; with catchUp, a flush that
-// failed is returned.
-func (p *pipeline) cycle(ctx context.Context, catchUp bool) (int, error) {
+// returns the memory the stage holds; with catchUp, a flush that failed
+// is returned.
+func (p *pipeline) cycle(ctx context.Context, catchUp bool) (int64, error) {
 	x := p.x
 	if p.flushing && isClosed(p.flushDone) {
 		if p.flushErr != nil && catchUp {
@@ -255,14 +255,15 @@ func (p *pipeline) cycle(ctx context.Context, catchUp bool) (int, error) {
 		p.drops = p.drops[1:]
 	}
 	rows, oldest := x.stage.pending()
+	size := int64(x.stage.size())
 	if p.flushing || time.Now().Before(p.retryAt) || oldest.IsZero() {
-		return rows, nil
+		return size, nil
 	}
 	if rows >= x.opts.FlushRows || time.Since(oldest) >= x.opts.FlushInterval {
 		f, err := x.planFlush(ctx)
 		if err != nil {
 			p.flushFailed(err)
-			return rows, nil
+			return size, nil
 		}
 		done := make(chan struct{})
 		p.flushing, p.flushDone, p.flushErr, p.flushTo = true, done, nil, f.to
@@ -272,12 +273,12 @@ func (p *pipeline) cycle(ctx context.Context, catchUp bool) (int, error) {
 			start := time.Now()
 			err := x.flush(ctx, f)
 			if err == nil {
-				x.log.Debug("index: stage flushed to the database file", "rows", f.rows, "cursor", f.to, "took", time.Since(start))
+				x.log.Debug("index: stage flushed to the database file", "rows", f.rows, "cursor", f.to, "took", time.Since(start), "staged_bytes", size)
 			}
 			p.flushErr = err
 		}()
 	}
-	return rows, nil
+	return size, nil
 }
 
 // flushEnded records how the flush in progress, which ended, went.

@@ -1,16 +1,12 @@
 package index
 
 import (
-	"context"
-	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -18,17 +14,18 @@ import (
 )
 
 // The stage: a batch of rows becomes visible to queries by being added to
-// the stage, rows held in memory by the index, in columns, not by a
+// the stage, rows the index holds in memory, in columns, rather than by a
 // DuckDB transaction. The database file's tables receive the staged rows
-// later, in bulk (a flush), in one transaction that also advances the
-// file's cursor. Adding a batch costs little more than mapping its
-// records, so what queries see keeps up with the ledger even while
-// DuckDB's writes (the flushes, whose compression costs most of the
-// index's CPU) fall behind, up to stageBound rows.
+// later, in bulk (a flush, flush.go), in one transaction that also
+// advances the file's cursor. Adding a batch costs little more than
+// mapping its records, so what queries see keeps up with the ledger even
+// while DuckDB's writes (the flushes, whose compression costs most of the
+// index's CPU) fall behind, until the stage holds Options.StageMemory.
 //
 // Queries read the views of querySchema, in the file's catalog: each
 // table's rows in the file, and the staged rows at or above the file's
-// cursor, which the table function stageFunction reads from the stage.
+// cursor, which the table function stageFunction reads from the stage
+// (stagescan.go).
 // Every connection's search_path starts with querySchema, so a query that
 // names a table, e.g. "KubeAuditLogs", reads its view; the index's own
 // statements name the file's tables as main."…".
@@ -91,10 +88,9 @@ var duckTypes = map[colKind]duckdb.Type{
 
 // layout is how one table's rows are staged and read back.
 type layout struct {
-	table  string
-	kinds  []colKind
-	seqCol int
-	names  []string
+	table string
+	kinds []colKind
+	names []string
 	// selectList reads the table function's columns as the table's:
 	// JSON columns are cast (invalid text becomes NULL).
 	selectList string
@@ -104,9 +100,10 @@ var layouts = func() map[string]*layout {
 	out := make(map[string]*layout)
 	for _, m := range mappings {
 		rel := byName[m.table]
-		l := &layout{table: m.table, seqCol: -1}
+		l := &layout{table: m.table}
 		var sel []string
-		for i, c := range rel.Columns {
+		hasSeq := false
+		for _, c := range rel.Columns {
 			k, ok := kindsBySQL[c.SQLType()]
 			if !ok {
 				panic("index: no staged kind for " + c.SQLType())
@@ -118,11 +115,9 @@ var layouts = func() map[string]*layout {
 				q = "TRY_CAST(" + q + " AS JSON) AS " + q
 			}
 			sel = append(sel, q)
-			if c.Name == ColSeq {
-				l.seqCol = i
-			}
+			hasSeq = hasSeq || c.Name == ColSeq && k == kindUint64
 		}
-		if l.seqCol < 0 || l.kinds[l.seqCol] != kindUint64 {
+		if !hasSeq {
 			panic("index: table " + m.table + " has no UBIGINT seq column")
 		}
 		l.selectList = strings.Join(sel, ", ")
@@ -242,6 +237,16 @@ func stagedNumber(k colKind, v driver.Value) (uint64, error) {
 	return 0, fmt.Errorf("a %T for a column of kind %d", v, k)
 }
 
+// size returns the memory c holds, in bytes.
+func (c *chunk) size() int {
+	n := 8 * cap(c.seqs)
+	for i := range c.cols {
+		col := &c.cols[i]
+		n += cap(col.null) + 8*cap(col.nums) + cap(col.bytes) + 4*cap(col.ends)
+	}
+	return n
+}
+
 // text returns value row of text column i, sharing the chunk's memory.
 func (c *chunk) text(i, row int) string {
 	col := &c.cols[i]
@@ -352,6 +357,7 @@ type stagedBatch struct {
 	chunks   []*chunk
 	marks    []mark
 	added    time.Time
+	bytes    int // the memory its chunks hold
 }
 
 // stage holds the committed batches, in seq order, from those not yet
@@ -360,20 +366,32 @@ type stage struct {
 	mu      sync.RWMutex
 	batches []stagedBatch
 	flushed uint64 // the file's cursor as the stage knows it
+	bytes   int    // the memory the batches' chunks hold
 }
 
 // add appends a committed batch.
 func (s *stage) add(b stagedBatch) {
+	for _, c := range b.chunks {
+		b.bytes += c.size()
+	}
 	s.mu.Lock()
 	s.batches = append(s.batches, b)
+	s.bytes += b.bytes
 	s.mu.Unlock()
 }
 
 // reset empties the stage; the file covers the records below flushed.
 func (s *stage) reset(flushed uint64) {
 	s.mu.Lock()
-	s.batches, s.flushed = nil, flushed
+	s.batches, s.flushed, s.bytes = nil, flushed, 0
 	s.mu.Unlock()
+}
+
+// size returns the memory the stage holds, in bytes.
+func (s *stage) size() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.bytes
 }
 
 // pending returns the rows not flushed yet, and when the oldest batch
@@ -469,6 +487,7 @@ func (s *stage) drop(to uint64) {
 	s.mu.Lock()
 	i := 0
 	for i < len(s.batches) && s.batches[i].to <= to {
+		s.bytes -= s.batches[i].bytes
 		s.batches[i] = stagedBatch{}
 		i++
 	}
@@ -492,226 +511,4 @@ func (s *stage) chunksOf(table string, from, to uint64) []*chunk {
 		}
 	}
 	return out
-}
-
-// stageFunc returns the table function that reads the stage.
-func (x *Index) stageFunc() duckdb.ParallelChunkTableFunction {
-	varchar, _ := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
-	ubigint, _ := duckdb.NewTypeInfo(duckdb.TYPE_UBIGINT)
-	return duckdb.ParallelChunkTableFunction{
-		Config: duckdb.TableFunctionConfig{Arguments: []duckdb.TypeInfo{varchar, ubigint, ubigint}},
-		BindArguments: func(_ map[string]any, args ...any) (duckdb.ParallelChunkTableSource, error) {
-			table, _ := args[0].(string)
-			l := layouts[table]
-			if l == nil {
-				return nil, fmt.Errorf("%s: no staged table %q", stageFunction, table)
-			}
-			from, ok1 := args[1].(uint64)
-			to, ok2 := args[2].(uint64)
-			if !ok1 || !ok2 {
-				return nil, fmt.Errorf("%s: the seq range must be two UBIGINTs", stageFunction)
-			}
-			return &stageScan{l: l, chunks: x.stage.chunksOf(table, from, to), from: from, to: to, threads: x.opts.Threads}, nil
-		},
-	}
-}
-
-// stageScan is one read of a table's staged rows: the chunks staged when
-// the query was bound.
-type stageScan struct {
-	l        *layout
-	chunks   []*chunk
-	from, to uint64
-	threads  int
-	next     atomic.Int64
-}
-
-// ColumnInfos returns the table's columns, JSON as VARCHAR. DuckDB takes
-// ownership of the types: each call creates them anew.
-func (s *stageScan) ColumnInfos() []duckdb.ColumnInfo {
-	out := make([]duckdb.ColumnInfo, len(s.l.kinds))
-	for i, k := range s.l.kinds {
-		t, err := duckdb.NewTypeInfo(duckTypes[k])
-		if err != nil {
-			panic(fmt.Sprintf("index: column %s.%s: %v", s.l.table, s.l.names[i], err))
-		}
-		out[i] = duckdb.ColumnInfo{Name: s.l.names[i], T: t}
-	}
-	return out
-}
-
-func (s *stageScan) Cardinality() *duckdb.CardinalityInfo {
-	n := 0
-	for _, c := range s.chunks {
-		n += c.n
-	}
-	return &duckdb.CardinalityInfo{Cardinality: uint(n)}
-}
-
-func (s *stageScan) Init() duckdb.ParallelTableSourceInfo {
-	return duckdb.ParallelTableSourceInfo{MaxThreads: max(1, min(s.threads, len(s.chunks)))}
-}
-
-func (s *stageScan) NewLocalState() any { return &struct{}{} }
-
-// FillChunk fills out with the next chunk's rows; no rows ends the scan.
-func (s *stageScan) FillChunk(_ any, out duckdb.DataChunk) error {
-	for {
-		i := int(s.next.Add(1) - 1)
-		if i >= len(s.chunks) {
-			return out.SetSize(0)
-		}
-		c := s.chunks[i]
-		if lo, hi := c.rowsIn(s.from, s.to); hi > lo {
-			return c.fill(out, lo, hi)
-		}
-	}
-}
-
-// registerStageFunc makes stageFunction known to the database.
-func (x *Index) registerStageFunc(ctx context.Context) error {
-	conn, err := x.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("index: connect: %w", err)
-	}
-	defer conn.Close()
-	if err := duckdb.RegisterTableUDF(conn, stageFunction, x.stageFunc()); err != nil {
-		return fmt.Errorf("index: register %s: %w", stageFunction, err)
-	}
-	return nil
-}
-
-// stageCall returns the SQL that reads the staged rows of table with
-// from <= seq < to.
-func stageCall(table string, from, to uint64) string {
-	return fmt.Sprintf("%s(%s, %d::UBIGINT, %d::UBIGINT)", stageFunction, sqlString(table), from, to)
-}
-
-// fileCursorSQL is the cursor of the database file, as a query's
-// snapshot sees it.
-var fileCursorSQL = "(SELECT coalesce(max(next_seq), 0) FROM " + qualify(fileSchema, stateName) + ")"
-
-// queryViewStatements returns the DDL of the query views.
-func queryViewStatements() []string {
-	var out []string
-	for _, r := range catalog {
-		v := "CREATE OR REPLACE VIEW " + qualify(querySchema, r.Name) + " AS "
-		if r.IsView() {
-			v += "SELECT * FROM " + qualify(querySchema, r.Base)
-			if r.Where != "" {
-				v += " WHERE " + r.Where
-			}
-			out = append(out, v)
-			continue
-		}
-		v += "SELECT * FROM " + qualify(fileSchema, r.Name)
-		if l := layouts[r.Name]; l != nil {
-			v += " UNION ALL SELECT " + l.selectList + " FROM " + stageCall(r.Name, 0, math.MaxUint64) +
-				" WHERE seq >= " + fileCursorSQL
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
-// ensureViews creates the query views.
-func (x *Index) ensureViews(ctx context.Context) error {
-	return x.execTx(ctx, "create the query views", queryViewStatements())
-}
-
-// execTx runs stmts in one transaction on a connection of its own.
-func (x *Index) execTx(ctx context.Context, what string, stmts []string) error {
-	ctx = context.WithoutCancel(ctx)
-	conn, err := x.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("index: %s: %w", what, err)
-	}
-	defer conn.Close()
-	return execTxOn(ctx, conn, what, stmts)
-}
-
-func execTxOn(ctx context.Context, conn *sql.Conn, what string, stmts []string) error {
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return fmt.Errorf("index: %s: begin: %w", what, err)
-	}
-	for _, s := range stmts {
-		if _, err := conn.ExecContext(ctx, s); err != nil {
-			_, _ = conn.ExecContext(ctx, "ROLLBACK")
-			return fmt.Errorf("index: %s: %s: %w", what, s, err)
-		}
-	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return fmt.Errorf("index: %s: commit: %w", what, err)
-	}
-	return nil
-}
-
-// flushPlan is what one flush covers: the records from <= seq < to.
-type flushPlan struct {
-	from, to                  uint64
-	rows                      int
-	tables                    map[string]int // rows by table
-	skipped, invalid, missing uint64
-}
-
-// rowGroupRows is the number of rows of a DuckDB row group.
-const rowGroupRows = 122880
-
-// planFlush returns the next flush: all that the stage holds if it holds
-// less than FlushRows rows; else what fills whole row groups of the
-// table with the most staged rows. DuckDB writes whole row groups of a
-// bulk insert straight to the file; a partial last row group is merged
-// with the next rows at a checkpoint, compressing them all again, which
-// costs more than the insert.
-func (x *Index) planFlush(ctx context.Context) (flushPlan, error) {
-	f := x.stage.plan(x.stage.end())
-	if f.rows < x.opts.FlushRows || x.inMemory {
-		return f, nil
-	}
-	big, n := "", 0
-	for t, r := range f.tables {
-		if r > n || r == n && t < big {
-			big, n = t, r
-		}
-	}
-	var total int64
-	err := x.db.QueryRowContext(context.WithoutCancel(ctx), `SELECT estimated_size FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?`,
-		fileSchema, big).Scan(&total)
-	if err != nil {
-		return f, fmt.Errorf("index: read the size of %s: %w", big, err)
-	}
-	tail := int(total % rowGroupRows)
-	if fill := (tail+n)/rowGroupRows*rowGroupRows - tail; fill > 0 && fill < n {
-		f = x.stage.plan(x.stage.after(big, fill))
-	}
-	return f, nil
-}
-
-// flush writes the staged rows of f into the file's tables and advances
-// the file's cursor to f.to, adding f's counters to the file's, in one
-// transaction. After a large flush it checkpoints the file (cheap: the
-// bulk insert wrote its full row groups already); smaller ones stay in
-// the WAL until DuckDB checkpoints by itself.
-func (x *Index) flush(ctx context.Context, f flushPlan) error {
-	ctx = context.WithoutCancel(ctx)
-	stmts := make([]string, 0, len(f.tables)+1)
-	for _, t := range slices.Sorted(maps.Keys(f.tables)) {
-		stmts = append(stmts, "INSERT INTO "+qualify(fileSchema, t)+" SELECT "+layouts[t].selectList+
-			" FROM "+stageCall(t, f.from, f.to))
-	}
-	stmts = append(stmts, fmt.Sprintf("UPDATE %s SET next_seq = greatest(next_seq, %d), skipped = skipped + %d,"+
-		" invalid = invalid + %d, missing = missing + %d, updated = now()::TIMESTAMP",
-		qualify(fileSchema, stateName), f.to, f.skipped, f.invalid, f.missing))
-	if err := x.execTx(ctx, "flush the stage to the database file", stmts); err != nil {
-		return err
-	}
-	x.stage.markFlushed(f.to)
-	x.fileCursor.Store(f.to)
-	if !x.inMemory && f.rows >= x.opts.FlushRows {
-		// Not fatal: DuckDB checkpoints at CheckpointThreshold anyway.
-		if _, err := x.db.ExecContext(ctx, "CHECKPOINT"); err != nil {
-			x.log.Warn("index: checkpoint failed", "err", err)
-		}
-	}
-	return nil
 }

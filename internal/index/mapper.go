@@ -32,8 +32,8 @@ type batchResult struct {
 	marks []mark
 }
 
-// mark counts records of a batch that have no row: at seq, skipped or
-// invalid; at seq and the n-1 before it, missing.
+// mark counts records of a batch that have no row: a skipped or invalid
+// record at seq, or missing records, the last of them at seq.
 type mark struct {
 	seq                       uint64
 	skipped, invalid, missing uint64
@@ -177,23 +177,11 @@ var appendPlans = func() map[string]*appendPlan {
 
 // appenderType is the DuckDB type in which a column's values are appended.
 func appenderType(c Column) duckdb.Type {
-	switch c.SQLType() {
-	case "VARCHAR", "JSON":
-		return duckdb.TYPE_VARCHAR
-	case "BIGINT":
-		return duckdb.TYPE_BIGINT
-	case "UBIGINT":
-		return duckdb.TYPE_UBIGINT
-	case "INTEGER":
-		return duckdb.TYPE_INTEGER
-	case "DOUBLE":
-		return duckdb.TYPE_DOUBLE
-	case "BOOLEAN":
-		return duckdb.TYPE_BOOLEAN
-	case "TIMESTAMP":
-		return duckdb.TYPE_TIMESTAMP
+	k, ok := kindsBySQL[c.SQLType()]
+	if !ok {
+		panic("index: no appender type for " + c.SQLType())
 	}
-	panic("index: no appender type for " + c.SQLType())
+	return duckTypes[k]
 }
 
 func newAppender(c driver.Conn, table string) (*duckdb.Appender, error) {

@@ -1,0 +1,135 @@
+package index
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync/atomic"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// stageFunc returns the table function that reads the stage.
+func (x *Index) stageFunc() duckdb.ParallelChunkTableFunction {
+	varchar, _ := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
+	ubigint, _ := duckdb.NewTypeInfo(duckdb.TYPE_UBIGINT)
+	return duckdb.ParallelChunkTableFunction{
+		Config: duckdb.TableFunctionConfig{Arguments: []duckdb.TypeInfo{varchar, ubigint, ubigint}},
+		BindArguments: func(_ map[string]any, args ...any) (duckdb.ParallelChunkTableSource, error) {
+			table, _ := args[0].(string)
+			l := layouts[table]
+			if l == nil {
+				return nil, fmt.Errorf("%s: no staged table %q", stageFunction, table)
+			}
+			from, ok1 := args[1].(uint64)
+			to, ok2 := args[2].(uint64)
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("%s: the seq range must be two UBIGINTs", stageFunction)
+			}
+			return &stageScan{l: l, chunks: x.stage.chunksOf(table, from, to), from: from, to: to, threads: x.opts.Threads}, nil
+		},
+	}
+}
+
+// stageScan is one read of a table's staged rows: the chunks staged when
+// the query was bound.
+type stageScan struct {
+	l        *layout
+	chunks   []*chunk
+	from, to uint64
+	threads  int
+	next     atomic.Int64
+}
+
+// ColumnInfos returns the table's columns, JSON as VARCHAR. DuckDB takes
+// ownership of the types: each call creates them anew.
+func (s *stageScan) ColumnInfos() []duckdb.ColumnInfo {
+	out := make([]duckdb.ColumnInfo, len(s.l.kinds))
+	for i, k := range s.l.kinds {
+		t, err := duckdb.NewTypeInfo(duckTypes[k])
+		if err != nil {
+			panic(fmt.Sprintf("index: column %s.%s: %v", s.l.table, s.l.names[i], err))
+		}
+		out[i] = duckdb.ColumnInfo{Name: s.l.names[i], T: t}
+	}
+	return out
+}
+
+func (s *stageScan) Cardinality() *duckdb.CardinalityInfo {
+	n := 0
+	for _, c := range s.chunks {
+		n += c.n
+	}
+	return &duckdb.CardinalityInfo{Cardinality: uint(n)}
+}
+
+func (s *stageScan) Init() duckdb.ParallelTableSourceInfo {
+	return duckdb.ParallelTableSourceInfo{MaxThreads: max(1, min(s.threads, len(s.chunks)))}
+}
+
+func (s *stageScan) NewLocalState() any { return &struct{}{} }
+
+// FillChunk fills out with the next chunk's rows; no rows ends the scan.
+func (s *stageScan) FillChunk(_ any, out duckdb.DataChunk) error {
+	for {
+		i := int(s.next.Add(1) - 1)
+		if i >= len(s.chunks) {
+			return out.SetSize(0)
+		}
+		c := s.chunks[i]
+		if lo, hi := c.rowsIn(s.from, s.to); hi > lo {
+			return c.fill(out, lo, hi)
+		}
+	}
+}
+
+// registerStageFunc makes stageFunction known to the database.
+func (x *Index) registerStageFunc(ctx context.Context) error {
+	conn, err := x.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("index: connect: %w", err)
+	}
+	defer conn.Close()
+	if err := duckdb.RegisterTableUDF(conn, stageFunction, x.stageFunc()); err != nil {
+		return fmt.Errorf("index: register %s: %w", stageFunction, err)
+	}
+	return nil
+}
+
+// stageCall returns the SQL that reads the staged rows of table with
+// from <= seq < to.
+func stageCall(table string, from, to uint64) string {
+	return fmt.Sprintf("%s(%s, %d::UBIGINT, %d::UBIGINT)", stageFunction, sqlString(table), from, to)
+}
+
+// fileCursorSQL is the cursor of the database file, as a query's
+// snapshot sees it.
+var fileCursorSQL = "(SELECT coalesce(max(next_seq), 0) FROM " + qualify(fileSchema, stateName) + ")"
+
+// queryViewStatements returns the DDL of the query views.
+func queryViewStatements() []string {
+	var out []string
+	for _, r := range catalog {
+		v := "CREATE OR REPLACE VIEW " + qualify(querySchema, r.Name) + " AS "
+		if r.IsView() {
+			v += "SELECT * FROM " + qualify(querySchema, r.Base)
+			if r.Where != "" {
+				v += " WHERE " + r.Where
+			}
+			out = append(out, v)
+			continue
+		}
+		v += "SELECT * FROM " + qualify(fileSchema, r.Name)
+		if l := layouts[r.Name]; l != nil {
+			v += " UNION ALL SELECT " + l.selectList + " FROM " + stageCall(r.Name, 0, math.MaxUint64) +
+				" WHERE seq >= " + fileCursorSQL
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// ensureViews creates the query views.
+func (x *Index) ensureViews(ctx context.Context) error {
+	return x.execTx(ctx, "create the query views", queryViewStatements())
+}
