@@ -40,25 +40,21 @@ type Options struct {
 	// PollInterval is how often Run checks the source for new records
 	// when nothing calls Notify; default 50ms.
 	PollInterval time.Duration
-	// MaxBatch bounds the records indexed in one transaction; default
-	// 16384.
+	// MaxBatch bounds the records of one batch; default 16384.
 	MaxBatch int
 	// BatchDelay is the least time between the starts of two batches
 	// while fewer than MaxBatch records wait, so that a fast-growing
-	// source is indexed in batches large enough to be cheap (a
-	// transaction has a fixed cost, and DuckDB stores large appends
-	// better) instead of one per Notify; default 200ms, negative for
-	// none. What waits longest becomes visible after about BatchDelay
-	// plus the time of one batch.
+	// source is staged in batches rather than one per Notify; default
+	// 200ms, negative for none. What waits longest becomes visible after
+	// about BatchDelay plus the time of one batch.
 	BatchDelay time.Duration
 	// RetryInterval is the first wait after a failed batch; it doubles
 	// up to MaxRetryInterval (default 30s) while batches keep failing.
 	// Default 1s.
 	RetryInterval    time.Duration
 	MaxRetryInterval time.Duration
-	// Workers is how many batches Run and Rebuild read and append at
-	// once, each in a transaction on its own connection (commits stay in
-	// order); default 2, or 1 on a single CPU.
+	// Workers is how many batches Run and Rebuild read and map at once
+	// (they commit in order); default 2, or 1 on a single CPU.
 	Workers int
 	// Threads is DuckDB's thread count, for queries and the index alike;
 	// 0: the CPUs Go may use at Open (GOMAXPROCS, which counts container
@@ -166,7 +162,7 @@ type Stats struct {
 	// Lag is the number of durable ledger records not yet covered; 0 when
 	// no source has been given to Run or Rebuild.
 	Lag uint64
-	// Indexed counts the rows written since Open.
+	// Indexed counts the rows staged (visible to queries) since Open.
 	Indexed uint64
 	// Skipped counts records of tables the index has no mapping for,
 	// Invalid records that could not be decoded, Missing sequence

@@ -8,15 +8,15 @@ import (
 )
 
 // Run tails src into the index until ctx is done or Close is called, then
-// returns nil. It reads from the cursor persisted in the database and
-// commits each batch of rows in the same transaction as the cursor that
-// covers them, so that after a crash it resumes with neither duplicates
-// nor gaps. Up to Options.Workers batches are read and appended at once,
-// each in a transaction on its own connection, and committed in order.
-// Records of tables without a mapping are skipped and counted. A batch
-// that fails (the source or the database) is rolled back with the batches
-// after it and retried with backoff; Stats().Err reports the error
-// meanwhile.
+// returns nil. It reads from the cursor persisted in the database. Up to
+// Options.Workers batches are read and mapped at once and committed, in
+// order, into the in-memory stage, where queries see them; flushes write
+// staged rows to the database file in the same transaction as the cursor
+// that covers them, so that after a crash Run resumes from that cursor
+// with neither duplicates nor gaps. Records of tables without a mapping
+// are skipped and counted. A batch that fails (the source) is discarded
+// with the batches after it and retried with backoff, a flush that fails
+// is retried; Stats().Err reports the error meanwhile.
 //
 // Only one Run or Rebuild may be active at a time; ErrRunning otherwise.
 func (x *Index) Run(ctx context.Context, src Source) error {
