@@ -208,6 +208,9 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 	router := &ingest.Router{Classifier: k8s.Classifier, Limits: k8saudit.Limits{MaxEventBytes: int(cfg.Ingest.MaxEventBytes)}}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(stats, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if idx != nil {
+		metrics.MustRegister(idx.Collector())
+	}
 	srv := &api.Server{Ledger: led, Tokens: tokens, OIDC: oidcAuth, Limiter: limiter, K8sAudit: k8s, Audit: audit, Log: log.With("component", "api"),
 		Stats:   stats,
 		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),

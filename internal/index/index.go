@@ -159,6 +159,9 @@ type Stats struct {
 	// the rest of Cursor is staged in memory (see Options.FlushRows), and
 	// after a crash Run resumes from Flushed.
 	Flushed uint64
+	// Staged is the memory the stage holds, in bytes (at most about
+	// Options.StageMemory).
+	Staged int64
 	// Lag is the number of durable ledger records not yet covered; 0 when
 	// no source has been given to Run or Rebuild.
 	Lag uint64
@@ -327,6 +330,7 @@ func (x *Index) Stats() Stats {
 	x.mu.Unlock()
 	s.Cursor = x.cursor.Load()
 	s.Flushed = x.fileCursor.Load()
+	s.Staged = int64(x.stage.size())
 	s.Lag = x.Lag()
 	return s
 }

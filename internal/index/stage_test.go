@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestStageQueriesSeeEachRowOnce queries the index over and over while Run
@@ -109,6 +111,11 @@ func TestStageFlushFailure(t *testing.T) {
 	if c := x.Cursor(); c != s.Cursor {
 		t.Errorf("cursor moved from %d to %d with the stage full", s.Cursor, c)
 	}
+	m := indexMetrics(t, x)
+	if m["cdewatch_index_failing"] != 1 || m["cdewatch_index_visible_records"] != float64(s.Cursor) || m["cdewatch_index_flushed_records"] != 0 ||
+		m["cdewatch_index_stage_bytes"] < bound || m["cdewatch_index_stage_limit_bytes"] != bound {
+		t.Errorf("metrics while flushes fail: %v", m)
+	}
 	if got := queryInt(t, x, `SELECT count(*) FROM KubeAuditLogs WHERE Caller <> 'intruder'`); got != int64(s.Cursor) {
 		t.Errorf("%d rows visible, want the %d staged", got, s.Cursor)
 	}
@@ -121,9 +128,31 @@ func TestStageFlushFailure(t *testing.T) {
 		t.Fatalf("after the row was removed: flushed %d, Err %v", s.Flushed, s.Err)
 	}
 	checkExactlyOnce(t, x, TableKubeAuditLogs, seqRange(0, uint64(len(recs))))
+	if m := indexMetrics(t, x); m["cdewatch_index_failing"] != 0 || m["cdewatch_index_visible_records"] != float64(len(recs)) {
+		t.Errorf("metrics once flushes succeed: %v", m)
+	}
 	if err := x.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// indexMetrics returns the values of x's Prometheus metrics by name.
+func indexMetrics(tb testing.TB, x *Index) map[string]float64 {
+	tb.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(x.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
+	}
+	if len(out) != 5 {
+		tb.Errorf("%d metrics, want 5: %v", len(out), out)
+	}
+	return out
 }
 
 // TestStageLostOnCrash: what the stage held when the process ended without
