@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/ledger"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/cdewatch/cdewatch/internal/promtest"
 )
 
 // TestArchiveResume: a restart with the state file uploads only what is
@@ -370,19 +370,7 @@ func TestArchiveMetrics(t *testing.T) {
 	led := openLedger(t, filepath.Join(t.TempDir(), "ledger"))
 	appendRecords(t, led, 0, 30, 3)
 	a := newArchiver(t, led, store, filepath.Join(t.TempDir(), "s.json"))
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(a.Collector())
-	gather := func() map[string]float64 {
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]float64{}
-		for _, mf := range mfs {
-			out[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
-		}
-		return out
-	}
+	gather := func() map[string]float64 { return promtest.Gauges(t, a.Collector()) }
 	before := gather()
 	if before["cdewatch_archive_lag_records"] != 30 || before["cdewatch_archive_lag_bytes"] <= 0 || before["cdewatch_archive_archived_records"] != 0 {
 		t.Fatalf("before archiving: %v", before)

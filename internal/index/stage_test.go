@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/cdewatch/cdewatch/internal/promtest"
 )
 
 // TestStageQueriesSeeEachRowOnce queries the index over and over while Run
@@ -139,16 +139,7 @@ func TestStageFlushFailure(t *testing.T) {
 // indexMetrics returns the values of x's Prometheus metrics by name.
 func indexMetrics(tb testing.TB, x *Index) map[string]float64 {
 	tb.Helper()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(x.Collector())
-	mfs, err := reg.Gather()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		out[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
-	}
+	out := promtest.Gauges(tb, x.Collector())
 	if len(out) != 5 {
 		tb.Errorf("%d metrics, want 5: %v", len(out), out)
 	}
