@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/config"
+	"github.com/cdewatch/cdewatch/internal/proctest"
 	"gopkg.in/yaml.v3"
 	authnv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -103,7 +104,7 @@ func TestSelfManagedEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	apiAddr, syslogAddr := freeAddr(t), freeAddr(t)
+	apiAddr, syslogAddr := proctest.FreeAddr(t), proctest.FreeAddr(t)
 	var doc map[string]any
 	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
 		t.Fatal(err)
@@ -400,16 +401,6 @@ func e2eAuditEvent(i int) *auditinternal.Event {
 		RequestReceivedTimestamp: now,
 		StageTimestamp:           now,
 	}
-}
-
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func writeFiles(tb testing.TB, dir string, files map[string][]byte) {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cdewatch/cdewatch/internal/proctest"
 )
 
 func buildBinary(tb testing.TB) string {
@@ -24,15 +25,6 @@ func buildBinary(tb testing.TB) string {
 		tb.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-func freeAddr(tb testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func startBinary(tb testing.TB, bin, data, addr string) *exec.Cmd {
@@ -68,7 +60,7 @@ func TestCrashKill9(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	data := t.TempDir()
-	addr := freeAddr(t)
+	addr := proctest.FreeAddr(t)
 	srv := startBinary(t, bin, data, addr)
 	url := "http://" + addr
 
