@@ -86,8 +86,7 @@ func (x *Index) flush(ctx context.Context, f flushPlan) error {
 	ctx = context.WithoutCancel(ctx)
 	stmts := make([]string, 0, len(f.tables)+1)
 	for _, t := range slices.Sorted(maps.Keys(f.tables)) {
-		stmts = append(stmts, "INSERT INTO "+qualify(fileSchema, t)+" SELECT "+layouts[t].selectList+
-			" FROM "+stageCall(t, f.from, f.to))
+		stmts = append(stmts, insertStaged(stageFunction, t, f.from, f.to))
 	}
 	stmts = append(stmts, fmt.Sprintf("UPDATE %s SET next_seq = greatest(next_seq, %d), skipped = skipped + %d,"+
 		" invalid = invalid + %d, missing = missing + %d, updated = now()::TIMESTAMP",

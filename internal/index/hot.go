@@ -2,8 +2,8 @@ package index
 
 import (
 	"context"
-	"database/sql/driver"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -107,17 +107,32 @@ func (x *Index) Rehydrate(ctx context.Context, src Source, from, to uint64, unti
 			return 0, fmt.Errorf("index: rehydrate: clear %s: %w", t, err)
 		}
 	}
-	var res batchResult
+	// A part at a time through x.rehydrating and its table function, as
+	// flushes write the stage: memory holds one part, not the range.
+	x.rehydrateMu.Lock()
+	defer x.rehydrateMu.Unlock()
+	defer x.rehydrating.reset(0)
 	mp := &mapper{x: x}
-	err = conn.Raw(func(dc any) error {
-		c, ok := dc.(driver.Conn)
-		if !ok {
-			return fmt.Errorf("unexpected driver connection %T", dc)
+	var rows uint64
+	for f := from; f < to; f += uint64(x.opts.MaxBatch) {
+		t := min(f+uint64(x.opts.MaxBatch), to)
+		var res batchResult
+		chunks, err := mp.stageRange(ctx, src, f, t, &res)
+		if err != nil {
+			return 0, fmt.Errorf("index: rehydrate %d..%d: %w", from, to-1, err)
 		}
-		return mp.appendRange(ctx, c, src, from, to, &res)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("index: rehydrate %d..%d: %w", from, to-1, err)
+		x.rehydrating.reset(0)
+		x.rehydrating.add(stagedBatch{from: f, to: t, chunks: chunks})
+		tables := map[string]bool{}
+		for _, c := range chunks {
+			tables[c.l.table] = true
+		}
+		for _, table := range slices.Sorted(maps.Keys(tables)) {
+			if _, err := conn.ExecContext(bg, insertStaged(rehydrateFunction, table, f, t)); err != nil {
+				return 0, fmt.Errorf("index: rehydrate %d..%d into %s: %w", f, t-1, table, err)
+			}
+		}
+		rows += res.rows
 	}
 	if _, err := conn.ExecContext(bg, `INSERT INTO `+rehydratedTable+` VALUES (?, ?, ?, ?)`, from, to, until.UTC(), now.UTC()); err != nil {
 		return 0, fmt.Errorf("index: rehydrate: record range: %w", err)
@@ -126,5 +141,5 @@ func (x *Index) Rehydrate(ctx context.Context, src Source, from, to uint64, unti
 		return 0, fmt.Errorf("index: rehydrate: commit: %w", err)
 	}
 	committed = true
-	return res.rows, nil
+	return rows, nil
 }

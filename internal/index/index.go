@@ -201,8 +201,11 @@ type Index struct {
 	cursor     atomic.Uint64 // what queries see: the file and the stage
 	fileCursor atomic.Uint64 // what the database file covers
 	stage      stage
-	src        atomic.Pointer[sourceRef]
-	notify     chan struct{}
+	// rehydrating holds the rows Rehydrate is writing, a part at a time.
+	rehydrating stage
+	rehydrateMu sync.Mutex // held by Rehydrate
+	src         atomic.Pointer[sourceRef]
+	notify      chan struct{}
 
 	mu       sync.Mutex
 	advanced chan struct{} // closed and replaced whenever cursor moves
@@ -266,7 +269,7 @@ func Open(path string, opts Options) (*Index, error) {
 		seen:     make(map[string]bool),
 	}
 	x.stats.SkippedTables = make(map[string]uint64)
-	if err := x.registerStageFunc(context.Background()); err != nil {
+	if err := x.registerStageFuncs(context.Background()); err != nil {
 		x.db.Close()
 		return nil, err
 	}

@@ -25,9 +25,9 @@ type mapping struct {
 	prepare func(*row)
 }
 
-// field computes one column's value. Values are what the appender takes:
-// string, int32, uint64, time.Time, []byte (the JSON text of a dynamic
-// column), or nil for NULL.
+// field computes one column's value. Values are what a staged chunk takes
+// (chunk.add): string, int32, uint64, time.Time, []byte (the JSON text of
+// a dynamic column), or nil for NULL.
 type field struct {
 	name  string
 	value func(*row) any

@@ -44,6 +44,8 @@ const (
 	// (Its arguments are positional: the driver fails to bind a named
 	// argument left out.)
 	stageFunction = "cdewatch_staged_rows"
+	// rehydrateFunction reads Rehydrate's stage in the same way.
+	rehydrateFunction = "cdewatch_rehydrating_rows"
 )
 
 // qualify returns the SQL name of relation name in schema (a schema or

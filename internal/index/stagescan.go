@@ -9,8 +9,8 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
-// stageFunc returns the table function that reads the stage.
-func (x *Index) stageFunc() duckdb.ParallelChunkTableFunction {
+// stageFunc returns a table function that reads s.
+func (x *Index) stageFunc(s *stage) duckdb.ParallelChunkTableFunction {
 	varchar, _ := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
 	ubigint, _ := duckdb.NewTypeInfo(duckdb.TYPE_UBIGINT)
 	return duckdb.ParallelChunkTableFunction{
@@ -19,14 +19,14 @@ func (x *Index) stageFunc() duckdb.ParallelChunkTableFunction {
 			table, _ := args[0].(string)
 			l := layouts[table]
 			if l == nil {
-				return nil, fmt.Errorf("%s: no staged table %q", stageFunction, table)
+				return nil, fmt.Errorf("no staged table %q", table)
 			}
 			from, ok1 := args[1].(uint64)
 			to, ok2 := args[2].(uint64)
 			if !ok1 || !ok2 {
-				return nil, fmt.Errorf("%s: the seq range must be two UBIGINTs", stageFunction)
+				return nil, fmt.Errorf("the seq range must be two UBIGINTs")
 			}
-			return &stageScan{l: l, chunks: x.stage.chunksOf(table, from, to), from: from, to: to, threads: x.opts.Threads}, nil
+			return &stageScan{l: l, chunks: s.chunksOf(table, from, to), from: from, to: to, threads: x.opts.Threads}, nil
 		},
 	}
 }
@@ -83,23 +83,32 @@ func (s *stageScan) FillChunk(_ any, out duckdb.DataChunk) error {
 	}
 }
 
-// registerStageFunc makes stageFunction known to the database.
-func (x *Index) registerStageFunc(ctx context.Context) error {
+// registerStageFuncs makes stageFunction (x.stage) and rehydrateFunction
+// (x.rehydrating) known to the database.
+func (x *Index) registerStageFuncs(ctx context.Context) error {
 	conn, err := x.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("index: connect: %w", err)
 	}
 	defer conn.Close()
-	if err := duckdb.RegisterTableUDF(conn, stageFunction, x.stageFunc()); err != nil {
-		return fmt.Errorf("index: register %s: %w", stageFunction, err)
+	for name, s := range map[string]*stage{stageFunction: &x.stage, rehydrateFunction: &x.rehydrating} {
+		if err := duckdb.RegisterTableUDF(conn, name, x.stageFunc(s)); err != nil {
+			return fmt.Errorf("index: register %s: %w", name, err)
+		}
 	}
 	return nil
 }
 
-// stageCall returns the SQL that reads the staged rows of table with
-// from <= seq < to.
-func stageCall(table string, from, to uint64) string {
-	return fmt.Sprintf("%s(%s, %d::UBIGINT, %d::UBIGINT)", stageFunction, sqlString(table), from, to)
+// stageCall returns the SQL that reads, with table function fn, the rows
+// of table with from <= seq < to.
+func stageCall(fn, table string, from, to uint64) string {
+	return fmt.Sprintf("%s(%s, %d::UBIGINT, %d::UBIGINT)", fn, sqlString(table), from, to)
+}
+
+// insertStaged returns the statement that inserts the rows of table with
+// from <= seq < to, read with table function fn, into the file's table.
+func insertStaged(fn, table string, from, to uint64) string {
+	return "INSERT INTO " + qualify(fileSchema, table) + " SELECT " + layouts[table].selectList + " FROM " + stageCall(fn, table, from, to)
 }
 
 // fileCursorSQL is the cursor of the database file, as a query's
@@ -121,7 +130,7 @@ func queryViewStatements() []string {
 		}
 		v += "SELECT * FROM " + qualify(fileSchema, r.Name)
 		if l := layouts[r.Name]; l != nil {
-			v += " UNION ALL SELECT " + l.selectList + " FROM " + stageCall(r.Name, 0, math.MaxUint64) +
+			v += " UNION ALL SELECT " + l.selectList + " FROM " + stageCall(stageFunction, r.Name, 0, math.MaxUint64) +
 				" WHERE seq >= " + fileCursorSQL
 		}
 		out = append(out, v)
