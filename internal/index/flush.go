@@ -95,7 +95,6 @@ func (x *Index) flush(ctx context.Context, f flushPlan) error {
 		return err
 	}
 	x.stage.markFlushed(f.to)
-	x.fileCursor.Store(f.to)
 	if !x.inMemory && f.rows >= x.opts.FlushRows {
 		// Not fatal: DuckDB checkpoints at CheckpointThreshold anyway.
 		start := time.Now()

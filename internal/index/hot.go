@@ -80,7 +80,7 @@ func (x *Index) ExpireHot(ctx context.Context, cutoff func(table string) time.Ti
 // covers: later records are the pipeline's (some still in the stage). It
 // returns the rows written.
 func (x *Index) Rehydrate(ctx context.Context, src Source, from, to uint64, until, now time.Time) (uint64, error) {
-	to = min(to, x.fileCursor.Load())
+	to = min(to, x.stage.flushedTo())
 	if from >= to {
 		return 0, nil
 	}

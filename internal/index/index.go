@@ -198,9 +198,8 @@ type Index struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	cursor     atomic.Uint64 // what queries see: the file and the stage
-	fileCursor atomic.Uint64 // what the database file covers
-	stage      stage
+	cursor atomic.Uint64 // what queries see: the file and the stage
+	stage  stage         // and what the database file covers (stage.flushedTo)
 	// rehydrating holds the rows Rehydrate is writing, a part at a time.
 	rehydrating stage
 	rehydrateMu sync.Mutex // held by Rehydrate
@@ -332,7 +331,7 @@ func (x *Index) Stats() Stats {
 	}
 	x.mu.Unlock()
 	s.Cursor = x.cursor.Load()
-	s.Flushed = x.fileCursor.Load()
+	s.Flushed = x.stage.flushedTo()
 	s.Staged = int64(x.stage.size())
 	s.Lag = x.Lag()
 	return s
@@ -431,7 +430,8 @@ func (x *Index) ensureSchema(ctx context.Context) error {
 	return x.loadState(ctx)
 }
 
-// loadState sets the cursor and counters from the database file.
+// loadState sets the cursor and counters from the database file, and
+// empties the stage: what it held unflushed is to be indexed again.
 func (x *Index) loadState(ctx context.Context) error {
 	var next, skipped, invalid, missing uint64
 	err := x.db.QueryRowContext(context.WithoutCancel(ctx), `SELECT coalesce(max(next_seq), 0),`+
@@ -441,7 +441,7 @@ func (x *Index) loadState(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("index: read state: %w", err)
 	}
-	x.fileCursor.Store(next)
+	x.stage.reset(next)
 	x.mu.Lock()
 	x.stats.Skipped, x.stats.Invalid, x.stats.Missing = skipped, invalid, missing
 	x.cursor.Store(next)
@@ -468,7 +468,6 @@ func (x *Index) reset(ctx context.Context) error {
 	x.mu.Lock()
 	x.stats.Skipped, x.stats.Invalid, x.stats.Missing = 0, 0, 0
 	clear(x.stats.SkippedTables)
-	x.fileCursor.Store(0)
 	x.cursor.Store(0)
 	x.broadcastLocked()
 	x.mu.Unlock()

@@ -105,12 +105,11 @@ type pipeline struct {
 }
 
 func (x *Index) newPipeline(ctx context.Context, src Source) (*pipeline, error) {
-	// Empty the stage: what a previous Run left there unflushed is
-	// indexed again, from the file's cursor.
+	// What a previous Run left in the stage unflushed is indexed again,
+	// from the file's cursor.
 	if err := x.loadState(ctx); err != nil {
 		return nil, err
 	}
-	x.stage.reset(x.fileCursor.Load())
 	p := &pipeline{x: x, src: src, jobs: make(chan *job), assigned: x.cursor.Load(), workers: x.opts.Workers}
 	for range p.workers {
 		mp := &mapper{x: x}

@@ -477,6 +477,13 @@ func (s *stage) after(table string, n int) uint64 {
 	return 0
 }
 
+// flushedTo returns the file's cursor: the file covers the records below.
+func (s *stage) flushedTo() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.flushed
+}
+
 // markFlushed records that the file covers the records below to.
 func (s *stage) markFlushed(to uint64) {
 	s.mu.Lock()
