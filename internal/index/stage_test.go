@@ -3,10 +3,12 @@ package index
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,22 +18,30 @@ import (
 // TestStageQueriesSeeEachRowOnce queries the index over and over while Run
 // stages batches and flushes the stage to the database file every few
 // hundred rows: every query must see each row once, and every row below
-// the cursor read before it.
+// the cursor read before it. The source first grows one flush's worth at
+// a time, each flushed and queried before the next arrives, so that the
+// queries span a known number of flushes on any machine; the rest then
+// arrives at once, so that staging runs alongside flushes.
 func TestStageQueriesSeeEachRowOnce(t *testing.T) {
+	const flushRows, steps = 400, 10
 	recs := demoRecords(t, 6000)
-	src := newMemSource(recs...)
+	src := newMemSource()
 	src.setFail(func(uint64) error { // slow enough for many queries per flush
 		time.Sleep(20 * time.Microsecond)
 		return nil
 	})
-	x := openIndex(t, filepath.Join(t.TempDir(), "index.duckdb"), Options{MaxBatch: 100, FlushRows: 400, BatchDelay: -1})
+	x := openIndex(t, filepath.Join(t.TempDir(), "index.duckdb"), Options{MaxBatch: 100, FlushRows: flushRows, BatchDelay: -1})
 	stop := runIndex(t, x, src)
-	var wg sync.WaitGroup
-	queries, flushedSeen := 0, map[uint64]bool{}
+	var (
+		wg          sync.WaitGroup
+		queries     atomic.Int64
+		done        atomic.Bool
+		flushedSeen = map[uint64]bool{}
+	)
 	wg.Go(func() {
-		for {
-			c := x.Cursor()
-			flushedSeen[x.Stats().Flushed] = true
+		defer done.Store(true) // also when a query fails
+		for !done.Load() {
+			c, flushed := x.Cursor(), x.Stats().Flushed
 			var n, distinct, below int64
 			err := x.DB().QueryRow(`SELECT count(*), count(DISTINCT seq), count(*) FILTER (WHERE seq < ?) FROM KubeAuditLogs`, c).
 				Scan(&n, &distinct, &below)
@@ -39,27 +49,50 @@ func TestStageQueriesSeeEachRowOnce(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			queries++
+			flushedSeen[flushed] = true
+			q := queries.Add(1)
 			if n != distinct {
-				t.Errorf("query %d: %d rows but %d distinct seq (cursor %d, flushed %d)", queries, n, distinct, c, x.Stats().Flushed)
+				t.Errorf("query %d: %d rows but %d distinct seq (cursor %d, flushed %d)", q, n, distinct, c, x.Stats().Flushed)
 				return
 			}
 			if below != int64(c) {
-				t.Errorf("query %d: %d rows below cursor %d, read before the query (flushed %d)", queries, below, c, x.Stats().Flushed)
-				return
-			}
-			if c == uint64(len(recs)) {
+				t.Errorf("query %d: %d rows below cursor %d, read before the query (flushed %d)", q, below, c, x.Stats().Flushed)
 				return
 			}
 		}
 	})
+	// waitQueried waits until flushed holds and two more queries ended, the
+	// second of which began after it held.
+	waitQueried := func(what string, flushed func() bool) {
+		t.Helper()
+		ok := eventually(30*time.Second, func() bool { return flushed() || done.Load() })
+		q := queries.Load()
+		ok = ok && eventually(30*time.Second, func() bool { return queries.Load() >= q+2 || done.Load() })
+		if !ok {
+			t.Fatalf("%s: not within 30 s (stats %+v, %d queries)", what, x.Stats(), queries.Load())
+		}
+	}
+	for i := range steps {
+		end := src.append(recs[i*flushRows : (i+1)*flushRows]...)
+		x.Notify()
+		waitQueried(fmt.Sprintf("step %d: flush to %d", i, end), func() bool { return x.Stats().Flushed == end })
+	}
+	src.append(recs[steps*flushRows:]...)
+	x.Notify()
+	// The last rows, fewer than flushRows, stay staged until stop.
+	waitQueried("the rest flushed", func() bool {
+		return x.Cursor() == uint64(len(recs)) && x.Stats().Flushed+flushRows > uint64(len(recs))
+	})
+	done.Store(true)
 	wg.Wait()
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d queries, %d distinct flushed cursors seen", queries, len(flushedSeen))
-	if len(flushedSeen) < 5 {
-		t.Errorf("the queries saw %d flushed cursors; want the run to span several flushes", len(flushedSeen))
+	t.Logf("%d queries, %d distinct flushed cursors seen", queries.Load(), len(flushedSeen))
+	for i := range steps {
+		if end := uint64((i + 1) * flushRows); !flushedSeen[end] {
+			t.Errorf("no query saw the flushed cursor at %d", end)
+		}
 	}
 	if s := x.Stats(); s.Flushed != uint64(len(recs)) {
 		t.Errorf("after stop: flushed %d, want %d (stop flushes the stage)", s.Flushed, len(recs))
