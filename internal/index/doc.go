@@ -86,7 +86,9 @@
 // Datetimes are TIMESTAMP (UTC, microseconds). Timespans are BIGINT
 // counts of microseconds (not Kusto's 100ns ticks). String columns hold ""
 // for an absent value, as in Log Analytics; datetime and dynamic columns
-// hold NULL.
+// hold NULL. A dynamic column holds the JSON text of its value as the
+// source wrote it, or NULL when validJSON rejects the text: DuckDB's JSON
+// functions read every value the index holds.
 //
 // Each table is fed by a mapping from the ledger records of one ledger
 // table (mapping.go); records of a ledger table without a mapping are

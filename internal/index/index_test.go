@@ -609,7 +609,10 @@ func TestSchemaDoc(t *testing.T) {
 	b.WriteString("# Index schema\n\n")
 	b.WriteString("The tables and views of the index (package `internal/index`), generated from its catalog\n")
 	b.WriteString("by `go test ./internal/index -run TestSchemaDoc -update`. KQL types; DuckDB types in parentheses.\n")
-	b.WriteString("String columns hold \"\" for an absent value; datetime and dynamic columns hold null.\n")
+	b.WriteString("String columns hold \"\" for an absent value; datetime and dynamic columns hold null. Text is UTF-8 (an\n")
+	b.WriteString("invalid byte becomes U+FFFD). A dynamic column holds its value's JSON text as the source wrote it, or null\n")
+	b.WriteString("when that text is not JSON as RFC 8259 defines it (DuckDB's extensions, NaN and trailing commas, included),\n")
+	b.WriteString("nests deeper than 10,000 levels, or has a lone UTF-16 surrogate escape; the ledger keeps the original.\n")
 	b.WriteString("Datetimes keep microseconds; timespan columns hold a count of microseconds (not Kusto's 100ns ticks).\n")
 	for _, r := range Relations() {
 		fmt.Fprintf(&b, "\n## %s\n\n%s.\n", r.Name, r.Doc)

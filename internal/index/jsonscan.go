@@ -205,10 +205,52 @@ func timeValue(v []byte) any {
 
 // dynamicValue returns the value of a dynamic column from the raw value v:
 // nil (SQL NULL) for an absent value or JSON null, else the JSON text,
-// which DuckDB checks (text that is not JSON becomes NULL).
+// which the stage checks (text that validJSON rejects becomes NULL).
 func dynamicValue(v []byte) any {
 	if len(v) == 0 || isNull(v) {
 		return nil
 	}
 	return v
+}
+
+// validJSON reports whether b is JSON that DuckDB's JSON type takes and its
+// JSON functions read: JSON as RFC 8259 defines it, nested at most 10,000
+// deep (goccy/go-json's validator), with no lone UTF-16 surrogate escape
+// (\ud800 without its pair), which the RFC's grammar allows and DuckDB
+// rejects. DuckDB's own extensions (NaN, Infinity, trailing commas) are
+// rejected too.
+func validJSON(b []byte) bool {
+	return json.Valid(b) && !hasLoneSurrogate(b)
+}
+
+// hasLoneSurrogate reports whether the JSON text b has a \u escape of one
+// half of a surrogate pair without the other half right after it.
+func hasLoneSurrogate(b []byte) bool {
+	for {
+		i := bytes.IndexByte(b, '\\')
+		if i < 0 || i+1 >= len(b) {
+			return false
+		}
+		if b[i+1] != 'u' {
+			b = b[i+2:] // \\, \" and the others
+			continue
+		}
+		if i+6 > len(b) {
+			return false // not JSON
+		}
+		r := jsonscan.Hex4(b[i+2:])
+		b = b[i+6:]
+		switch {
+		case r < 0xd800 || r > 0xdfff:
+		case r >= 0xdc00:
+			return true // a low half first
+		case len(b) < 6 || b[0] != '\\' || b[1] != 'u':
+			return true
+		default:
+			if lo := jsonscan.Hex4(b[2:]); lo < 0xdc00 || lo > 0xdfff {
+				return true
+			}
+			b = b[6:]
+		}
+	}
 }

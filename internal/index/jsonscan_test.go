@@ -2,7 +2,9 @@ package index
 
 import (
 	"bytes"
+	"database/sql"
 	stdjson "encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -134,6 +136,74 @@ func FuzzScanMembers(f *testing.F) {
 		}
 		if len(seen) != len(want) {
 			t.Fatalf("found %d members, encoding/json %d", len(seen), len(want))
+		}
+	})
+}
+
+// validJSONCases are texts of a dynamic column and whether the stage keeps
+// them (else they become NULL).
+var validJSONCases = []struct {
+	text string
+	ok   bool
+}{
+	{`{"name":"<a&b>","e":"\u00e9","n":1.50}`, true},
+	{`"\ud834\udd1e"`, true}, // a surrogate pair
+	{`"\\ud800"`, true},      // an escaped backslash, then "ud800"
+	{`"x\u0041\\\"\/"`, true},
+	{` [1e999, -0, null, true] `, true},
+	{strings.Repeat("[", 10000) + strings.Repeat("]", 10000), true},
+	{`"\ud800"`, false}, // a lone high half
+	{`"\udc00\ud800"`, false},
+	{`"\ud800\u0041"`, false},
+	{`"\ud800\\"`, false},
+	{`{"a":1,}`, false}, // DuckDB's extensions
+	{`[NaN]`, false},
+	{`[-Infinity]`, false},
+	{`{"username":bad}`, false},
+	{`{} x`, false},
+	{``, false},
+	{`"\u12"`, false},
+	{"\"a\tb\"", false},
+	{strings.Repeat("[", 10001) + strings.Repeat("]", 10001), false},
+}
+
+func TestValidJSON(t *testing.T) {
+	for _, c := range validJSONCases {
+		if got := validJSON([]byte(c.text)); got != c.ok {
+			t.Errorf("validJSON(%.60q) = %v, want %v", c.text, got, c.ok)
+		}
+	}
+}
+
+// FuzzValidJSON checks validJSON against DuckDB, whose JSON functions must
+// read whatever it accepts, and against encoding/json, whose JSON it must
+// accept unless it has a lone surrogate escape (short texts only: longer
+// ones may nest deeper than it allows).
+func FuzzValidJSON(f *testing.F) {
+	for _, c := range validJSONCases {
+		f.Add([]byte(c.text))
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { db.Close() })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ok := validJSON(b)
+		if !utf8.Valid(b) {
+			return // the stage makes text valid UTF-8 before it checks JSON
+		}
+		if ok {
+			var duck bool
+			if err := db.QueryRow(`SELECT json_valid(?::VARCHAR)`, string(b)).Scan(&duck); err != nil {
+				t.Fatal(err)
+			}
+			if !duck {
+				t.Fatalf("validJSON accepts %q, which DuckDB's JSON functions reject", b)
+			}
+		}
+		if !ok && len(b) < 10000 && stdjson.Valid(b) && !hasLoneSurrogate(b) {
+			t.Fatalf("validJSON rejects %q, which is JSON", b)
 		}
 	})
 }

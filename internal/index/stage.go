@@ -1,13 +1,14 @@
 package index
 
 import (
+	"bytes"
 	"database/sql/driver"
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -68,7 +69,7 @@ type colKind uint8
 
 const (
 	kindString colKind = iota
-	kindJSON           // text, cast to JSON as it leaves the stage
+	kindJSON           // JSON text (validJSON), passed to DuckDB as its JSON type
 	kindInt32
 	kindInt64
 	kindUint64
@@ -83,7 +84,7 @@ var kindsBySQL = map[string]colKind{
 }
 
 var duckTypes = map[colKind]duckdb.Type{
-	kindString: duckdb.TYPE_VARCHAR, kindJSON: duckdb.TYPE_VARCHAR, kindInt32: duckdb.TYPE_INTEGER,
+	kindString: duckdb.TYPE_VARCHAR, kindInt32: duckdb.TYPE_INTEGER,
 	kindInt64: duckdb.TYPE_BIGINT, kindUint64: duckdb.TYPE_UBIGINT, kindFloat64: duckdb.TYPE_DOUBLE,
 	kindBool: duckdb.TYPE_BOOLEAN, kindTime: duckdb.TYPE_TIMESTAMP,
 }
@@ -93,9 +94,6 @@ type layout struct {
 	table string
 	kinds []colKind
 	names []string
-	// selectList reads the table function's columns as the table's:
-	// JSON columns are cast (invalid text becomes NULL).
-	selectList string
 }
 
 var layouts = func() map[string]*layout {
@@ -103,7 +101,6 @@ var layouts = func() map[string]*layout {
 	for _, m := range mappings {
 		rel := byName[m.table]
 		l := &layout{table: m.table}
-		var sel []string
 		hasSeq := false
 		for _, c := range rel.Columns {
 			k, ok := kindsBySQL[c.SQLType()]
@@ -112,17 +109,11 @@ var layouts = func() map[string]*layout {
 			}
 			l.kinds = append(l.kinds, k)
 			l.names = append(l.names, c.Name)
-			q := quoteIdent(c.Name)
-			if k == kindJSON {
-				q = "TRY_CAST(" + q + " AS JSON) AS " + q
-			}
-			sel = append(sel, q)
 			hasSeq = hasSeq || c.Name == ColSeq && k == kindUint64
 		}
 		if !hasSeq {
 			panic("index: table " + m.table + " has no UBIGINT seq column")
 		}
-		l.selectList = strings.Join(sel, ", ")
 		out[m.table] = l
 	}
 	return out
@@ -166,13 +157,16 @@ func newChunk(l *layout, rows int, textPerRow []int) *chunk {
 	return c
 }
 
-// add appends a row; vals are the mapping's values, one per column.
+// add appends a row; vals are the mapping's values, one per column. Text
+// that is not valid UTF-8 has its invalid bytes replaced by U+FFFD, as
+// DuckDB's VARCHAR requires (fill does not check it again), and a JSON
+// value that validJSON rejects becomes NULL.
 func (c *chunk) add(seq uint64, vals []driver.Value) error {
 	for i, k := range c.l.kinds {
 		col := &c.cols[i]
 		v := vals[i]
-		col.null = append(col.null, v == nil)
 		if k == kindString || k == kindJSON {
+			start := len(col.bytes)
 			switch s := v.(type) {
 			case nil:
 			case string:
@@ -182,9 +176,17 @@ func (c *chunk) add(seq uint64, vals []driver.Value) error {
 			default:
 				return fmt.Errorf("column %s: a %T for a text column", c.l.names[i], v)
 			}
+			if t := col.bytes[start:]; !utf8.Valid(t) {
+				col.bytes = append(col.bytes[:start], bytes.ToValidUTF8(t, []byte("\uFFFD"))...)
+			}
+			null := v == nil
+			if k == kindJSON && !null && !validJSON(col.bytes[start:]) {
+				col.bytes, null = col.bytes[:start], true
+			}
 			if len(col.bytes) > math.MaxUint32 {
 				return fmt.Errorf("column %s: a chunk holds more than 4 GB of text", c.l.names[i])
 			}
+			col.null = append(col.null, null)
 			col.ends = append(col.ends, uint32(len(col.bytes)))
 			continue
 		}
@@ -192,6 +194,7 @@ func (c *chunk) add(seq uint64, vals []driver.Value) error {
 		if err != nil {
 			return fmt.Errorf("column %s: %w", c.l.names[i], err)
 		}
+		col.null = append(col.null, v == nil)
 		col.nums = append(col.nums, n)
 	}
 	c.seqs = append(c.seqs, seq)
@@ -270,21 +273,25 @@ func (c *chunk) rowsIn(from, to uint64) (lo, hi int) {
 	return lo, hi
 }
 
-// fill writes rows [lo, hi) of c into out, projected columns only.
+// fill writes rows [lo, hi) of c into out, projected columns only: text
+// column by column in one call into DuckDB each (assignText), numbers
+// value by value into the vector's memory.
 func (c *chunk) fill(out duckdb.DataChunk, lo, hi int) error {
 	for i, k := range c.l.kinds {
-		if _, err := out.GetVector(i); err != nil {
+		vec, err := out.GetVector(i)
+		if err != nil {
 			continue // not projected
 		}
 		col := &c.cols[i]
+		if k == kindString || k == kindJSON {
+			assignText(vec, col, lo, hi)
+			continue
+		}
 		for r := lo; r < hi; r++ {
 			o := r - lo
-			var err error
 			switch {
 			case col.null[r]:
 				err = out.SetValue(i, o, nil)
-			case k == kindString || k == kindJSON:
-				err = duckdb.SetChunkValue(out, i, o, c.text(i, r))
 			case k == kindInt32:
 				err = duckdb.SetChunkValue(out, i, o, int32(int64(col.nums[r])))
 			case k == kindInt64:

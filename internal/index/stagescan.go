@@ -2,6 +2,8 @@ package index
 
 import (
 	"context"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"math"
 	"sync/atomic"
@@ -9,8 +11,9 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
-// stageFunc returns a table function that reads s.
-func (x *Index) stageFunc(s *stage) duckdb.ParallelChunkTableFunction {
+// stageFunc returns a table function that reads s; jsonType is DuckDB's
+// JSON type.
+func (x *Index) stageFunc(s *stage, jsonType duckdb.TypeInfo) duckdb.ParallelChunkTableFunction {
 	varchar, _ := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
 	ubigint, _ := duckdb.NewTypeInfo(duckdb.TYPE_UBIGINT)
 	return duckdb.ParallelChunkTableFunction{
@@ -26,7 +29,7 @@ func (x *Index) stageFunc(s *stage) duckdb.ParallelChunkTableFunction {
 			if !ok1 || !ok2 {
 				return nil, fmt.Errorf("the seq range must be two UBIGINTs")
 			}
-			return &stageScan{l: l, chunks: s.chunksOf(table, from, to), from: from, to: to, threads: x.opts.Threads}, nil
+			return &stageScan{l: l, chunks: s.chunksOf(table, from, to), from: from, to: to, threads: x.opts.Threads, jsonType: jsonType}, nil
 		},
 	}
 }
@@ -38,17 +41,22 @@ type stageScan struct {
 	chunks   []*chunk
 	from, to uint64
 	threads  int
+	jsonType duckdb.TypeInfo
 	next     atomic.Int64
 }
 
-// ColumnInfos returns the table's columns, JSON as VARCHAR. DuckDB takes
-// ownership of the types: each call creates them anew.
+// ColumnInfos returns the table's columns. DuckDB takes ownership of the
+// types: each call creates them anew (jsonType creates its DuckDB type
+// whenever it is passed).
 func (s *stageScan) ColumnInfos() []duckdb.ColumnInfo {
 	out := make([]duckdb.ColumnInfo, len(s.l.kinds))
 	for i, k := range s.l.kinds {
-		t, err := duckdb.NewTypeInfo(duckTypes[k])
-		if err != nil {
-			panic(fmt.Sprintf("index: column %s.%s: %v", s.l.table, s.l.names[i], err))
+		t := s.jsonType
+		if k != kindJSON {
+			var err error
+			if t, err = duckdb.NewTypeInfo(duckTypes[k]); err != nil {
+				panic(fmt.Sprintf("index: column %s.%s: %v", s.l.table, s.l.names[i], err))
+			}
 		}
 		out[i] = duckdb.ColumnInfo{Name: s.l.names[i], T: t}
 	}
@@ -86,13 +94,30 @@ func (s *stageScan) FillChunk(_ any, out duckdb.DataChunk) error {
 // registerStageFuncs makes stageFunction (x.stage) and rehydrateFunction
 // (x.rehydrating) known to the database.
 func (x *Index) registerStageFuncs(ctx context.Context) error {
+	if !rawVectorOK {
+		return errors.New("index: the DuckDB driver built in does not keep its vectors as this version of cdewatch expects (vectortext.go); build cdewatch with the driver version its go.mod names")
+	}
 	conn, err := x.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("index: connect: %w", err)
 	}
 	defer conn.Close()
+	// The driver creates a JSON type only from one DuckDB reports.
+	var jsonType duckdb.TypeInfo
+	err = conn.Raw(func(dc any) error {
+		st, err := dc.(driver.ConnPrepareContext).PrepareContext(ctx, "SELECT NULL::JSON")
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		jsonType, err = st.(*duckdb.Stmt).ColumnTypeInfo(0)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("index: read DuckDB's JSON type: %w", err)
+	}
 	for name, s := range map[string]*stage{stageFunction: &x.stage, rehydrateFunction: &x.rehydrating} {
-		if err := duckdb.RegisterTableUDF(conn, name, x.stageFunc(s)); err != nil {
+		if err := duckdb.RegisterTableUDF(conn, name, x.stageFunc(s, jsonType)); err != nil {
 			return fmt.Errorf("index: register %s: %w", name, err)
 		}
 	}
@@ -108,7 +133,7 @@ func stageCall(fn, table string, from, to uint64) string {
 // insertStaged returns the statement that inserts the rows of table with
 // from <= seq < to, read with table function fn, into the file's table.
 func insertStaged(fn, table string, from, to uint64) string {
-	return "INSERT INTO " + qualify(fileSchema, table) + " SELECT " + layouts[table].selectList + " FROM " + stageCall(fn, table, from, to)
+	return "INSERT INTO " + qualify(fileSchema, table) + " SELECT * FROM " + stageCall(fn, table, from, to)
 }
 
 // fileCursorSQL is the cursor of the database file, as a query's
@@ -129,8 +154,8 @@ func queryViewStatements() []string {
 			continue
 		}
 		v += "SELECT * FROM " + qualify(fileSchema, r.Name)
-		if l := layouts[r.Name]; l != nil {
-			v += " UNION ALL SELECT " + l.selectList + " FROM " + stageCall(stageFunction, r.Name, 0, math.MaxUint64) +
+		if _, staged := layouts[r.Name]; staged {
+			v += " UNION ALL SELECT * FROM " + stageCall(stageFunction, r.Name, 0, math.MaxUint64) +
 				" WHERE seq >= " + fileCursorSQL
 		}
 		out = append(out, v)
