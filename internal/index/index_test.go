@@ -264,6 +264,9 @@ func TestSkipAndInvalid(t *testing.T) {
 	badValue := notJSON
 	badValue.Key = "c3d4/ResponseComplete"
 	badValue.Raw = []byte(`{"auditID":"c3d4","stage":"ResponseComplete","verb":"delete","user":{"username":bad},"objectRef":{"resource":"pods"}}`)
+	notUTF8 := notJSON
+	notUTF8.Key = "e5f6/ResponseComplete"
+	notUTF8.Raw = []byte("{\"auditID\":\"e5f6\",\"stage\":\"ResponseComplete\",\"verb\":\"get\",\"user\":{\"username\":\"b\xffob\"},\"objectRef\":{\"resource\":\"po\xc3ds\"}}")
 	enc := func(r event.Record) []byte {
 		b, err := r.MarshalBinary()
 		if err != nil {
@@ -279,20 +282,22 @@ func TestSkipAndInvalid(t *testing.T) {
 		enc(badValue),                                   // 4 row, User NULL
 		otherRecord(t, "NoSuchTable", at),               // 5 skipped
 		selfRecord(t, event.SelfAudit{Action: "x"}, at), // 6 row
+		enc(notUTF8),                                    // 7 row, U+FFFD for each invalid byte
 	}
 	x := indexed(t, newMemSource(recs...))
 	s := x.Stats()
-	if s.Cursor != 7 || s.Skipped != 3 || s.Invalid != 1 || s.Indexed != 3 || s.Lag != 0 {
-		t.Errorf("stats = %+v, want cursor 7, 3 skipped, 1 invalid, 3 indexed", s)
+	if s.Cursor != 8 || s.Skipped != 3 || s.Invalid != 1 || s.Indexed != 4 || s.Lag != 0 {
+		t.Errorf("stats = %+v, want cursor 8, 3 skipped, 1 invalid, 4 indexed", s)
 	}
 	if want := map[string]uint64{"NoSuchTable": 2, "Unmapped": 1}; !mapsEqual(s.SkippedTables, want) {
 		t.Errorf("SkippedTables = %v, want %v", s.SkippedTables, want)
 	}
-	checkExactlyOnce(t, x, TableKubeAuditLogs, []uint64{1, 4})
+	checkExactlyOnce(t, x, TableKubeAuditLogs, []uint64{1, 4, 7})
 	checkExactlyOnce(t, x, TableCdewatchAudit, []uint64{6})
 	for q, want := range map[string]string{
 		`SELECT AuditId || ' ' || Stage || ' ' || Verb || ' ' || (User IS NULL) FROM KubeAuditLogs WHERE seq = 1`:                                  "a1b2 ResponseComplete delete true",
 		`SELECT AuditId || ' ' || (User IS NULL) || ' ' || ObjectRef_Resource || ' ' || (ObjectRef->>'resource') FROM KubeAuditLogs WHERE seq = 4`: "c3d4 true pods pods",
+		`SELECT (User->>'username') || ' ' || ObjectRef_Resource || ' ' || (ObjectRef->>'resource') FROM KubeAuditLogs WHERE seq = 7`:              "b\uFFFDob po\uFFFDds po\uFFFDds",
 	} {
 		if got := queryColumn(t, x.DB(), q); got != want {
 			t.Errorf("%s = %q, want %q", q, got, want)
@@ -306,7 +311,7 @@ func TestSkipAndInvalid(t *testing.T) {
 	}
 	y.Close()
 	y = openIndex(t, path, Options{})
-	if s := y.Stats(); s.Cursor != 7 || s.Skipped != 3 || s.Invalid != 1 {
+	if s := y.Stats(); s.Cursor != 8 || s.Skipped != 3 || s.Invalid != 1 {
 		t.Errorf("after reopen: %+v", s)
 	}
 }

@@ -1,12 +1,10 @@
 package index
 
 import (
-	"bytes"
 	"context"
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 )
 
 // mapper reads ledger records and computes their rows.
@@ -71,9 +69,6 @@ func (mp *mapper) stageRange(ctx context.Context, src Source, from, to uint64, r
 			res.unknown[r.rec.Table]++
 			x.noteUnknown(r.rec.Table, seq)
 			return nil
-		}
-		if !utf8.Valid(r.rec.Raw) {
-			r.rec.Raw = bytes.ToValidUTF8(r.rec.Raw, []byte("\uFFFD"))
 		}
 		r.seq = seq
 		mp.vals = m.values(mp.vals[:0], r)
