@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
@@ -250,20 +249,6 @@ func (c *chunk) size() int {
 		n += cap(col.null) + 8*cap(col.nums) + cap(col.bytes) + 4*cap(col.ends)
 	}
 	return n
-}
-
-// text returns value row of text column i, sharing the chunk's memory.
-func (c *chunk) text(i, row int) string {
-	col := &c.cols[i]
-	start := uint32(0)
-	if row > 0 {
-		start = col.ends[row-1]
-	}
-	end := col.ends[row]
-	if start == end {
-		return ""
-	}
-	return unsafe.String(&col.bytes[start], int(end-start))
 }
 
 // rowsIn returns the rows of c with from <= seq < to: [lo, hi).
