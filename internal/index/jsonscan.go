@@ -11,8 +11,9 @@ import (
 
 // This file finds the members of a JSON object and the raw bytes of their
 // values without building a tree: the index needs a handful of strings and
-// the original text of the dynamic columns, which DuckDB parses (and
-// validates) itself. The scanner trusts its input to be JSON, as the ledger's
+// the original text of the dynamic columns, which the stage validates
+// (validJSON) and DuckDB parses when a query reads it. The scanner trusts
+// its input to be JSON, as the ledger's
 // records were when they were accepted; on input that is not, it stops and
 // reports failure rather than guess, and never reads out of bounds.
 
