@@ -37,11 +37,11 @@ var appAccessFields = append([]field{
 		}
 		return timestamp(r.rec.Time)
 	}},
-	{"Application", func(r *row) any { return text(r.app.app) }},
-	{"Action", func(r *row) any { return text(r.rec.Action) }},
-	{"User", func(r *row) any { return text(r.rec.User) }},
-	{"Subject", func(r *row) any { return text(r.app.a.Subject) }},
-	{"DataClass", func(r *row) any { return text(r.app.a.DataClass) }},
-	{"Reason", func(r *row) any { return text(r.app.a.Reason) }},
+	{"Application", func(r *row) any { return r.app.app }},
+	{"Action", func(r *row) any { return r.rec.Action }},
+	{"User", func(r *row) any { return r.rec.User }},
+	{"Subject", func(r *row) any { return r.app.a.Subject }},
+	{"DataClass", func(r *row) any { return r.app.a.DataClass }},
+	{"Reason", func(r *row) any { return r.app.a.Reason }},
 	{"Details", func(r *row) any { return dynamicValue(r.app.details) }},
 }, commonFields...)

@@ -16,23 +16,23 @@ var containerLogFields = append([]field{
 		}
 		return timestamp(r.rec.Time)
 	}},
-	{"Computer", func(r *row) any { return text(r.c.Computer) }},
-	{"ContainerID", func(r *row) any { return text(r.c.ContainerID) }},
-	{"Image", func(r *row) any { return text(r.c.Image) }},
-	{"ImageTag", func(r *row) any { return text(r.c.ImageTag) }},
-	{"LogEntry", func(r *row) any { return text(r.c.Log) }},
-	{"LogEntrySource", func(r *row) any { return text(r.c.Stream) }},
+	{"Computer", func(r *row) any { return r.c.Computer }},
+	{"ContainerID", func(r *row) any { return r.c.ContainerID }},
+	{"Image", func(r *row) any { return r.c.Image }},
+	{"ImageTag", func(r *row) any { return r.c.ImageTag }},
+	{"LogEntry", func(r *row) any { return r.c.Log }},
+	{"LogEntrySource", func(r *row) any { return r.c.Stream }},
 	{"Name", func(r *row) any {
 		if r.c.PodUID == "" && r.c.ContainerName == "" {
 			return ""
 		}
-		return text(r.c.PodUID + "/" + r.c.ContainerName)
+		return r.c.PodUID + "/" + r.c.ContainerName
 	}},
-	{"Repository", func(r *row) any { return text(logdoc.Repository(r.c.Image)) }},
+	{"Repository", func(r *row) any { return logdoc.Repository(r.c.Image) }},
 	{"TimeOfCommand", func(r *row) any { return timestamp(r.rec.Received) }},
-	{"SourceSystem", func(r *row) any { return text(r.c.Agent) }},
+	{"SourceSystem", func(r *row) any { return r.c.Agent }},
 	{"_ResourceId", func(r *row) any { return "" }},
-	{"PodName", func(r *row) any { return text(r.c.PodName) }},
-	{"PodNamespace", func(r *row) any { return text(r.c.PodNamespace) }},
-	{"ContainerName", func(r *row) any { return text(r.c.ContainerName) }},
+	{"PodName", func(r *row) any { return r.c.PodName }},
+	{"PodNamespace", func(r *row) any { return r.c.PodNamespace }},
+	{"ContainerName", func(r *row) any { return r.c.ContainerName }},
 }, commonFields...)

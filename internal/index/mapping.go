@@ -4,9 +4,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cdewatch/cdewatch/internal/event"
 	"github.com/cdewatch/cdewatch/internal/logdoc"
@@ -101,14 +99,6 @@ func (m *mapping) values(dst []driver.Value, r *row) []driver.Value {
 	return dst
 }
 
-// text returns s as valid UTF-8, as DuckDB requires of VARCHAR.
-func text(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
-}
-
 func timestamp(t time.Time) any {
 	if t.IsZero() {
 		return nil
@@ -145,21 +135,21 @@ func pciString(c event.Class) string {
 // commonFields are the values of the columns of commonTail.
 var commonFields = []field{
 	{ColSeq, func(r *row) any { return r.seq }},
-	{"Source", func(r *row) any { return text(r.rec.Source) }},
+	{"Source", func(r *row) any { return r.rec.Source }},
 	{"ReceivedTime", func(r *row) any { return timestamp(r.rec.Received) }},
 	{"Pci", func(r *row) any { return pciString(r.rec.PCI) }},
-	{"Outcome", func(r *row) any { return text(string(r.rec.Outcome)) }},
+	{"Outcome", func(r *row) any { return string(r.rec.Outcome) }},
 	{"Status", func(r *row) any { return int32(r.rec.Status) }},
-	{"CallerIpAddress", func(r *row) any { return text(r.rec.OriginIP) }},
-	{"Resource", func(r *row) any { return text(r.rec.Resource) }},
+	{"CallerIpAddress", func(r *row) any { return r.rec.OriginIP }},
+	{"Resource", func(r *row) any { return r.rec.Resource }},
 	{"Missing", func(r *row) any { return missingNames[r.rec.Missing()] }},
 }
 
 // CdewatchAudit: cdewatch's self-audit records (event.SelfAudit).
 var cdewatchAuditFields = append([]field{
 	{ColTimeGenerated, func(r *row) any { return timestamp(r.rec.Time) }},
-	{"OperationName", func(r *row) any { return text(r.rec.Action) }},
-	{"Caller", func(r *row) any { return text(r.rec.User) }},
-	{"UserAgent", func(r *row) any { return text(r.rec.UserAgent) }},
+	{"OperationName", func(r *row) any { return r.rec.Action }},
+	{"Caller", func(r *row) any { return r.rec.User }},
+	{"UserAgent", func(r *row) any { return r.rec.UserAgent }},
 	{"Details", func(r *row) any { return dynamicValue(r.rec.Raw) }},
 }, commonFields...)

@@ -50,18 +50,18 @@ var securityAlertFields = append([]field{
 		}
 		return timestamp(r.rec.Received)
 	}},
-	{"DisplayName", func(r *row) any { return text(r.al.RuleTitle) }},
-	{"AlertName", func(r *row) any { return text(r.al.RuleTitle) }},
-	{"AlertType", func(r *row) any { return text(r.rec.Action) }},
+	{"DisplayName", func(r *row) any { return r.al.RuleTitle }},
+	{"AlertName", func(r *row) any { return r.al.RuleTitle }},
+	{"AlertType", func(r *row) any { return r.rec.Action }},
 	{"AlertSeverity", func(r *row) any { return laSeverity(r.al.Severity) }},
-	{"Description", func(r *row) any { return text(r.al.Summary) }},
+	{"Description", func(r *row) any { return r.al.Summary }},
 	{"ProviderName", func(r *row) any { return "cdewatch" }},
 	{"VendorName", func(r *row) any { return "cdewatch" }},
 	{"SystemAlertId", func(r *row) any { return "cdewatch-" + strconv.FormatUint(r.seq, 10) }},
 	{"StartTime", func(r *row) any { return timestamp(r.rec.Time) }},
 	{"EndTime", func(r *row) any { return timestamp(r.rec.Time) }},
-	{"CompromisedEntity", func(r *row) any { return text(r.al.Key) }},
-	{"Techniques", func(r *row) any { return text(strings.Join(r.al.MITRE, ", ")) }},
+	{"CompromisedEntity", func(r *row) any { return r.al.Key }},
+	{"Techniques", func(r *row) any { return strings.Join(r.al.MITRE, ", ") }},
 	{"Status", func(r *row) any { return "New" }},
 	{"ExtendedProperties", func(r *row) any {
 		if len(r.al.Fields) == 0 {
@@ -69,13 +69,13 @@ var securityAlertFields = append([]field{
 		}
 		return jsonValue(r.al.Fields)
 	}},
-	{"AlertKind", func(r *row) any { return text(r.al.Kind) }},
-	{"PciRequirements", func(r *row) any { return text(strings.Join(r.al.PCI, ",")) }},
+	{"AlertKind", func(r *row) any { return r.al.Kind }},
+	{"PciRequirements", func(r *row) any { return strings.Join(r.al.PCI, ",") }},
 	{"EvidenceSeqs", func(r *row) any {
 		if len(r.al.Seqs) == 0 {
 			return nil
 		}
 		return jsonValue(r.al.Seqs)
 	}},
-	{"IncidentName", func(r *row) any { return text(r.al.Incident) }},
+	{"IncidentName", func(r *row) any { return r.al.Incident }},
 }, tailFields(nil, "Status")...)

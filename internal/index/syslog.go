@@ -87,9 +87,9 @@ var syslogFields = append([]field{
 		}
 		return timestamp(r.rec.Received)
 	}},
-	{"Computer", func(r *row) any { return text(r.rec.Resource) }},
-	{"HostName", func(r *row) any { return text(r.sys.m.Hostname) }},
-	{"HostIP", func(r *row) any { return text(r.rec.OriginIP) }},
+	{"Computer", func(r *row) any { return r.rec.Resource }},
+	{"HostName", func(r *row) any { return r.sys.m.Hostname }},
+	{"HostIP", func(r *row) any { return r.rec.OriginIP }},
 	{"Facility", func(r *row) any {
 		if !r.sys.ok {
 			return ""
@@ -104,7 +104,7 @@ var syslogFields = append([]field{
 	}},
 	{"SyslogMessage", func(r *row) any {
 		if !r.sys.ok {
-			return text(string(r.rec.Raw))
+			return string(r.rec.Raw)
 		}
 		return r.sys.m.Message
 	}},
