@@ -84,10 +84,10 @@ func (x *Index) Rehydrate(ctx context.Context, src Source, from, to uint64, unti
 	if from >= to {
 		return 0, nil
 	}
-	if err := x.ensureRehydrated(context.WithoutCancel(ctx)); err != nil {
+	bg := context.WithoutCancel(ctx)
+	if err := x.ensureRehydrated(bg); err != nil {
 		return 0, err
 	}
-	bg := context.WithoutCancel(ctx)
 	conn, err := x.db.Conn(bg)
 	if err != nil {
 		return 0, fmt.Errorf("index: rehydrate: connect: %w", err)

@@ -399,14 +399,23 @@ func (x *Index) start(ctx context.Context, src Source) (context.Context, func(),
 	}, nil
 }
 
+// setErr records err (a failed batch, a source that is behind) for Stats().Err.
 func (x *Index) setErr(err error) {
 	x.mu.Lock()
 	x.stats.Err = err
 	x.mu.Unlock()
 }
 
+// setFlushErr records the error of the last flush (nil: it succeeded).
+func (x *Index) setFlushErr(err error) {
+	x.mu.Lock()
+	x.flushErr = err
+	x.mu.Unlock()
+}
+
 // ensureSchema creates the tables, or recreates them if they were built
-// under another schema version, loads the cursor and creates the stage.
+// under another schema version, creates the query views and loads the
+// cursor.
 func (x *Index) ensureSchema(ctx context.Context) error {
 	state := qualify(fileSchema, stateName)
 	if _, err := x.db.ExecContext(ctx, createStateStatement(fileSchema)); err != nil {

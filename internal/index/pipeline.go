@@ -288,17 +288,13 @@ func (p *pipeline) flushEnded() {
 		p.flushFailed(err)
 		return
 	}
-	p.x.mu.Lock()
-	p.x.flushErr = nil
-	p.x.mu.Unlock()
+	p.x.setFlushErr(nil)
 	p.drops = append(p.drops, flushed{to: p.flushTo, at: time.Now()})
 }
 
 // flushFailed reports a failed flush, to be retried after RetryInterval.
 func (p *pipeline) flushFailed(err error) {
-	p.x.mu.Lock()
-	p.x.flushErr = err
-	p.x.mu.Unlock()
+	p.x.setFlushErr(err)
 	p.retryAt = time.Now().Add(p.x.opts.RetryInterval)
 	p.x.log.Error("index: flushing the stage to the database file failed; retrying", "retry_in", p.x.opts.RetryInterval, "err", err)
 }
@@ -318,9 +314,7 @@ func (p *pipeline) finish(ctx context.Context, catchUp bool) error {
 		if err = x.flush(ctx, f); err != nil {
 			x.log.Error("index: flushing the stage at stop failed; its records are indexed again at the next start", "err", err)
 		}
-		x.mu.Lock()
-		x.flushErr = err
-		x.mu.Unlock()
+		x.setFlushErr(err)
 	}
 	if catchUp {
 		if err == nil {
