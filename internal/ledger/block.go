@@ -127,9 +127,11 @@ func mayBeTorn(b []byte, total int, err error) bool {
 }
 
 // newDecoder returns a zstd decoder for block payloads, limited to what a
-// block may hold.
+// block may hold. It ignores a frame's content checksum (blocks written
+// before 2026-11-27 have one): the block's CRC-32C, checked before a
+// payload is decoded, covers the whole frame.
 func newDecoder() *zstd.Decoder {
-	d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxBlockBody))
+	d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxBlockBody), zstd.IgnoreChecksum(true))
 	return d
 }
 

@@ -596,7 +596,8 @@ func (l *Ledger) encoder() *zstd.Encoder {
 	if e, ok := l.encoders.Get().(*zstd.Encoder); ok {
 		return e
 	}
-	e, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+	e, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true),
+		zstd.WithEncoderCRC(false)) // the block's CRC-32C covers the frame
 	return e
 }
 

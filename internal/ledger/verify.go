@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -252,7 +251,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 		go func() {
 			// The block CRC and the leaf hashes cover the records: the
 			// zstd frame checksum adds nothing here but time.
-			dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxBlockBody), zstd.IgnoreChecksum(true))
+			dec := newDecoder()
 			defer dec.Close()
 			var buf []byte
 			for j := range jobs {
