@@ -9,13 +9,10 @@ import (
 type dedupKey [16]byte
 
 func makeKey(source, key string) dedupKey {
-	h := sha256.New()
-	h.Write([]byte(source))
-	h.Write([]byte{0})
-	h.Write([]byte(key))
-	var k dedupKey
-	copy(k[:], h.Sum(nil))
-	return k
+	var buf [256]byte
+	b := append(append(append(buf[:0], source...), 0), key...)
+	sum := sha256.Sum256(b)
+	return dedupKey(sum[:len(dedupKey{})])
 }
 
 // claim is an in-flight store of a key: later claimants wait for it.
@@ -88,11 +85,17 @@ func (d *Dedup) Claim(source string, keys []string) *Claims {
 		}
 		return c
 	}
+	dks := make([]dedupKey, len(keys)) // hashed before taking the lock
+	for i, k := range keys {
+		if k != "" {
+			dks[i] = makeKey(source, k)
+		}
+	}
 	for {
 		var wait *claim
 		d.mu.Lock()
 		d.rotateLocked()
-		seen := map[dedupKey]bool{}
+		seen := make(map[dedupKey]bool, len(keys))
 		c.keys, c.claims = c.keys[:0], c.claims[:0]
 		for i, k := range keys {
 			c.Fresh[i] = false
@@ -100,7 +103,7 @@ func (d *Dedup) Claim(source string, keys []string) *Claims {
 				c.Fresh[i] = true
 				continue
 			}
-			dk := makeKey(source, k)
+			dk := dks[i]
 			if seen[dk] {
 				continue // repeated within the batch
 			}
