@@ -91,7 +91,11 @@ const maxPasses = 16
 // PAN followed by more digit groups — so Bytes rescans until clean.)
 func (s *Scrubber) Bytes(dst, src []byte) (out []byte, hits []Hit) {
 	base := len(dst)
-	out = append(dst, src...)
+	if len(dst) == 0 && cap(dst) >= len(src) && len(src) > 0 && &dst[:1][0] == &src[0] {
+		out = dst[:len(src)] // in place: src is already there
+	} else {
+		out = append(dst, src...)
+	}
 	buf := out[base:]
 	for pass := 0; pass < maxPasses; pass++ {
 		n := len(hits)
