@@ -276,14 +276,26 @@ func newEventPool(n int) (*eventPool, error) {
 }
 
 // appendEvent appends event number seq (unique within the run) to b and
-// returns its auditID.
+// returns its auditID: a version 4 UUID as kube-apiserver's are, its bits
+// the run and a bijective mix of seq, so that IDs are unique and look
+// random (hex digits with letters, which is what the card-data scrubber
+// sees in real events).
 func (p *eventPool) appendEvent(b []byte, seq uint64) ([]byte, string) {
 	k := int(seq % uint64(len(p.events)))
 	start := len(b)
 	b = append(b, p.events[k]...)
-	id := fmt.Sprintf("%08x-0000-4000-8000-%012x", p.run, seq)
+	m := mix64(seq)
+	id := fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", p.run, m>>48, m>>36&0xfff, 0x8000|m>>22&0x3fff, uint64(p.run)<<22&0xffffffffffff|m&0x3fffff)
 	copy(b[start+p.idAt[k]:], id)
 	return b, id
+}
+
+// mix64 is SplitMix64's finalizer: a bijection on uint64 that spreads
+// every input bit over the output.
+func mix64(x uint64) uint64 {
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 func benchLoad(ctx context.Context, c benchConfig) (*benchResult, error) {
