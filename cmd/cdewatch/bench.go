@@ -106,6 +106,10 @@ func runBench(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	metricsToken, _, err := store.Create(auth.RoleMetrics, "")
+	if err != nil {
+		return err
+	}
 	cfg := config.Default()
 	cfg.Data = dir
 	cfg.Listen = "127.0.0.1:0"
@@ -124,10 +128,33 @@ func runBench(ctx context.Context, args []string) error {
 		stop()
 		return err
 	}
+	// With the index, read its cursor while the load runs, to time each
+	// acknowledged request until it is queryable.
+	const probeEvery = 100 * time.Millisecond
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	defer stopProbe()
+	type probeResult struct {
+		samples []visibilitySample
+		err     error
+	}
+	probed := make(chan probeResult, 1)
+	if cfg.Index.Enabled {
+		go func() {
+			s, err := probeVisibility(probeCtx, c.server, metricsToken, probeEvery)
+			probed <- probeResult{s, err}
+		}()
+	}
 	res, err := benchLoad(ctx, c)
-	var catchUp string
+	var catchUp, visibility string
 	if err == nil && cfg.Index.Enabled {
 		catchUp, err = indexCatchUp(ctx, c.server, readerToken, res.events)
+		time.Sleep(2 * probeEvery) // a reading after the last catch-up count
+		stopProbe()
+		if p := <-probed; err == nil && p.err != nil {
+			err = p.err
+		} else {
+			visibility = visibilityReport(res.acks, p.samples, probeEvery)
+		}
 	}
 	stop()
 	if serr := <-srvErr; err == nil {
@@ -141,6 +168,7 @@ func runBench(ctx context.Context, args []string) error {
 	fmt.Printf("ledger on disk: %d bytes = %.1f%% of %d bytes of raw audit JSON acknowledged\n", disk, 100*float64(disk)/float64(res.rawBytes), res.rawBytes)
 	if catchUp != "" {
 		fmt.Println(catchUp)
+		fmt.Println(visibility)
 	}
 	if *keep {
 		fmt.Println("data directory kept:", dir)
@@ -227,7 +255,15 @@ type benchResult struct {
 	rawBytes         int64
 	elapsed          time.Duration
 	latencies        []time.Duration // per request, from its intended send time to the acknowledgement
+	acks             []benchAck      // per request that stored events
 	failures         map[string]int
+}
+
+// benchAck is one acknowledged request: when the answer arrived and the
+// ledger position after its last record.
+type benchAck struct {
+	at  time.Time
+	end uint64
 }
 
 func (r *benchResult) String() string {
@@ -357,8 +393,9 @@ func benchLoad(ctx context.Context, c benchConfig) (*benchResult, error) {
 				}
 				raw := int64(len(body) - rawStart - (c.batch - 1))
 				body = append(body, "]}"...)
-				status, err := post(ctx, hc, c, body)
-				lat := time.Since(next)
+				status, ans, err := post(ctx, hc, c, body)
+				acked := time.Now()
+				lat := acked.Sub(next)
 				mu.Lock()
 				if err != nil || status != http.StatusOK {
 					key := fmt.Sprint(status)
@@ -371,6 +408,9 @@ func benchLoad(ctx context.Context, c benchConfig) (*benchResult, error) {
 					res.requests++
 					res.rawBytes += raw
 					res.latencies = append(res.latencies, lat)
+					if ans.Accepted > 0 {
+						res.acks = append(res.acks, benchAck{at: acked, end: ans.FirstSeq + uint64(ans.Accepted)})
+					}
 				}
 				mu.Unlock()
 				if err == nil && status == http.StatusOK && ackedW != nil {
@@ -394,18 +434,30 @@ func benchLoad(ctx context.Context, c benchConfig) (*benchResult, error) {
 	return res, nil
 }
 
-func post(ctx context.Context, hc *http.Client, c benchConfig, body []byte) (int, error) {
+// ingestAnswer is what the bench reads of an ingest response.
+type ingestAnswer struct {
+	Accepted int    `json:"accepted"`
+	FirstSeq uint64 `json:"first_seq"`
+}
+
+func post(ctx context.Context, hc *http.Client, c benchConfig, body []byte) (int, ingestAnswer, error) {
+	var ans ingestAnswer
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.server+"/v1/ingest/k8s-audit", bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, ans, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, ans, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil {
+			return resp.StatusCode, ans, fmt.Errorf("read the ingest answer: %w", err)
+		}
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	return resp.StatusCode, ans, nil
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBenchAuditIDs checks that the load generator's auditIDs are unique
@@ -27,5 +29,34 @@ func TestBenchAuditIDs(t *testing.T) {
 		if seq%1000 == 0 && !strings.Contains(string(ev), `"auditID":"`+id+`"`) {
 			t.Fatalf("seq %d: event does not carry auditID %q", seq, id)
 		}
+	}
+}
+
+// TestVisibilityLatencies checks how acknowledged requests are timed
+// against readings of the index's cursor.
+func TestVisibilityLatencies(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	samples := []visibilitySample{{at(0), 0}, {at(100), 400}, {at(200), 400}, {at(300), 1200}, {at(400), 1600}}
+	for _, tc := range []struct {
+		name   string
+		acks   []benchAck
+		want   []time.Duration
+		unseen int
+	}{
+		{"covered by the next reading", []benchAck{{at(50), 400}}, []time.Duration{50 * time.Millisecond}, 0},
+		{"a reading at the ack counts", []benchAck{{at(100), 400}}, []time.Duration{0}, 0},
+		{"a reading before the ack does not", []benchAck{{at(150), 400}}, []time.Duration{50 * time.Millisecond}, 0},
+		{"waits for the cursor to pass the request's end", []benchAck{{at(110), 401}}, []time.Duration{190 * time.Millisecond}, 0},
+		{"several", []benchAck{{at(10), 300}, {at(120), 1500}}, []time.Duration{90 * time.Millisecond, 280 * time.Millisecond}, 0},
+		{"never covered", []benchAck{{at(10), 1601}, {at(390), 1600}}, []time.Duration{10 * time.Millisecond}, 1},
+		{"after the last reading", []benchAck{{at(500), 1}}, nil, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, unseen := visibilityLatencies(tc.acks, samples)
+			if !slices.Equal(got, tc.want) || unseen != tc.unseen {
+				t.Fatalf("got %v, %d unseen; want %v, %d", got, unseen, tc.want, tc.unseen)
+			}
+		})
 	}
 }

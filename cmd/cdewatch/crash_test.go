@@ -117,7 +117,8 @@ func TestCrashKill9(t *testing.T) {
 }
 
 // bench --self runs a server with the query index, loads it and reports
-// when every acknowledged event became queryable (counted with KQL).
+// when every acknowledged event became queryable (counted with KQL), and
+// how long each acknowledged request took to become queryable.
 func TestBenchSelfReportsIndexCatchUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs a load: skipped in -short mode")
@@ -129,10 +130,16 @@ func TestBenchSelfReportsIndexCatchUp(t *testing.T) {
 	}
 	acked := regexp.MustCompile(`acknowledged (\d+) events`).FindSubmatch(out)
 	caught := regexp.MustCompile(`query index: (\d+) acked events not queryable when the load ended, all queryable [0-9.]+s later`).FindSubmatch(out)
-	if acked == nil || caught == nil {
+	requests := regexp.MustCompile(`acknowledged \d+ events in (\d+) requests`).FindSubmatch(out)
+	visible := regexp.MustCompile(`query index visibility, acknowledgement to queryable \(cursor read every 100ms\), (\d+) requests: p50 \S+ p90 \S+ p99 \S+ max \S+\n`).FindSubmatch(out)
+	if acked == nil || caught == nil || requests == nil || visible == nil {
 		t.Fatalf("bench --self printed:\n%s", out)
 	}
 	if n, _ := strconv.Atoi(string(acked[1])); n < 4000 {
 		t.Errorf("%d events acknowledged, want at least 4000:\n%s", n, out)
+	}
+	// Every request was timed until queryable: none is missing or unseen.
+	if string(visible[1]) != string(requests[1]) {
+		t.Errorf("%s requests timed until queryable, %s acknowledged:\n%s", visible[1], requests[1], out)
 	}
 }
