@@ -54,6 +54,7 @@ func runBench(ctx context.Context, args []string) error {
 	noIndex := fs.Bool("no-index", false, "with --self: run the server without the query index (ledger only)")
 	noDetect := fs.Bool("no-detect", false, "with --self: run the server without the detector")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (with --self: server and load) to this file")
+	cfgPath := fs.String("config", "", "with --self: YAML configuration of the server (the bench sets its data directory and address, and --no-index and --no-detect decide)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -111,6 +112,11 @@ func runBench(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg := config.Default()
+	if *cfgPath != "" {
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			return err
+		}
+	}
 	cfg.Data = dir
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Index.Enabled = !*noIndex

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -58,5 +61,18 @@ func TestVisibilityLatencies(t *testing.T) {
 				t.Fatalf("got %v, %d unseen; want %v, %d", got, unseen, tc.want, tc.unseen)
 			}
 		})
+	}
+}
+
+// TestBenchSelfReadsConfig checks that bench --self runs its server with
+// the configuration given: an invalid one stops it, naming the key.
+func TestBenchSelfReadsConfig(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "bench.yaml")
+	if err := os.WriteFile(cfg, []byte("index:\n  stage_memory: 1MiB\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := runBench(context.Background(), []string{"--self", "--config", cfg, "--duration", "1s"})
+	if err == nil || !strings.Contains(err.Error(), "index.stage_memory") {
+		t.Fatalf("bench --self with an invalid configuration: %v, want an error naming index.stage_memory", err)
 	}
 }
