@@ -31,17 +31,17 @@ func envelopeRecord(raw []byte) []byte {
 
 // AppAccess: applications' card-data access records (internal/appaccess).
 var appAccessFields = append([]field{
-	{ColTimeGenerated, func(r *row) any {
+	{ColTimeGenerated, func(r *row) cell {
 		if r.rec.Time.IsZero() {
 			return timestamp(r.rec.Received)
 		}
 		return timestamp(r.rec.Time)
 	}},
-	{"Application", func(r *row) any { return r.app.app }},
-	{"Action", func(r *row) any { return r.rec.Action }},
-	{"User", func(r *row) any { return r.rec.User }},
-	{"Subject", func(r *row) any { return r.app.a.Subject }},
-	{"DataClass", func(r *row) any { return r.app.a.DataClass }},
-	{"Reason", func(r *row) any { return r.app.a.Reason }},
-	{"Details", func(r *row) any { return dynamicValue(r.app.details) }},
+	{"Application", func(r *row) cell { return text(r.app.app) }},
+	{"Action", func(r *row) cell { return text(r.rec.Action) }},
+	{"User", func(r *row) cell { return text(r.rec.User) }},
+	{"Subject", func(r *row) cell { return text(r.app.a.Subject) }},
+	{"DataClass", func(r *row) cell { return text(r.app.a.DataClass) }},
+	{"Reason", func(r *row) cell { return text(r.app.a.Reason) }},
+	{"Details", func(r *row) cell { return dynamicValue(r.app.details) }},
 }, commonFields...)

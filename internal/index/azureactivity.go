@@ -73,13 +73,13 @@ func prepareAzureActivity(r *row) {
 	a.ResourceProviderValue, a.ResourceProvider = ref.Provider, ref.Provider
 }
 
-// dynamicRaw returns a dynamic column's value from JSON text: nil (NULL)
+// dynamicRaw returns a dynamic column's value from JSON text: NULL
 // for none.
-func dynamicRaw(v json.RawMessage) any { return dynamicValue([]byte(v)) }
+func dynamicRaw(v json.RawMessage) cell { return dynamicValue([]byte(v)) }
 
 // tailFields returns commonFields less the fields named in omit, with the
 // value of those named in replace replaced.
-func tailFields(replace map[string]func(*row) any, omit ...string) []field {
+func tailFields(replace map[string]func(*row) cell, omit ...string) []field {
 	out := slices.Clone(commonFields)
 	for name, fn := range replace {
 		i := slices.IndexFunc(out, func(f field) bool { return f.name == name })
@@ -163,42 +163,42 @@ func providerName(ns string, a *azure.Activity) string {
 
 // AzureActivity: Azure Activity Log records (azure.KindActivity).
 var azureActivityFields = append([]field{
-	{ColTimeGenerated, func(r *row) any { return timestamp(r.az.time) }},
-	{"ActivityStatus", func(r *row) any { return activityStatus(r.az.act.ActivityStatus) }},
-	{"ActivityStatusValue", func(r *row) any { return r.az.act.ActivityStatusValue }},
-	{"ActivitySubstatus", func(r *row) any { return r.az.act.ActivitySubstatus }},
-	{"ActivitySubstatusValue", func(r *row) any { return r.az.act.ActivitySubstatusValue }},
-	{"Authorization", func(r *row) any { return r.az.act.Authorization }},
-	{"Authorization_d", func(r *row) any { return dynamicRaw(r.az.act.AuthorizationD) }},
-	{"Caller", func(r *row) any { return r.az.act.Caller }},
-	{"Category", func(r *row) any { return r.az.act.Category }},
-	{"CategoryValue", func(r *row) any { return r.az.act.CategoryValue }},
-	{"Claims", func(r *row) any { return r.az.act.Claims }},
-	{"Claims_d", func(r *row) any { return dynamicRaw(r.az.act.ClaimsD) }},
-	{"CorrelationId", func(r *row) any { return r.az.act.CorrelationID }},
-	{"EventDataId", func(r *row) any { return r.az.act.EventDataID }},
-	{"EventSubmissionTimestamp", func(r *row) any { return nil }},
-	{"Hierarchy", func(r *row) any { return r.az.act.Hierarchy }},
-	{"HTTPRequest", func(r *row) any { return "" }},
-	{"Level", func(r *row) any { return r.az.act.Level }},
-	{"ActivityLevel", func(r *row) any { return r.az.act.Level }},
-	{"OperationId", func(r *row) any { return r.az.act.OperationID }},
-	{"OperationName", func(r *row) any { return r.az.act.OperationName }},
-	{"OperationNameValue", func(r *row) any { return r.az.act.OperationNameValue }},
-	{"Properties", func(r *row) any { return r.az.act.Properties }},
-	{"Properties_d", func(r *row) any { return dynamicRaw(r.az.act.PropertiesD) }},
-	{"ResourceGroup", func(r *row) any { return r.az.act.ResourceGroup }},
-	{"ResourceId", func(r *row) any { return r.az.resourceID }},
-	{"_ResourceId", func(r *row) any { return strings.ToLower(r.az.resourceID) }},
-	{"ResourceProvider", func(r *row) any { return providerName(r.az.act.ResourceProviderValue, &r.az.act) }},
-	{"ResourceProviderValue", func(r *row) any { return r.az.act.ResourceProviderValue }},
-	{"SourceSystem", func(r *row) any { return "Azure" }},
-	{"SubscriptionId", func(r *row) any { return strings.ToLower(r.az.act.SubscriptionID) }},
-	{"_SubscriptionId", func(r *row) any { return strings.ToLower(r.az.act.SubscriptionID) }},
-	{"TenantId", func(r *row) any { return "" }},
-	{"Type", func(r *row) any { return TableAzureActivity }},
-}, tailFields(map[string]func(*row) any{
+	{ColTimeGenerated, func(r *row) cell { return timestamp(r.az.time) }},
+	{"ActivityStatus", func(r *row) cell { return text(activityStatus(r.az.act.ActivityStatus)) }},
+	{"ActivityStatusValue", func(r *row) cell { return text(r.az.act.ActivityStatusValue) }},
+	{"ActivitySubstatus", func(r *row) cell { return text(r.az.act.ActivitySubstatus) }},
+	{"ActivitySubstatusValue", func(r *row) cell { return text(r.az.act.ActivitySubstatusValue) }},
+	{"Authorization", func(r *row) cell { return text(r.az.act.Authorization) }},
+	{"Authorization_d", func(r *row) cell { return dynamicRaw(r.az.act.AuthorizationD) }},
+	{"Caller", func(r *row) cell { return text(r.az.act.Caller) }},
+	{"Category", func(r *row) cell { return text(r.az.act.Category) }},
+	{"CategoryValue", func(r *row) cell { return text(r.az.act.CategoryValue) }},
+	{"Claims", func(r *row) cell { return text(r.az.act.Claims) }},
+	{"Claims_d", func(r *row) cell { return dynamicRaw(r.az.act.ClaimsD) }},
+	{"CorrelationId", func(r *row) cell { return text(r.az.act.CorrelationID) }},
+	{"EventDataId", func(r *row) cell { return text(r.az.act.EventDataID) }},
+	{"EventSubmissionTimestamp", func(r *row) cell { return cell{} }},
+	{"Hierarchy", func(r *row) cell { return text(r.az.act.Hierarchy) }},
+	{"HTTPRequest", func(r *row) cell { return text("") }},
+	{"Level", func(r *row) cell { return text(r.az.act.Level) }},
+	{"ActivityLevel", func(r *row) cell { return text(r.az.act.Level) }},
+	{"OperationId", func(r *row) cell { return text(r.az.act.OperationID) }},
+	{"OperationName", func(r *row) cell { return text(r.az.act.OperationName) }},
+	{"OperationNameValue", func(r *row) cell { return text(r.az.act.OperationNameValue) }},
+	{"Properties", func(r *row) cell { return text(r.az.act.Properties) }},
+	{"Properties_d", func(r *row) cell { return dynamicRaw(r.az.act.PropertiesD) }},
+	{"ResourceGroup", func(r *row) cell { return text(r.az.act.ResourceGroup) }},
+	{"ResourceId", func(r *row) cell { return text(r.az.resourceID) }},
+	{"_ResourceId", func(r *row) cell { return text(strings.ToLower(r.az.resourceID)) }},
+	{"ResourceProvider", func(r *row) cell { return text(providerName(r.az.act.ResourceProviderValue, &r.az.act)) }},
+	{"ResourceProviderValue", func(r *row) cell { return text(r.az.act.ResourceProviderValue) }},
+	{"SourceSystem", func(r *row) cell { return text("Azure") }},
+	{"SubscriptionId", func(r *row) cell { return text(strings.ToLower(r.az.act.SubscriptionID)) }},
+	{"_SubscriptionId", func(r *row) cell { return text(strings.ToLower(r.az.act.SubscriptionID)) }},
+	{"TenantId", func(r *row) cell { return text("") }},
+	{"Type", func(r *row) cell { return text(TableAzureActivity) }},
+}, tailFields(map[string]func(*row) cell{
 	// The table's Resource is the resource's name, as in Log Analytics;
 	// the ledger record's is its whole id (ResourceId).
-	"Resource": func(r *row) any { return r.az.act.Resource },
+	"Resource": func(r *row) cell { return text(r.az.act.Resource) },
 })...)

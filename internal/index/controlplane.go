@@ -16,15 +16,15 @@ func prepareAKSControlPlane(r *row) {
 // AKSControlPlane: logs of the AKS control-plane components other than the
 // audit log (azure.KindControlPlane: kube-apiserver, guard, …).
 var aksControlPlaneFields = append([]field{
-	{ColTimeGenerated, func(r *row) any { return timestamp(r.az.time) }},
-	{"Category", func(r *row) any { return r.az.cp.Category }},
-	{"Level", func(r *row) any { return r.az.cp.Level }},
-	{"Message", func(r *row) any { return r.az.cp.Message }},
-	{"PodName", func(r *row) any { return r.az.cp.PodName }},
-	{"Stream", func(r *row) any { return r.az.cp.Stream }},
-	{"ContainerId", func(r *row) any { return r.az.cp.ContainerID }},
-	{"SourceSystem", func(r *row) any { return "Azure" }},
-	{"_ResourceId", func(r *row) any { return strings.ToLower(r.az.resourceID) }},
-	{"_SubscriptionId", func(r *row) any { return strings.ToLower(r.az.ref.SubscriptionID) }},
-	{"Type", func(r *row) any { return TableAKSControlPlane }},
+	{ColTimeGenerated, func(r *row) cell { return timestamp(r.az.time) }},
+	{"Category", func(r *row) cell { return text(r.az.cp.Category) }},
+	{"Level", func(r *row) cell { return text(r.az.cp.Level) }},
+	{"Message", func(r *row) cell { return text(r.az.cp.Message) }},
+	{"PodName", func(r *row) cell { return text(r.az.cp.PodName) }},
+	{"Stream", func(r *row) cell { return text(r.az.cp.Stream) }},
+	{"ContainerId", func(r *row) cell { return text(r.az.cp.ContainerID) }},
+	{"SourceSystem", func(r *row) cell { return text("Azure") }},
+	{"_ResourceId", func(r *row) cell { return text(strings.ToLower(r.az.resourceID)) }},
+	{"_SubscriptionId", func(r *row) cell { return text(strings.ToLower(r.az.ref.SubscriptionID)) }},
+	{"Type", func(r *row) cell { return text(TableAKSControlPlane) }},
 }, commonFields...)

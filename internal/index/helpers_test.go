@@ -309,3 +309,26 @@ func seqRange(from, to uint64) []uint64 {
 	}
 	return out
 }
+
+// cellString returns the text of a text cell ("" for any other).
+func cellString(c cell) string {
+	if c.b != nil {
+		return string(c.b)
+	}
+	return c.s
+}
+
+// anyCell returns v (nil, a string or a []byte) as a cell.
+func anyCell(tb testing.TB, v any) cell {
+	tb.Helper()
+	switch v := v.(type) {
+	case nil:
+		return cell{}
+	case string:
+		return text(v)
+	case []byte:
+		return textBytes(v)
+	}
+	tb.Fatalf("anyCell: a %T", v)
+	return cell{}
+}

@@ -173,45 +173,45 @@ func decodeString(v []byte) (string, bool) {
 // stringValue returns the value of a string column from the raw value v:
 // the string's bytes (a sub-slice of v when it has no escapes), or "" for
 // an absent value, null or anything that is not a string.
-func stringValue(v []byte) any {
+func stringValue(v []byte) cell {
 	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
-		return ""
+		return text("")
 	}
 	in := v[1 : len(v)-1]
 	if bytes.IndexByte(in, '\\') < 0 {
-		return in
+		return textBytes(in)
 	}
 	s, _ := decodeString(v)
-	return s
+	return text(s)
 }
 
 // timeValue decodes the raw value v as an RFC 3339 timestamp, the form
-// time.Time has in JSON. It returns nil (SQL NULL) for an absent value,
+// time.Time has in JSON. It returns NULL for an absent value,
 // null, "" and anything that does not parse.
-func timeValue(v []byte) any {
+func timeValue(v []byte) cell {
 	s := v
 	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
-		return nil
+		return cell{}
 	}
 	s = s[1 : len(s)-1]
 	if len(s) == 0 || bytes.IndexByte(s, '\\') >= 0 {
-		return nil
+		return cell{}
 	}
 	t, err := time.Parse(time.RFC3339Nano, string(s))
 	if err != nil {
-		return nil
+		return cell{}
 	}
-	return t.UTC()
+	return at(t)
 }
 
 // dynamicValue returns the value of a dynamic column from the raw value v:
-// nil (SQL NULL) for an absent value or JSON null, else the JSON text,
+// NULL for an absent value or JSON null, else the JSON text,
 // which the stage checks (text that validJSON rejects becomes NULL).
-func dynamicValue(v []byte) any {
+func dynamicValue(v []byte) cell {
 	if len(v) == 0 || isNull(v) {
-		return nil
+		return cell{}
 	}
-	return v
+	return textBytes(v)
 }
 
 // validJSON reports whether b is JSON that DuckDB's JSON type takes and its

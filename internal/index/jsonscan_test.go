@@ -6,6 +6,7 @@ import (
 	stdjson "encoding/json"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -57,14 +58,7 @@ func TestStringAndTimeValues(t *testing.T) {
 	for in, want := range map[string]string{
 		`"abc"`: "abc", `"a\u00e9\n"`: "aé\n", `null`: "", `12`: "", ``: "", `"\ud83d\ude00"`: "😀",
 	} {
-		var got string
-		switch v := stringValue([]byte(in)).(type) {
-		case string:
-			got = v
-		case []byte:
-			got = string(v)
-		}
-		if got != want {
+		if got := cellString(stringValue([]byte(in))); got != want {
 			t.Errorf("stringValue(%s) = %q, want %q", in, got, want)
 		}
 	}
@@ -77,8 +71,8 @@ func TestStringAndTimeValues(t *testing.T) {
 		`"yesterday"`:                        "<nil>",
 	} {
 		got := "<nil>"
-		if v := timeValue([]byte(in)); v != nil {
-			got = v.(interface{ Format(string) string }).Format("2006-01-02T15:04:05.999999999Z07:00")
+		if v := timeValue([]byte(in)); v.k != cellNull {
+			got = time.UnixMicro(int64(v.n)).UTC().Format("2006-01-02T15:04:05.999999999Z07:00")
 		}
 		if got != want {
 			t.Errorf("timeValue(%s) = %s, want %s", in, got, want)

@@ -68,35 +68,35 @@ func prepareKubeAudit(r *row) {
 }
 
 // evString returns the string member i of the event.
-func (k *kubeEvent) evString(i int, fallback string) any {
+func (k *kubeEvent) evString(i int, fallback string) cell {
 	if v := k.ev[i]; v != nil {
 		return stringValue(v)
 	}
-	return fallback
+	return text(fallback)
 }
 
 // KubeAuditLogs: Kubernetes audit events (k8saudit.Classifier.Normalize).
 var kubeAuditFields = append([]field{
-	{ColTimeGenerated, func(r *row) any { return timestamp(r.rec.Time) }},
-	{"Level", func(r *row) any { return r.k.evString(evLevel, "") }},
-	{"AuditId", func(r *row) any { return r.k.evString(evAuditID, r.k.auditID) }},
-	{"Stage", func(r *row) any { return r.k.evString(evStage, r.k.stage) }},
-	{"RequestUri", func(r *row) any { return r.k.evString(evRequestURI, "") }},
-	{"Verb", func(r *row) any { return r.k.evString(evVerb, r.k.verb) }},
-	{"User", func(r *row) any { return dynamicValue(r.k.ev[evUser]) }},
-	{"ImpersonatedUser", func(r *row) any { return dynamicValue(r.k.ev[evImpersonatedUser]) }},
-	{"SourceIps", func(r *row) any { return dynamicValue(r.k.ev[evSourceIPs]) }},
-	{"UserAgent", func(r *row) any { return r.rec.UserAgent }},
-	{"ObjectRef", func(r *row) any { return dynamicValue(r.k.ev[evObjectRef]) }},
-	{"ResponseStatus", func(r *row) any { return dynamicValue(r.k.ev[evResponseStatus]) }},
-	{"RequestObject", func(r *row) any { return dynamicValue(r.k.ev[evRequestObject]) }},
-	{"ResponseObject", func(r *row) any { return dynamicValue(r.k.ev[evResponseObject]) }},
-	{"RequestReceivedTime", func(r *row) any { return timeValue(r.k.ev[evRequestReceivedTimestamp]) }},
-	{"StageReceivedTime", func(r *row) any { return timeValue(r.k.ev[evStageTimestamp]) }},
-	{"Annotations", func(r *row) any { return dynamicValue(r.k.ev[evAnnotations]) }},
-	{"Caller", func(r *row) any { return r.rec.User }},
-	{"OperationName", func(r *row) any { return r.rec.Action }},
-	{"ObjectRef_Resource", func(r *row) any { return stringValue(r.k.ref[refResource]) }},
-	{"ObjectRef_Namespace", func(r *row) any { return stringValue(r.k.ref[refNamespace]) }},
-	{"ObjectRef_Name", func(r *row) any { return stringValue(r.k.ref[refName]) }},
+	{ColTimeGenerated, func(r *row) cell { return timestamp(r.rec.Time) }},
+	{"Level", func(r *row) cell { return r.k.evString(evLevel, "") }},
+	{"AuditId", func(r *row) cell { return r.k.evString(evAuditID, r.k.auditID) }},
+	{"Stage", func(r *row) cell { return r.k.evString(evStage, r.k.stage) }},
+	{"RequestUri", func(r *row) cell { return r.k.evString(evRequestURI, "") }},
+	{"Verb", func(r *row) cell { return r.k.evString(evVerb, r.k.verb) }},
+	{"User", func(r *row) cell { return dynamicValue(r.k.ev[evUser]) }},
+	{"ImpersonatedUser", func(r *row) cell { return dynamicValue(r.k.ev[evImpersonatedUser]) }},
+	{"SourceIps", func(r *row) cell { return dynamicValue(r.k.ev[evSourceIPs]) }},
+	{"UserAgent", func(r *row) cell { return text(r.rec.UserAgent) }},
+	{"ObjectRef", func(r *row) cell { return dynamicValue(r.k.ev[evObjectRef]) }},
+	{"ResponseStatus", func(r *row) cell { return dynamicValue(r.k.ev[evResponseStatus]) }},
+	{"RequestObject", func(r *row) cell { return dynamicValue(r.k.ev[evRequestObject]) }},
+	{"ResponseObject", func(r *row) cell { return dynamicValue(r.k.ev[evResponseObject]) }},
+	{"RequestReceivedTime", func(r *row) cell { return timeValue(r.k.ev[evRequestReceivedTimestamp]) }},
+	{"StageReceivedTime", func(r *row) cell { return timeValue(r.k.ev[evStageTimestamp]) }},
+	{"Annotations", func(r *row) cell { return dynamicValue(r.k.ev[evAnnotations]) }},
+	{"Caller", func(r *row) cell { return text(r.rec.User) }},
+	{"OperationName", func(r *row) cell { return text(r.rec.Action) }},
+	{"ObjectRef_Resource", func(r *row) cell { return stringValue(r.k.ref[refResource]) }},
+	{"ObjectRef_Namespace", func(r *row) cell { return stringValue(r.k.ref[refNamespace]) }},
+	{"ObjectRef_Name", func(r *row) cell { return stringValue(r.k.ref[refName]) }},
 }, commonFields...)

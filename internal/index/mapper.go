@@ -2,7 +2,6 @@ package index
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 )
@@ -10,7 +9,7 @@ import (
 // mapper reads ledger records and computes their rows.
 type mapper struct {
 	x    *Index
-	vals []driver.Value
+	vals []cell
 	row  row
 	b    builder
 }

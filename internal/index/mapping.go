@@ -1,10 +1,8 @@
 package index
 
 import (
-	"database/sql/driver"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/cdewatch/cdewatch/internal/event"
 	"github.com/cdewatch/cdewatch/internal/logdoc"
@@ -23,12 +21,11 @@ type mapping struct {
 	prepare func(*row)
 }
 
-// field computes one column's value. Values are what a staged chunk takes
-// (chunk.add): string, int32, uint64, time.Time, []byte (the JSON text of
-// a dynamic column), or nil for NULL.
+// field computes one column's value, as a staged chunk takes it
+// (chunk.add checks its kind against the column's).
 type field struct {
 	name  string
-	value func(*row) any
+	value func(*row) cell
 }
 
 // row is the record being mapped, with what prepare parsed from it.
@@ -89,7 +86,7 @@ func fieldNames(fs []field) []string {
 }
 
 // values appends the row's values to dst.
-func (m *mapping) values(dst []driver.Value, r *row) []driver.Value {
+func (m *mapping) values(dst []cell, r *row) []cell {
 	if m.prepare != nil {
 		m.prepare(r)
 	}
@@ -97,13 +94,6 @@ func (m *mapping) values(dst []driver.Value, r *row) []driver.Value {
 		dst = append(dst, f.value(r))
 	}
 	return dst
-}
-
-func timestamp(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UTC()
 }
 
 // pciNames caches Class.String for every set of the known classes.
@@ -134,22 +124,22 @@ func pciString(c event.Class) string {
 
 // commonFields are the values of the columns of commonTail.
 var commonFields = []field{
-	{ColSeq, func(r *row) any { return r.seq }},
-	{"Source", func(r *row) any { return r.rec.Source }},
-	{"ReceivedTime", func(r *row) any { return timestamp(r.rec.Received) }},
-	{"Pci", func(r *row) any { return pciString(r.rec.PCI) }},
-	{"Outcome", func(r *row) any { return string(r.rec.Outcome) }},
-	{"Status", func(r *row) any { return int32(r.rec.Status) }},
-	{"CallerIpAddress", func(r *row) any { return r.rec.OriginIP }},
-	{"Resource", func(r *row) any { return r.rec.Resource }},
-	{"Missing", func(r *row) any { return missingNames[r.rec.Missing()] }},
+	{ColSeq, func(r *row) cell { return unsigned(r.seq) }},
+	{"Source", func(r *row) cell { return text(r.rec.Source) }},
+	{"ReceivedTime", func(r *row) cell { return timestamp(r.rec.Received) }},
+	{"Pci", func(r *row) cell { return text(pciString(r.rec.PCI)) }},
+	{"Outcome", func(r *row) cell { return text(string(r.rec.Outcome)) }},
+	{"Status", func(r *row) cell { return integer(int32(r.rec.Status)) }},
+	{"CallerIpAddress", func(r *row) cell { return text(r.rec.OriginIP) }},
+	{"Resource", func(r *row) cell { return text(r.rec.Resource) }},
+	{"Missing", func(r *row) cell { return text(missingNames[r.rec.Missing()]) }},
 }
 
 // CdewatchAudit: cdewatch's self-audit records (event.SelfAudit).
 var cdewatchAuditFields = append([]field{
-	{ColTimeGenerated, func(r *row) any { return timestamp(r.rec.Time) }},
-	{"OperationName", func(r *row) any { return r.rec.Action }},
-	{"Caller", func(r *row) any { return r.rec.User }},
-	{"UserAgent", func(r *row) any { return r.rec.UserAgent }},
-	{"Details", func(r *row) any { return dynamicValue(r.rec.Raw) }},
+	{ColTimeGenerated, func(r *row) cell { return timestamp(r.rec.Time) }},
+	{"OperationName", func(r *row) cell { return text(r.rec.Action) }},
+	{"Caller", func(r *row) cell { return text(r.rec.User) }},
+	{"UserAgent", func(r *row) cell { return text(r.rec.UserAgent) }},
+	{"Details", func(r *row) cell { return dynamicValue(r.rec.Raw) }},
 }, commonFields...)

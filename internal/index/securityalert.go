@@ -34,48 +34,48 @@ func laSeverity(s alert.Severity) string {
 	return strings.ToUpper(n[:1]) + n[1:]
 }
 
-func jsonValue(v any) any {
+func jsonValue(v any) cell {
 	b, err := json.Marshal(v)
 	if err != nil || string(b) == "null" {
-		return nil
+		return cell{}
 	}
-	return b
+	return textBytes(b)
 }
 
 // SecurityAlert: the detector's alerts.
 var securityAlertFields = append([]field{
-	{ColTimeGenerated, func(r *row) any {
+	{ColTimeGenerated, func(r *row) cell {
 		if r.al.ok && !r.al.Detected.IsZero() {
 			return timestamp(r.al.Detected)
 		}
 		return timestamp(r.rec.Received)
 	}},
-	{"DisplayName", func(r *row) any { return r.al.RuleTitle }},
-	{"AlertName", func(r *row) any { return r.al.RuleTitle }},
-	{"AlertType", func(r *row) any { return r.rec.Action }},
-	{"AlertSeverity", func(r *row) any { return laSeverity(r.al.Severity) }},
-	{"Description", func(r *row) any { return r.al.Summary }},
-	{"ProviderName", func(r *row) any { return "cdewatch" }},
-	{"VendorName", func(r *row) any { return "cdewatch" }},
-	{"SystemAlertId", func(r *row) any { return "cdewatch-" + strconv.FormatUint(r.seq, 10) }},
-	{"StartTime", func(r *row) any { return timestamp(r.rec.Time) }},
-	{"EndTime", func(r *row) any { return timestamp(r.rec.Time) }},
-	{"CompromisedEntity", func(r *row) any { return r.al.Key }},
-	{"Techniques", func(r *row) any { return strings.Join(r.al.MITRE, ", ") }},
-	{"Status", func(r *row) any { return "New" }},
-	{"ExtendedProperties", func(r *row) any {
+	{"DisplayName", func(r *row) cell { return text(r.al.RuleTitle) }},
+	{"AlertName", func(r *row) cell { return text(r.al.RuleTitle) }},
+	{"AlertType", func(r *row) cell { return text(r.rec.Action) }},
+	{"AlertSeverity", func(r *row) cell { return text(laSeverity(r.al.Severity)) }},
+	{"Description", func(r *row) cell { return text(r.al.Summary) }},
+	{"ProviderName", func(r *row) cell { return text("cdewatch") }},
+	{"VendorName", func(r *row) cell { return text("cdewatch") }},
+	{"SystemAlertId", func(r *row) cell { return text("cdewatch-" + strconv.FormatUint(r.seq, 10)) }},
+	{"StartTime", func(r *row) cell { return timestamp(r.rec.Time) }},
+	{"EndTime", func(r *row) cell { return timestamp(r.rec.Time) }},
+	{"CompromisedEntity", func(r *row) cell { return text(r.al.Key) }},
+	{"Techniques", func(r *row) cell { return text(strings.Join(r.al.MITRE, ", ")) }},
+	{"Status", func(r *row) cell { return text("New") }},
+	{"ExtendedProperties", func(r *row) cell {
 		if len(r.al.Fields) == 0 {
-			return nil
+			return cell{}
 		}
 		return jsonValue(r.al.Fields)
 	}},
-	{"AlertKind", func(r *row) any { return r.al.Kind }},
-	{"PciRequirements", func(r *row) any { return strings.Join(r.al.PCI, ",") }},
-	{"EvidenceSeqs", func(r *row) any {
+	{"AlertKind", func(r *row) cell { return text(r.al.Kind) }},
+	{"PciRequirements", func(r *row) cell { return text(strings.Join(r.al.PCI, ",")) }},
+	{"EvidenceSeqs", func(r *row) cell {
 		if len(r.al.Seqs) == 0 {
-			return nil
+			return cell{}
 		}
 		return jsonValue(r.al.Seqs)
 	}},
-	{"IncidentName", func(r *row) any { return r.al.Incident }},
+	{"IncidentName", func(r *row) cell { return text(r.al.Incident) }},
 }, tailFields(nil, "Status")...)

@@ -30,18 +30,18 @@ func laIncidentStatus(s string) string {
 
 // SecurityIncident: one row per change of an incident.
 var securityIncidentFields = append([]field{
-	{ColTimeGenerated, func(r *row) any { return timestamp(r.rec.Received) }},
-	{"IncidentName", func(r *row) any { return r.inc.ID }},
-	{"Title", func(r *row) any { return r.inc.Title }},
-	{"Severity", func(r *row) any { return laSeverity(r.inc.Severity) }},
-	{"Status", func(r *row) any { return laIncidentStatus(r.inc.Status) }},
-	{"ModifiedBy", func(r *row) any { return r.inc.By }},
-	{"ClassificationComment", func(r *row) any { return r.inc.Reason }},
-	{"CreatedTime", func(r *row) any { return timestamp(r.inc.Opened) }},
-	{"LastModifiedTime", func(r *row) any { return timestamp(r.rec.Received) }},
-	{"RuleName", func(r *row) any { return r.inc.Rule }},
-	{"Key", func(r *row) any { return r.inc.Key }},
-	{"PciRequirements", func(r *row) any { return strings.Join(r.inc.PCI, ",") }},
+	{ColTimeGenerated, func(r *row) cell { return timestamp(r.rec.Received) }},
+	{"IncidentName", func(r *row) cell { return text(r.inc.ID) }},
+	{"Title", func(r *row) cell { return text(r.inc.Title) }},
+	{"Severity", func(r *row) cell { return text(laSeverity(r.inc.Severity)) }},
+	{"Status", func(r *row) cell { return text(laIncidentStatus(r.inc.Status)) }},
+	{"ModifiedBy", func(r *row) cell { return text(r.inc.By) }},
+	{"ClassificationComment", func(r *row) cell { return text(r.inc.Reason) }},
+	{"CreatedTime", func(r *row) cell { return timestamp(r.inc.Opened) }},
+	{"LastModifiedTime", func(r *row) cell { return timestamp(r.rec.Received) }},
+	{"RuleName", func(r *row) cell { return text(r.inc.Rule) }},
+	{"Key", func(r *row) cell { return text(r.inc.Key) }},
+	{"PciRequirements", func(r *row) cell { return text(strings.Join(r.inc.PCI, ",")) }},
 }, tailFields(nil, "Status")...)
 
 func securityIncidentColumns() []Column {

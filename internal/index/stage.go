@@ -2,7 +2,6 @@ package index
 
 import (
 	"bytes"
-	"database/sql/driver"
 	"fmt"
 	"math"
 	"slices"
@@ -160,25 +159,24 @@ func newChunk(l *layout, rows int, textPerRow []int) *chunk {
 // that is not valid UTF-8 has its invalid bytes replaced by U+FFFD, as
 // DuckDB's VARCHAR requires (fill does not check it again), and a JSON
 // value that validJSON rejects becomes NULL.
-func (c *chunk) add(seq uint64, vals []driver.Value) error {
+func (c *chunk) add(seq uint64, vals []cell) error {
 	for i, k := range c.l.kinds {
 		col := &c.cols[i]
-		v := vals[i]
+		v := &vals[i]
+		null := v.k == cellNull
 		if k == kindString || k == kindJSON {
+			if !null && v.k != cellText {
+				return fmt.Errorf("column %s: a value of kind %s for a text column", c.l.names[i], v.k)
+			}
 			start := len(col.bytes)
-			switch s := v.(type) {
-			case nil:
-			case string:
-				col.bytes = append(col.bytes, s...)
-			case []byte:
-				col.bytes = append(col.bytes, s...)
-			default:
-				return fmt.Errorf("column %s: a %T for a text column", c.l.names[i], v)
+			if v.b != nil {
+				col.bytes = append(col.bytes, v.b...)
+			} else {
+				col.bytes = append(col.bytes, v.s...)
 			}
 			if t := col.bytes[start:]; !utf8.Valid(t) {
 				col.bytes = append(col.bytes[:start], bytes.ToValidUTF8(t, []byte("\uFFFD"))...)
 			}
-			null := v == nil
 			if k == kindJSON && !null && !validJSON(col.bytes[start:]) {
 				col.bytes, null = col.bytes[:start], true
 			}
@@ -189,56 +187,34 @@ func (c *chunk) add(seq uint64, vals []driver.Value) error {
 			col.ends = append(col.ends, uint32(len(col.bytes)))
 			continue
 		}
-		n, err := stagedNumber(k, v)
-		if err != nil {
-			return fmt.Errorf("column %s: %w", c.l.names[i], err)
+		if !null && !numberFits(k, v) {
+			return fmt.Errorf("column %s: a value of kind %s for a column of kind %d (or out of its range)", c.l.names[i], v.k, k)
 		}
-		col.null = append(col.null, v == nil)
-		col.nums = append(col.nums, n)
+		col.null = append(col.null, null)
+		col.nums = append(col.nums, v.n)
 	}
 	c.seqs = append(c.seqs, seq)
 	c.n++
 	return nil
 }
 
-// stagedNumber returns v, of a column of kind k, as nums holds it.
-func stagedNumber(k colKind, v driver.Value) (uint64, error) {
-	switch x := v.(type) {
-	case nil:
-		return 0, nil
-	case int32:
-		if k == kindInt32 || k == kindInt64 {
-			return uint64(int64(x)), nil
-		}
-	case int:
-		if k == kindInt32 || k == kindInt64 {
-			return uint64(int64(x)), nil
-		}
-	case int64:
-		if k == kindInt64 {
-			return uint64(x), nil
-		}
-	case uint64:
-		if k == kindUint64 {
-			return x, nil
-		}
-	case float64:
-		if k == kindFloat64 {
-			return math.Float64bits(x), nil
-		}
-	case bool:
-		if k == kindBool {
-			if x {
-				return 1, nil
-			}
-			return 0, nil
-		}
-	case time.Time:
-		if k == kindTime {
-			return uint64(x.UnixMicro()), nil
-		}
+// numberFits reports whether the number v may go in a column of kind k.
+func numberFits(k colKind, v *cell) bool {
+	switch k {
+	case kindInt32:
+		return v.k == cellInt && int64(v.n) == int64(int32(int64(v.n)))
+	case kindInt64:
+		return v.k == cellInt
+	case kindUint64:
+		return v.k == cellUint
+	case kindFloat64:
+		return v.k == cellFloat
+	case kindBool:
+		return v.k == cellBool
+	case kindTime:
+		return v.k == cellTime
 	}
-	return 0, fmt.Errorf("a %T for a column of kind %d", v, k)
+	return false
 }
 
 // size returns the memory c holds, in bytes.
@@ -316,7 +292,7 @@ func (b *builder) start(to uint64) {
 	clear(b.open)
 }
 
-func (b *builder) add(table string, seq uint64, vals []driver.Value) error {
+func (b *builder) add(table string, seq uint64, vals []cell) error {
 	c := b.open[table]
 	if c == nil {
 		if b.open == nil {

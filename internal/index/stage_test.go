@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -287,9 +286,9 @@ func TestStagedText(t *testing.T) {
 	var wants []want
 	c := newChunk(l, 64, nil)
 	add := func(verb, user any, w want) {
-		vals := make([]driver.Value, len(l.kinds))
+		vals := make([]cell, len(l.kinds))
 		seq := uint64(c.n)
-		vals[seqCol], vals[verbCol], vals[userCol] = seq, verb, user
+		vals[seqCol], vals[verbCol], vals[userCol] = unsigned(seq), anyCell(t, verb), anyCell(t, user)
 		if err := c.add(seq, vals); err != nil {
 			t.Fatal(err)
 		}
@@ -351,4 +350,49 @@ func TestStagedText(t *testing.T) {
 		t.Fatalf("%d rows in the file after the flush, want %d", n, len(wants))
 	}
 	check("flushed")
+}
+
+// TestChunkAddChecksKinds checks that a chunk takes a value only in a
+// column of its kind, and an integer in an INTEGER column only when it
+// fits.
+func TestChunkAddChecksKinds(t *testing.T) {
+	l := &layout{table: "t",
+		kinds: []colKind{kindString, kindJSON, kindInt32, kindInt64, kindUint64, kindFloat64, kindBool, kindTime},
+		names: []string{"s", "j", "i32", "i64", "u64", "f64", "b", "t"}}
+	ok := []cell{text("a"), textBytes([]byte(`{}`)), integer(int32(-5)), integer(int64(1) << 40), unsigned(7),
+		{k: cellFloat, n: 1}, boolean(true), timestamp(time.Unix(1, 0))}
+	for _, tc := range []struct {
+		name string
+		col  int
+		v    cell
+		err  string // "" if taken
+	}{
+		{"text in a string column", 0, text("x"), ""},
+		{"bytes in a JSON column", 1, textBytes([]byte(`[1]`)), ""},
+		{"NULL in a string column", 0, cell{}, ""},
+		{"NULL in an INTEGER column", 2, cell{}, ""},
+		{"int32 range in an INTEGER column", 2, integer(int64(-1) << 31), ""},
+		{"beyond int32 in an INTEGER column", 2, integer(int64(1) << 31), "column i32: a value of kind integer"},
+		{"integer in a text column", 0, integer(1), "column s: a value of kind integer for a text column"},
+		{"text in a BIGINT column", 3, text("1"), "column i64: a value of kind text"},
+		{"signed in a UBIGINT column", 4, integer(1), "column u64: a value of kind integer"},
+		{"unsigned in a BIGINT column", 3, unsigned(1), "column i64: a value of kind unsigned integer"},
+		{"bool in a TIMESTAMP column", 7, boolean(true), "column t: a value of kind bool"},
+		{"time in a BOOLEAN column", 6, timestamp(time.Unix(1, 0)), "column b: a value of kind time"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newChunk(l, 4, nil)
+			vals := slices.Clone(ok)
+			vals[tc.col] = tc.v
+			err := c.add(1, vals)
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatalf("add: %v", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("add: %v, want an error with %q", err, tc.err)
+			case tc.err == "" && c.n != 1:
+				t.Fatalf("%d rows, want 1", c.n)
+			}
+		})
+	}
 }

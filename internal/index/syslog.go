@@ -25,29 +25,29 @@ func prepareSyslog(r *row) {
 
 // eventTime is the record's event time, NULL when the message had no
 // TIMESTAMP.
-func (s *syslogRow) eventTime(r *row) any {
+func (s *syslogRow) eventTime(r *row) cell {
 	if !s.ok || s.m.Timestamp.IsZero() {
-		return nil
+		return cell{}
 	}
 	return timestamp(r.rec.Time)
 }
 
 // processID is PROCID as a number, 0 if none or not a number.
-func (s *syslogRow) processID() any {
+func (s *syslogRow) processID() cell {
 	n, err := strconv.ParseInt(s.m.ProcID, 10, 32)
 	if err != nil || n < 0 {
-		return int32(0)
+		return integer(int32(0))
 	}
-	return int32(n)
+	return integer(int32(n))
 }
 
 // structuredData renders the SD-ELEMENTs as a JSON object: SD-ID →
 // {PARAM-NAME: value}, in message order; of a repeated SD-ID or
 // PARAM-NAME the first is kept (the whole message is in Raw). NULL when
 // there is none.
-func (s *syslogRow) structuredData() any {
+func (s *syslogRow) structuredData() cell {
 	if !s.ok || len(s.m.StructuredData) == 0 {
-		return nil
+		return cell{}
 	}
 	b := []byte{'{'}
 	seen := map[string]bool{}
@@ -76,48 +76,48 @@ func (s *syslogRow) structuredData() any {
 		}
 		b = append(b, '}')
 	}
-	return append(b, '}')
+	return textBytes(append(b, '}'))
 }
 
 // Syslog: syslog messages (internal/ingest/syslog).
 var syslogFields = append([]field{
-	{ColTimeGenerated, func(r *row) any {
-		if t := r.sys.eventTime(r); t != nil {
+	{ColTimeGenerated, func(r *row) cell {
+		if t := r.sys.eventTime(r); t.k != cellNull {
 			return t
 		}
 		return timestamp(r.rec.Received)
 	}},
-	{"Computer", func(r *row) any { return r.rec.Resource }},
-	{"HostName", func(r *row) any { return r.sys.m.Hostname }},
-	{"HostIP", func(r *row) any { return r.rec.OriginIP }},
-	{"Facility", func(r *row) any {
+	{"Computer", func(r *row) cell { return text(r.rec.Resource) }},
+	{"HostName", func(r *row) cell { return text(r.sys.m.Hostname) }},
+	{"HostIP", func(r *row) cell { return text(r.rec.OriginIP) }},
+	{"Facility", func(r *row) cell {
 		if !r.sys.ok {
-			return ""
+			return text("")
 		}
-		return r.sys.m.Facility.String()
+		return text(r.sys.m.Facility.String())
 	}},
-	{"SeverityLevel", func(r *row) any {
+	{"SeverityLevel", func(r *row) cell {
 		if !r.sys.ok {
-			return ""
+			return text("")
 		}
-		return r.sys.m.Severity.String()
+		return text(r.sys.m.Severity.String())
 	}},
-	{"SyslogMessage", func(r *row) any {
+	{"SyslogMessage", func(r *row) cell {
 		if !r.sys.ok {
-			return string(r.rec.Raw)
+			return text(string(r.rec.Raw))
 		}
-		return r.sys.m.Message
+		return text(r.sys.m.Message)
 	}},
-	{"ProcessName", func(r *row) any { return r.sys.m.AppName }},
-	{"ProcessID", func(r *row) any { return r.sys.processID() }},
-	{"EventTime", func(r *row) any { return r.sys.eventTime(r) }},
-	{"SourceSystem", func(r *row) any { return "Syslog" }},
-	{"MsgId", func(r *row) any { return r.sys.m.MsgID }},
-	{"StructuredData", func(r *row) any { return r.sys.structuredData() }},
-	{"SyslogFormat", func(r *row) any {
+	{"ProcessName", func(r *row) cell { return text(r.sys.m.AppName) }},
+	{"ProcessID", func(r *row) cell { return r.sys.processID() }},
+	{"EventTime", func(r *row) cell { return r.sys.eventTime(r) }},
+	{"SourceSystem", func(r *row) cell { return text("Syslog") }},
+	{"MsgId", func(r *row) cell { return text(r.sys.m.MsgID) }},
+	{"StructuredData", func(r *row) cell { return r.sys.structuredData() }},
+	{"SyslogFormat", func(r *row) cell {
 		if !r.sys.ok {
-			return ""
+			return text("")
 		}
-		return r.sys.m.Format.String()
+		return text(r.sys.m.Format.String())
 	}},
 }, commonFields...)
