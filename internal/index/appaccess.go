@@ -23,7 +23,7 @@ func prepareAppAccess(r *row) {
 // envelopeRecord returns the "record" member of an access envelope.
 func envelopeRecord(raw []byte) []byte {
 	var v [1][]byte
-	if !scanMembers(raw, []string{"record"}, v[:]) {
+	if !scanMembers(raw, []string{"record"}, v[:], nil) {
 		return nil
 	}
 	return v[0]

@@ -150,7 +150,7 @@ func providerName(ns string, a *azure.Activity) string {
 		return ns
 	}
 	var action [1][]byte
-	scanMembers(a.AuthorizationD, []string{"action"}, action[:])
+	scanMembers(a.AuthorizationD, []string{"action"}, action[:], nil)
 	act, _ := decodeString(action[0])
 	for _, op := range []string{act, a.OperationNameValue} {
 		p, _, _ := strings.Cut(op, "/")

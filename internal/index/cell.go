@@ -10,6 +10,9 @@ type cell struct {
 	s string // text, unless b holds it
 	b []byte // text, when the value is bytes of the record (valid while it is mapped)
 	n uint64 // a number, as stagedColumn.nums holds it
+	// checked: the text is valid UTF-8 and, for a JSON column, JSON that
+	// validJSON accepts; the stage does not check it again.
+	checked bool
 }
 
 // cellKind is what a cell holds; chunk.add checks it against the column.

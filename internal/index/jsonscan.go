@@ -11,18 +11,20 @@ import (
 
 // This file finds the members of a JSON object and the raw bytes of their
 // values without building a tree: the index needs a handful of strings and
-// the original text of the dynamic columns, which the stage validates
-// (validJSON) and DuckDB parses when a query reads it. The scanner trusts
-// its input to be JSON, as the ledger's
-// records were when they were accepted; on input that is not, it stops and
-// reports failure rather than guess, and never reads out of bounds.
+// the original text of the dynamic columns, which DuckDB parses when a
+// query reads it. Finding a value's end also checks that it is valid
+// (jsonscan.SkipValid), so that the stage need not check it again. The
+// scanner expects JSON, as the ledger's records were when they were
+// accepted; on input that is not a well-formed object, it stops and reports
+// failure rather than guess, and never reads out of bounds.
 
 // scanMembers sets out[i] to the raw value of the member of the object b
 // named names[i], matched as Go's JSON decoders match struct fields:
 // exactly, or else ignoring ASCII case; the last of duplicate members wins.
-// It reports false if b is not a well-formed object, leaving out partly
-// set.
-func scanMembers(b []byte, names []string, out [][]byte) bool {
+// If valid is not nil, valid[i] reports whether out[i] is JSON that
+// validJSON accepts, in valid UTF-8. It reports false if b is not a
+// well-formed object, leaving out partly set.
+func scanMembers(b []byte, names []string, out [][]byte, valid []bool) bool {
 	m, ok := objectMembers(b)
 	if !ok {
 		return false
@@ -34,6 +36,9 @@ func scanMembers(b []byte, names []string, out [][]byte) bool {
 		}
 		if i := memberIndex(key, names); i >= 0 {
 			out[i] = v
+			if valid != nil {
+				valid[i] = m.valid
+			}
 		}
 	}
 }
@@ -90,6 +95,10 @@ type members struct {
 	b   []byte
 	p   int
 	bad bool
+	// valid reports whether the last value next returned is JSON that
+	// validJSON accepts, in valid UTF-8 (checked in the same pass that
+	// finds its end).
+	valid bool
 }
 
 // objectMembers returns an iterator over the object in b (which may be
@@ -133,19 +142,27 @@ func (m *members) next() (key, val []byte, ok bool) {
 		return nil, nil, false
 	}
 	p = jsonscan.SkipSpace(b, p+1)
-	end = jsonscan.SkipValue(b, p)
-	if end < 0 {
+	end = jsonscan.SkipValid(b, p)
+	m.valid = end >= 0 && delimits(b, end)
+	if !m.valid {
+		// Not valid JSON (or only its start is): find its end as the
+		// scanner does any value's.
+		end = jsonscan.SkipValue(b, p)
+	}
+	if end < 0 || !delimits(b, end) {
 		m.bad = true
 		return nil, nil, false
 	}
 	val = b[p:end]
-	p = jsonscan.SkipSpace(b, end)
-	if p >= len(b) || (b[p] != ',' && b[p] != '}') {
-		m.bad = true
-		return nil, nil, false
-	}
-	m.p = p
+	m.p = jsonscan.SkipSpace(b, end)
 	return key, val, true
+}
+
+// delimits reports whether a member's value may end at b[p]: white space,
+// then a comma or the end of the object.
+func delimits(b []byte, p int) bool {
+	p = jsonscan.SkipSpace(b, p)
+	return p < len(b) && (b[p] == ',' || b[p] == '}')
 }
 
 // failed reports whether iteration stopped on malformed input.
@@ -214,44 +231,21 @@ func dynamicValue(v []byte) cell {
 	return textBytes(v)
 }
 
-// validJSON reports whether b is JSON that DuckDB's JSON type takes and its
-// JSON functions read: JSON as RFC 8259 defines it, nested at most 10,000
-// deep (goccy/go-json's validator), with no lone UTF-16 surrogate escape
-// (\ud800 without its pair), which the RFC's grammar allows and DuckDB
-// rejects. DuckDB's own extensions (NaN, Infinity, trailing commas) are
-// rejected too.
-func validJSON(b []byte) bool {
-	return json.Valid(b) && !hasLoneSurrogate(b)
+// checkedDynamicValue is dynamicValue for a value known to be valid
+// (scanMembers' valid): the stage does not check it again.
+func checkedDynamicValue(v []byte, valid bool) cell {
+	c := dynamicValue(v)
+	c.checked = valid && c.k == cellText
+	return c
 }
 
-// hasLoneSurrogate reports whether the JSON text b has a \u escape of one
-// half of a surrogate pair without the other half right after it.
-func hasLoneSurrogate(b []byte) bool {
-	for {
-		i := bytes.IndexByte(b, '\\')
-		if i < 0 || i+1 >= len(b) {
-			return false
-		}
-		if b[i+1] != 'u' {
-			b = b[i+2:] // \\, \" and the others
-			continue
-		}
-		if i+6 > len(b) {
-			return false // not JSON
-		}
-		r := jsonscan.Hex4(b[i+2:])
-		b = b[i+6:]
-		switch {
-		case r < 0xd800 || r > 0xdfff:
-		case r >= 0xdc00:
-			return true // a low half first
-		case len(b) < 6 || b[0] != '\\' || b[1] != 'u':
-			return true
-		default:
-			if lo := jsonscan.Hex4(b[2:]); lo < 0xdc00 || lo > 0xdfff {
-				return true
-			}
-			b = b[6:]
-		}
-	}
+// validJSON reports whether b is JSON that DuckDB's JSON type takes and its
+// JSON functions read: JSON as RFC 8259 defines it, nested at most 10,000
+// deep, with no lone UTF-16 surrogate escape (\ud800 without its pair),
+// which the RFC's grammar allows and DuckDB rejects (jsonscan.SkipValid).
+// DuckDB's own extensions (NaN, Infinity, trailing commas) are rejected
+// too. Invalid UTF-8 is rejected: the stage repairs it first.
+func validJSON(b []byte) bool {
+	end := jsonscan.SkipValid(b, jsonscan.SkipSpace(b, 0))
+	return end >= 0 && jsonscan.SkipSpace(b, end) == len(b)
 }

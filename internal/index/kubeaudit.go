@@ -42,8 +42,10 @@ var refMembers = [refCount]string{"resource", "namespace", "name"}
 // kubeEvent holds the raw JSON values (nil when absent) of the members of
 // the original audit event (the record's Raw) that columns take.
 type kubeEvent struct {
-	ev  [evCount][]byte
-	ref [refCount][]byte
+	ev [evCount][]byte
+	// evValid[i]: ev[i] is JSON that validJSON accepts, in valid UTF-8.
+	evValid [evCount]bool
+	ref     [refCount][]byte
 	// Set when Raw cannot be read: from the record's key and action.
 	auditID, stage, verb string
 }
@@ -54,8 +56,8 @@ type kubeEvent struct {
 func prepareKubeAudit(r *row) {
 	k := &r.k
 	*k = kubeEvent{}
-	if !scanMembers(r.rec.Raw, eventMembers[:], k.ev[:]) {
-		k.ev = [evCount][]byte{}
+	if !scanMembers(r.rec.Raw, eventMembers[:], k.ev[:], k.evValid[:]) {
+		k.ev, k.evValid = [evCount][]byte{}, [evCount]bool{}
 		// Fall back on the record: its key is "auditID/stage", its
 		// action starts with the verb.
 		if i := strings.LastIndexByte(r.rec.Key, '/'); i >= 0 {
@@ -64,8 +66,11 @@ func prepareKubeAudit(r *row) {
 		k.verb, _, _ = strings.Cut(r.rec.Action, " ")
 		return
 	}
-	scanMembers(k.ev[evObjectRef], refMembers[:], k.ref[:])
+	scanMembers(k.ev[evObjectRef], refMembers[:], k.ref[:], nil)
 }
+
+// dynamic returns member i of the event as a dynamic column's value.
+func (k *kubeEvent) dynamic(i int) cell { return checkedDynamicValue(k.ev[i], k.evValid[i]) }
 
 // evString returns the string member i of the event.
 func (k *kubeEvent) evString(i int, fallback string) cell {
@@ -83,17 +88,17 @@ var kubeAuditFields = append([]field{
 	{"Stage", func(r *row) cell { return r.k.evString(evStage, r.k.stage) }},
 	{"RequestUri", func(r *row) cell { return r.k.evString(evRequestURI, "") }},
 	{"Verb", func(r *row) cell { return r.k.evString(evVerb, r.k.verb) }},
-	{"User", func(r *row) cell { return dynamicValue(r.k.ev[evUser]) }},
-	{"ImpersonatedUser", func(r *row) cell { return dynamicValue(r.k.ev[evImpersonatedUser]) }},
-	{"SourceIps", func(r *row) cell { return dynamicValue(r.k.ev[evSourceIPs]) }},
+	{"User", func(r *row) cell { return r.k.dynamic(evUser) }},
+	{"ImpersonatedUser", func(r *row) cell { return r.k.dynamic(evImpersonatedUser) }},
+	{"SourceIps", func(r *row) cell { return r.k.dynamic(evSourceIPs) }},
 	{"UserAgent", func(r *row) cell { return text(r.rec.UserAgent) }},
-	{"ObjectRef", func(r *row) cell { return dynamicValue(r.k.ev[evObjectRef]) }},
-	{"ResponseStatus", func(r *row) cell { return dynamicValue(r.k.ev[evResponseStatus]) }},
-	{"RequestObject", func(r *row) cell { return dynamicValue(r.k.ev[evRequestObject]) }},
-	{"ResponseObject", func(r *row) cell { return dynamicValue(r.k.ev[evResponseObject]) }},
+	{"ObjectRef", func(r *row) cell { return r.k.dynamic(evObjectRef) }},
+	{"ResponseStatus", func(r *row) cell { return r.k.dynamic(evResponseStatus) }},
+	{"RequestObject", func(r *row) cell { return r.k.dynamic(evRequestObject) }},
+	{"ResponseObject", func(r *row) cell { return r.k.dynamic(evResponseObject) }},
 	{"RequestReceivedTime", func(r *row) cell { return timeValue(r.k.ev[evRequestReceivedTimestamp]) }},
 	{"StageReceivedTime", func(r *row) cell { return timeValue(r.k.ev[evStageTimestamp]) }},
-	{"Annotations", func(r *row) cell { return dynamicValue(r.k.ev[evAnnotations]) }},
+	{"Annotations", func(r *row) cell { return r.k.dynamic(evAnnotations) }},
 	{"Caller", func(r *row) cell { return text(r.rec.User) }},
 	{"OperationName", func(r *row) cell { return text(r.rec.Action) }},
 	{"ObjectRef_Resource", func(r *row) cell { return stringValue(r.k.ref[refResource]) }},

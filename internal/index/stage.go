@@ -174,11 +174,13 @@ func (c *chunk) add(seq uint64, vals []cell) error {
 			} else {
 				col.bytes = append(col.bytes, v.s...)
 			}
-			if t := col.bytes[start:]; !utf8.Valid(t) {
-				col.bytes = append(col.bytes[:start], bytes.ToValidUTF8(t, []byte("\uFFFD"))...)
-			}
-			if k == kindJSON && !null && !validJSON(col.bytes[start:]) {
-				col.bytes, null = col.bytes[:start], true
+			if !v.checked {
+				if t := col.bytes[start:]; !utf8.Valid(t) {
+					col.bytes = append(col.bytes[:start], bytes.ToValidUTF8(t, []byte("\uFFFD"))...)
+				}
+				if k == kindJSON && !null && !validJSON(col.bytes[start:]) {
+					col.bytes, null = col.bytes[:start], true
+				}
 			}
 			if len(col.bytes) > math.MaxUint32 {
 				return fmt.Errorf("column %s: a chunk holds more than 4 GB of text", c.l.names[i])

@@ -1,8 +1,9 @@
 // Package jsonscan holds the byte-level JSON scanning the decoders share
 // (k8saudit, index, azure): skipping white space, strings and whole values
-// without decoding them, eight bytes at a time where it pays. The functions
-// find boundaries only; what a value holds is checked by whoever decodes
-// it.
+// without decoding them, eight bytes at a time where it pays. SkipValue and
+// SkipString find boundaries only; what a value holds is checked by whoever
+// decodes it, or by SkipValid, which finds a value's end and validates it
+// in one pass.
 package jsonscan
 
 import (
