@@ -202,6 +202,15 @@ func stringValue(v []byte) cell {
 	return text(s)
 }
 
+// checkedString is stringValue, for a string column, of a value scanned
+// from valid JSON (scanMembers' valid): its text is valid UTF-8, which the
+// stage does not check again.
+func checkedString(v []byte, valid bool) cell {
+	c := stringValue(v)
+	c.checked = valid
+	return c
+}
+
 // timeValue decodes the raw value v as an RFC 3339 timestamp, the form
 // time.Time has in JSON. It returns NULL for an absent value,
 // null, "" and anything that does not parse.

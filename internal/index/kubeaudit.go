@@ -75,10 +75,13 @@ func (k *kubeEvent) dynamic(i int) cell { return checkedDynamicValue(k.ev[i], k.
 // evString returns the string member i of the event.
 func (k *kubeEvent) evString(i int, fallback string) cell {
 	if v := k.ev[i]; v != nil {
-		return stringValue(v)
+		return checkedString(v, k.evValid[i])
 	}
 	return text(fallback)
 }
+
+// refString returns the string member i of the event's objectRef.
+func (k *kubeEvent) refString(i int) cell { return checkedString(k.ref[i], k.evValid[evObjectRef]) }
 
 // KubeAuditLogs: Kubernetes audit events (k8saudit.Classifier.Normalize).
 var kubeAuditFields = append([]field{
@@ -101,7 +104,7 @@ var kubeAuditFields = append([]field{
 	{"Annotations", func(r *row) cell { return r.k.dynamic(evAnnotations) }},
 	{"Caller", func(r *row) cell { return text(r.rec.User) }},
 	{"OperationName", func(r *row) cell { return text(r.rec.Action) }},
-	{"ObjectRef_Resource", func(r *row) cell { return stringValue(r.k.ref[refResource]) }},
-	{"ObjectRef_Namespace", func(r *row) cell { return stringValue(r.k.ref[refNamespace]) }},
-	{"ObjectRef_Name", func(r *row) cell { return stringValue(r.k.ref[refName]) }},
+	{"ObjectRef_Resource", func(r *row) cell { return r.k.refString(refResource) }},
+	{"ObjectRef_Namespace", func(r *row) cell { return r.k.refString(refNamespace) }},
+	{"ObjectRef_Name", func(r *row) cell { return r.k.refString(refName) }},
 }, commonFields...)
