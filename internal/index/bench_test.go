@@ -134,7 +134,7 @@ func BenchmarkIndex(b *testing.B) {
 func BenchmarkMapping(b *testing.B) {
 	recs := benchRecords(b)
 	var r row
-	vals := make([]any, 0, 64)
+	vals := make([]cell, 0, 64)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
