@@ -147,11 +147,10 @@ func (m *members) next() (key, val []byte, ok bool) {
 	if !m.valid {
 		// Not valid JSON (or only its start is): find its end as the
 		// scanner does any value's.
-		end = jsonscan.SkipValue(b, p)
-	}
-	if end < 0 || !delimits(b, end) {
-		m.bad = true
-		return nil, nil, false
+		if end = jsonscan.SkipValue(b, p); end < 0 || !delimits(b, end) {
+			m.bad = true
+			return nil, nil, false
+		}
 	}
 	val = b[p:end]
 	m.p = jsonscan.SkipSpace(b, end)
