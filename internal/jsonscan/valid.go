@@ -58,7 +58,7 @@ func SkipValid(b []byte, p int) int {
 				return -1
 			}
 		default:
-			if p = validNumber(b, p); p < 0 {
+			if p = SkipNumber(b, p); p < 0 {
 				return -1
 			}
 		}
@@ -116,9 +116,9 @@ func literal(b []byte, p int, lit string) int {
 	return p + len(lit)
 }
 
-// validNumber checks the number at b[p] (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?)
-// and returns the offset after it, or -1.
-func validNumber(b []byte, p int) int {
+// SkipNumber checks the number at b[p] (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?,
+// RFC 8259) and returns the offset after it, or -1.
+func SkipNumber(b []byte, p int) int {
 	if p < len(b) && b[p] == '-' {
 		p++
 	}
@@ -160,18 +160,27 @@ func digits(b []byte, p int) int {
 	return p
 }
 
+// SpecialBytes returns a word whose lowest set bit is the high bit of the
+// first byte of w (eight bytes of a string's content, little-endian) that
+// is a quote, a backslash, a control character or not ASCII, or 0 when
+// there is none. Bits above that one may be set wrongly.
+func SpecialBytes(w uint64) uint64 {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	q := w ^ (lsb * '"')
+	s := w ^ (lsb * '\\')
+	return ((q-lsb)&^q | (s-lsb)&^s | (w-lsb*0x20)&^w | w) & msb
+}
+
 // validString checks the string at b[p] ('"') — escapes, no control
 // characters, valid UTF-8, no lone surrogate escape — and returns the
 // offset after it, or -1.
 func validString(b []byte, p int) int {
-	const lsb, msb = 0x0101010101010101, 0x8080808080808080
 	p++
 	for {
 		// Eight bytes at a time, up to the first byte that is a quote, a
 		// backslash, a control character or not ASCII.
 		for p+8 <= len(b) {
-			w := binary.LittleEndian.Uint64(b[p:])
-			m := hasByte(w, '"') | hasByte(w, '\\') | (w-lsb*0x20)&^w&msb | w&msb
+			m := SpecialBytes(binary.LittleEndian.Uint64(b[p:]))
 			if m == 0 {
 				p += 8
 				continue

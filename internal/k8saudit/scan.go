@@ -345,7 +345,7 @@ func (d *decoder) memberName(p int) ([]byte, int) {
 	s := p + 1
 	e := s
 	for ; e+8 <= len(b); e += 8 {
-		if m := specialBytes(binary.LittleEndian.Uint64(b[e:])); m != 0 {
+		if m := jsonscan.SpecialBytes(binary.LittleEndian.Uint64(b[e:])); m != 0 {
 			e += bits.TrailingZeros64(m) >> 3
 			break
 		}
@@ -503,7 +503,7 @@ func (d *decoder) stringValue(p int) (string, int) {
 	// string being left to scanString.
 	e := s
 	for ; e+8 <= len(b); e += 8 {
-		if m := specialBytes(binary.LittleEndian.Uint64(b[e:])); m != 0 {
+		if m := jsonscan.SpecialBytes(binary.LittleEndian.Uint64(b[e:])); m != 0 {
 			e += bits.TrailingZeros64(m) >> 3
 			break
 		}
@@ -664,7 +664,7 @@ func (d *decoder) code(p int, dst *int) int {
 		return d.null(p)
 	}
 	s := p
-	if p = scanNumber(b, p); p < 0 {
+	if p = jsonscan.SkipNumber(b, p); p < 0 {
 		return -1
 	}
 	neg := b[s] == '-'
@@ -738,7 +738,7 @@ func (d *decoder) skip(p, depth int) int {
 			// rest of the string being left to scanString.
 			p++
 			for ; p+8 <= len(b); p += 8 {
-				if m := specialBytes(binary.LittleEndian.Uint64(b[p:])); m != 0 {
+				if m := jsonscan.SpecialBytes(binary.LittleEndian.Uint64(b[p:])); m != 0 {
 					p += bits.TrailingZeros64(m) >> 3
 					break
 				}
@@ -797,7 +797,7 @@ func (d *decoder) skip(p, depth int) int {
 			if name {
 				return -1
 			}
-			if p = scanNumber(b, p); p < 0 {
+			if p = jsonscan.SkipNumber(b, p); p < 0 {
 				return -1
 			}
 		}
@@ -825,47 +825,6 @@ func (d *decoder) skip(p, depth int) int {
 	}
 }
 
-// scanNumber checks the number at p and returns the offset after it.
-func scanNumber(b []byte, p int) int {
-	if p < len(b) && b[p] == '-' {
-		p++
-	}
-	switch {
-	case p >= len(b):
-		return -1
-	case b[p] == '0':
-		p++
-	case '1' <= b[p] && b[p] <= '9':
-		p = skipDigits(b, p+1)
-	default:
-		return -1
-	}
-	if p < len(b) && b[p] == '.' {
-		s := p + 1
-		if p = skipDigits(b, s); p == s {
-			return -1
-		}
-	}
-	if p < len(b) && (b[p] == 'e' || b[p] == 'E') {
-		p++
-		if p < len(b) && (b[p] == '+' || b[p] == '-') {
-			p++
-		}
-		s := p
-		if p = skipDigits(b, s); p == s {
-			return -1
-		}
-	}
-	return p
-}
-
-func skipDigits(b []byte, p int) int {
-	for p < len(b) && '0' <= b[p] && b[p] <= '9' {
-		p++
-	}
-	return p
-}
-
 // textSpecial marks the bytes that end a run of plain string content.
 var textSpecial = func() (t [256]bool) {
 	for c := range 0x20 {
@@ -878,16 +837,6 @@ var textSpecial = func() (t [256]bool) {
 	return t
 }()
 
-// specialBytes returns a word whose lowest set bit is the high bit of the
-// first byte of w that is a quote, a backslash, a control character or not
-// ASCII, or 0 when there is none. Bits above that one may be set wrongly.
-func specialBytes(w uint64) uint64 {
-	const lsb, msb = 0x0101010101010101, 0x8080808080808080
-	q := w ^ (lsb * '"')
-	s := w ^ (lsb * '\\')
-	return ((q-lsb)&^q | (s-lsb)&^s | (w-lsb*0x20)&^w | w) & msb
-}
-
 // scanString checks the content of the string that starts at p, after its
 // quote: its escapes, the absence of control characters, and UTF-8. It
 // returns the offset of the closing quote, or -1, and whether there are
@@ -898,7 +847,7 @@ func scanString(b []byte, p int) (int, bool) {
 		// Eight bytes at a time, up to the first one that is not plain
 		// text.
 		for ; p+8 <= len(b); p += 8 {
-			if m := specialBytes(binary.LittleEndian.Uint64(b[p:])); m != 0 {
+			if m := jsonscan.SpecialBytes(binary.LittleEndian.Uint64(b[p:])); m != 0 {
 				p += bits.TrailingZeros64(m) >> 3
 				goto special
 			}
