@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/event"
@@ -54,7 +55,15 @@ type Pipeline struct {
 	Stats *Stats
 	Now   func() time.Time
 	Log   *slog.Logger
+
+	// bufs holds the buffers deliveries are encoded into (*[]byte), reused
+	// once the ledger has them (Appender does not retain records), so that
+	// each delivery does not allocate and clear a new one.
+	bufs sync.Pool
 }
+
+// maxPooledBuf is the largest encoding buffer kept for reuse.
+const maxPooledBuf = 16 << 20
 
 // Store durably stores a delivery, all or nothing: when it returns nil
 // every fresh record, reject and finding is in the ledger. An error
@@ -93,7 +102,20 @@ func (p *Pipeline) Store(ctx context.Context, b *Batch) (Result, error) {
 	for i := range b.Records {
 		size += len(b.Records[i].Raw) + 256
 	}
-	buf := make([]byte, 0, size)
+	bufp, _ := p.bufs.Get().(*[]byte)
+	if bufp == nil {
+		bufp = new([]byte)
+	}
+	buf := (*bufp)[:0]
+	if cap(buf) < size {
+		buf = make([]byte, 0, size)
+	}
+	defer func() {
+		if cap(buf) <= maxPooledBuf {
+			*bufp = buf[:0]
+			p.bufs.Put(bufp)
+		}
+	}()
 	var ends []int
 	var bytes int
 	for i := range b.Records {
