@@ -17,16 +17,43 @@ const MaxDepth = 10000
 // MaxDepth deep; else -1. It is SkipValue and a validator in one pass.
 func SkipValid(b []byte, p int) int {
 	var small [64]byte
-	stack := small[:0] // '{' or '[' of each open container
+	end, _ := skipValid(b, p, 0, false, small[:0])
+	return end
+}
+
+// A Validator checks values as SkipValid does, with options, reusing its
+// memory from call to call. The zero value makes SkipValid's checks. It
+// is not safe for concurrent use.
+type Validator struct {
+	// LoneSurrogates accepts a \u escape of half a surrogate pair without
+	// the other half after it, as encoding/json does (it decodes one as
+	// U+FFFD).
+	LoneSurrogates bool
+	stack          []byte
+}
+
+// Skip returns the offset after the valid value at b[p], which is nested
+// in depth objects and arrays already (they count towards MaxDepth), or
+// -1.
+func (v *Validator) Skip(b []byte, p, depth int) int {
+	end, stack := skipValid(b, p, depth, v.LoneSurrogates, v.stack[:0])
+	v.stack = stack
+	return end
+}
+
+// skipValid is SkipValid for a value nested depth deep, accepting lone
+// surrogate escapes if lone; stack, empty, may have room for the open
+// containers. It returns stack, grown, for reuse.
+func skipValid(b []byte, p, depth int, lone bool, stack []byte) (int, []byte) {
 	for {
 		// A value starts at p.
 		if p >= len(b) {
-			return -1
+			return -1, stack
 		}
 		switch c := b[p]; c {
 		case '{', '[':
-			if len(stack) == MaxDepth {
-				return -1
+			if depth+len(stack) >= MaxDepth {
+				return -1, stack
 			}
 			stack = append(stack, c)
 			p = SkipSpace(b, p+1)
@@ -36,41 +63,41 @@ func SkipValid(b []byte, p int) int {
 				break
 			}
 			if c == '{' {
-				if p = validKey(b, p); p < 0 {
-					return -1
+				if p = validKey(b, p, lone); p < 0 {
+					return -1, stack
 				}
 			}
 			continue
 		case '"':
-			if p = validString(b, p); p < 0 {
-				return -1
+			if p = validString(b, p, lone); p < 0 {
+				return -1, stack
 			}
 		case 't':
 			if p = literal(b, p, "true"); p < 0 {
-				return -1
+				return -1, stack
 			}
 		case 'f':
 			if p = literal(b, p, "false"); p < 0 {
-				return -1
+				return -1, stack
 			}
 		case 'n':
 			if p = literal(b, p, "null"); p < 0 {
-				return -1
+				return -1, stack
 			}
 		default:
 			if p = SkipNumber(b, p); p < 0 {
-				return -1
+				return -1, stack
 			}
 		}
 		// After a value: close containers, or move to the next value.
 		for {
 			if len(stack) == 0 {
-				return p
+				return p, stack
 			}
 			top := stack[len(stack)-1]
 			p = SkipSpace(b, p)
 			if p >= len(b) {
-				return -1
+				return -1, stack
 			}
 			if b[p] == top+2 {
 				stack = stack[:len(stack)-1]
@@ -78,12 +105,12 @@ func SkipValid(b []byte, p int) int {
 				continue
 			}
 			if b[p] != ',' {
-				return -1
+				return -1, stack
 			}
 			p = SkipSpace(b, p+1)
 			if top == '{' {
-				if p = validKey(b, p); p < 0 {
-					return -1
+				if p = validKey(b, p, lone); p < 0 {
+					return -1, stack
 				}
 			}
 			break
@@ -93,11 +120,11 @@ func SkipValid(b []byte, p int) int {
 
 // validKey checks a member's name and colon at b[p] and returns the offset
 // of its value (after white space), or -1.
-func validKey(b []byte, p int) int {
+func validKey(b []byte, p int, lone bool) int {
 	if p >= len(b) || b[p] != '"' {
 		return -1
 	}
-	if p = validString(b, p); p < 0 {
+	if p = validString(b, p, lone); p < 0 {
 		return -1
 	}
 	p = SkipSpace(b, p)
@@ -172,9 +199,9 @@ func SpecialBytes(w uint64) uint64 {
 }
 
 // validString checks the string at b[p] ('"') — escapes, no control
-// characters, valid UTF-8, no lone surrogate escape — and returns the
-// offset after it, or -1.
-func validString(b []byte, p int) int {
+// characters, valid UTF-8, no lone surrogate escape unless lone — and
+// returns the offset after it, or -1.
+func validString(b []byte, p int, lone bool) int {
 	p++
 	for {
 		// Eight bytes at a time, up to the first byte that is a quote, a
@@ -195,7 +222,7 @@ func validString(b []byte, p int) int {
 		case c == '"':
 			return p + 1
 		case c == '\\':
-			if p = validEscape(b, p); p < 0 {
+			if p = validEscape(b, p, lone); p < 0 {
 				return -1
 			}
 		case c < 0x20:
@@ -213,8 +240,9 @@ func validString(b []byte, p int) int {
 }
 
 // validEscape checks the escape at b[p] ('\\') and returns the offset
-// after it (after both halves of a surrogate pair), or -1.
-func validEscape(b []byte, p int) int {
+// after it (after both halves of a surrogate pair), or -1. Half a pair
+// alone is an error unless lone.
+func validEscape(b []byte, p int, lone bool) int {
 	if p+1 >= len(b) {
 		return -1
 	}
@@ -229,7 +257,7 @@ func validEscape(b []byte, p int) int {
 	switch {
 	case r < 0:
 		return -1
-	case r < 0xd800 || r > 0xdfff:
+	case lone || r < 0xd800 || r > 0xdfff:
 		return p + 6
 	case r >= 0xdc00: // a low half first
 		return -1

@@ -135,3 +135,33 @@ func FuzzSkipValid(f *testing.F) {
 		}
 	})
 }
+
+// TestValidator checks a Validator's options: lone surrogate escapes and
+// the depth a value is nested in already.
+func TestValidator(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	for _, c := range []struct {
+		name  string
+		lone  bool
+		depth int
+		in    string
+		end   int
+	}{
+		{"lone surrogate rejected", false, 0, `"\ud800"`, -1},
+		{"lone surrogate accepted", true, 0, `"\ud800"`, 8},
+		{"low half first accepted", true, 0, `["\udc00\ud800"]`, 16},
+		{"pair either way", false, 0, `"\ud834\udd1e"`, 14},
+		{"bad escape either way", true, 0, `"\u12"`, -1},
+		{"nested to the limit", false, 2, deep(MaxDepth - 2), 2 * (MaxDepth - 2)},
+		{"nested past the limit", false, 2, deep(MaxDepth - 1), -1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v := Validator{LoneSurrogates: c.lone}
+			for range 2 { // the second call reuses the first's memory
+				if got := v.Skip([]byte(c.in), 0, c.depth); got != c.end {
+					t.Fatalf("Skip(%.40q) = %d, want %d", c.in, got, c.end)
+				}
+			}
+		})
+	}
+}

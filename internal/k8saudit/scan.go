@@ -13,7 +13,7 @@ import (
 
 // maxDepth is the nesting depth of objects and arrays that the JSON decoder
 // accepts, the event object included.
-const maxDepth = 10000
+const maxDepth = jsonscan.MaxDepth
 
 // decoder decodes events in one pass over their bytes, checking their JSON
 // syntax and UTF-8 as it goes. It handles the shape of the events
@@ -37,8 +37,8 @@ type decoder struct {
 	// current one included, which sizes the blocks.
 	left int
 
-	tmp   []string // elements of the array being decoded
-	stack []byte   // open containers of the value being skipped
+	tmp     []string           // elements of the array being decoded
+	skipper jsonscan.Validator // checks the values skipped
 
 	strs  []string
 	refs  []ObjectReference
@@ -722,107 +722,12 @@ func (d *decoder) raw(p int) ([]byte, int) {
 	return d.b[s:p:p], p
 }
 
-// skip checks the value at p, within depth objects and arrays, and returns
+// skip checks the value at p, within depth objects and arrays, as
+// encoding/json accepts it (a lone surrogate escape included), and returns
 // the offset after it.
 func (d *decoder) skip(p, depth int) int {
-	b := d.b
-	stack := d.stack[:0]
-	name := false // p is at the name of a member
-	for {
-		if p >= len(b) {
-			return -1
-		}
-		switch c := b[p]; c {
-		case '"':
-			// Eight bytes at a time, up to the closing quote, the
-			// rest of the string being left to scanString.
-			p++
-			for ; p+8 <= len(b); p += 8 {
-				if m := jsonscan.SpecialBytes(binary.LittleEndian.Uint64(b[p:])); m != 0 {
-					p += bits.TrailingZeros64(m) >> 3
-					break
-				}
-			}
-			if p >= len(b) || b[p] != '"' {
-				if p, _ = scanString(b, p); p < 0 {
-					return -1
-				}
-			}
-			p++
-			if name {
-				p = jsonscan.SkipSpace(b, p)
-				if p >= len(b) || b[p] != ':' {
-					return -1
-				}
-				p = jsonscan.SkipSpace(b, p+1)
-				name = false
-				continue
-			}
-		case '{', '[':
-			if name {
-				return -1
-			}
-			if depth+len(stack) >= maxDepth {
-				return -1
-			}
-			p = jsonscan.SkipSpace(b, p+1)
-			if p >= len(b) {
-				return -1
-			}
-			if b[p] == c+2 { // the closing bracket
-				p++
-				break
-			}
-			stack = append(stack, c)
-			name = c == '{'
-			continue
-		case 't':
-			if name || len(b)-p < 4 || string(b[p:p+4]) != "true" {
-				return -1
-			}
-			p += 4
-		case 'f':
-			if name || len(b)-p < 5 || string(b[p:p+5]) != "false" {
-				return -1
-			}
-			p += 5
-		case 'n':
-			if name {
-				return -1
-			}
-			if p = d.null(p); p < 0 {
-				return -1
-			}
-		default:
-			if name {
-				return -1
-			}
-			if p = jsonscan.SkipNumber(b, p); p < 0 {
-				return -1
-			}
-		}
-		// After a value: end the containers it closes.
-		for {
-			if len(stack) == 0 {
-				d.stack = stack
-				return p
-			}
-			p = jsonscan.SkipSpace(b, p)
-			if p >= len(b) {
-				return -1
-			}
-			top := stack[len(stack)-1]
-			if c := b[p]; c == ',' {
-				p = jsonscan.SkipSpace(b, p+1)
-				name = top == '{'
-				break
-			} else if c != top+2 {
-				return -1
-			}
-			stack = stack[:len(stack)-1]
-			p++
-		}
-	}
+	d.skipper.LoneSurrogates = true
+	return d.skipper.Skip(d.b, p, depth)
 }
 
 // textSpecial marks the bytes that end a run of plain string content.

@@ -140,6 +140,8 @@ var decoderCases = []struct {
 	{`{"auditID":5}`, false},
 	{`{"auditID":"a\u0026b\n\"\\\/\b\f\r\t\u00e9\ud83d\ude00"}`, true},
 	{`{"auditID":"\ud800x"}`, true},
+	{`{"requestObject":{"a":["\ud800","\udc00\ud800"]},"x":"\ud83d\u0041"}`, true}, // skipped values too
+	{`{"requestObject":{"a":"\x"}}`, false},
 	{`{"auditID":"\udc00\ud800\ud800"}`, true},
 	{`{"auditID":"\ud83d\u0041"}`, true},
 	{`{"auditID":"\ud83d\\"}`, true},
