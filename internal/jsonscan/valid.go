@@ -21,22 +21,21 @@ func SkipValid(b []byte, p int) int {
 	return end
 }
 
-// A Validator checks values as SkipValid does, with options, reusing its
-// memory from call to call. The zero value makes SkipValid's checks. It
-// is not safe for concurrent use.
+// A Validator checks values as SkipValid does, reusing its memory from
+// call to call. Its zero value accepts, as encoding/json does, a \u escape
+// of half a surrogate pair without the other half (which it decodes as
+// U+FFFD); RejectLoneSurrogates makes SkipValid's checks. It is not safe
+// for concurrent use.
 type Validator struct {
-	// LoneSurrogates accepts a \u escape of half a surrogate pair without
-	// the other half after it, as encoding/json does (it decodes one as
-	// U+FFFD).
-	LoneSurrogates bool
-	stack          []byte
+	RejectLoneSurrogates bool
+	stack                []byte
 }
 
 // Skip returns the offset after the valid value at b[p], which is nested
 // in depth objects and arrays already (they count towards MaxDepth), or
 // -1.
 func (v *Validator) Skip(b []byte, p, depth int) int {
-	end, stack := skipValid(b, p, depth, v.LoneSurrogates, v.stack[:0])
+	end, stack := skipValid(b, p, depth, !v.RejectLoneSurrogates, v.stack[:0])
 	v.stack = stack
 	return end
 }

@@ -156,7 +156,7 @@ func TestValidator(t *testing.T) {
 		{"nested past the limit", false, 2, deep(MaxDepth - 1), -1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			v := Validator{LoneSurrogates: c.lone}
+			v := Validator{RejectLoneSurrogates: !c.lone}
 			for range 2 { // the second call reuses the first's memory
 				if got := v.Skip([]byte(c.in), 0, c.depth); got != c.end {
 					t.Fatalf("Skip(%.40q) = %d, want %d", c.in, got, c.end)

@@ -725,10 +725,7 @@ func (d *decoder) raw(p int) ([]byte, int) {
 // skip checks the value at p, within depth objects and arrays, as
 // encoding/json accepts it (a lone surrogate escape included), and returns
 // the offset after it.
-func (d *decoder) skip(p, depth int) int {
-	d.skipper.LoneSurrogates = true
-	return d.skipper.Skip(d.b, p, depth)
-}
+func (d *decoder) skip(p, depth int) int { return d.skipper.Skip(d.b, p, depth) }
 
 // textSpecial marks the bytes that end a run of plain string content.
 var textSpecial = func() (t [256]bool) {
