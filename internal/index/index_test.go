@@ -235,7 +235,7 @@ func TestDynamicTextKept(t *testing.T) {
 			t.Fatal("fixture is not an object")
 		}
 		for {
-			k, v, ok := m.next()
+			k, v, _, ok := m.next()
 			if !ok {
 				break
 			}

@@ -30,14 +30,14 @@ func scanMembers(b []byte, names []string, out [][]byte, valid []bool) bool {
 		return false
 	}
 	for {
-		key, v, ok := m.next()
+		key, v, checked, ok := m.next()
 		if !ok {
 			return !m.failed()
 		}
 		if i := memberIndex(key, names); i >= 0 {
 			out[i] = v
 			if valid != nil {
-				valid[i] = m.valid
+				valid[i] = checked
 			}
 		}
 	}
@@ -95,10 +95,6 @@ type members struct {
 	b   []byte
 	p   int
 	bad bool
-	// valid reports whether the last value next returned is JSON that
-	// validJSON accepts, in valid UTF-8 (checked in the same pass that
-	// finds its end).
-	valid bool
 }
 
 // objectMembers returns an iterator over the object in b (which may be
@@ -112,11 +108,13 @@ func objectMembers(b []byte) (members, bool) {
 }
 
 // next returns the next member's key (raw: escapes are not decoded) and
-// value (raw JSON). It returns false at the end of the object or on
-// malformed input, after which failed reports which.
-func (m *members) next() (key, val []byte, ok bool) {
+// value (raw JSON), and whether the value is JSON that validJSON accepts,
+// in valid UTF-8 (checked in the same pass that finds its end). It returns
+// ok false at the end of the object or on malformed input, after which
+// failed reports which.
+func (m *members) next() (key, val []byte, valid, ok bool) {
 	if m.bad || m.b == nil {
-		return nil, nil, false
+		return nil, nil, false, false
 	}
 	b := m.b
 	p := jsonscan.SkipSpace(b, m.p)
@@ -124,37 +122,37 @@ func (m *members) next() (key, val []byte, ok bool) {
 		p = jsonscan.SkipSpace(b, p+1)
 	} else if p < len(b) && b[p] == '}' {
 		m.b = nil
-		return nil, nil, false
+		return nil, nil, false, false
 	}
 	if p >= len(b) || b[p] != '"' {
 		m.bad = true
-		return nil, nil, false
+		return nil, nil, false, false
 	}
 	end := jsonscan.SkipString(b, p)
 	if end < 0 {
 		m.bad = true
-		return nil, nil, false
+		return nil, nil, false, false
 	}
 	key = b[p+1 : end-1]
 	p = jsonscan.SkipSpace(b, end)
 	if p >= len(b) || b[p] != ':' {
 		m.bad = true
-		return nil, nil, false
+		return nil, nil, false, false
 	}
 	p = jsonscan.SkipSpace(b, p+1)
 	end = jsonscan.SkipValid(b, p)
-	m.valid = end >= 0 && delimits(b, end)
-	if !m.valid {
+	valid = end >= 0 && delimits(b, end)
+	if !valid {
 		// Not valid JSON (or only its start is): find its end as the
 		// scanner does any value's.
 		if end = jsonscan.SkipValue(b, p); end < 0 || !delimits(b, end) {
 			m.bad = true
-			return nil, nil, false
+			return nil, nil, false, false
 		}
 	}
 	val = b[p:end]
 	m.p = jsonscan.SkipSpace(b, end)
-	return key, val, true
+	return key, val, valid, true
 }
 
 // delimits reports whether a member's value may end at b[p]: white space,

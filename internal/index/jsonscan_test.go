@@ -112,15 +112,15 @@ func FuzzScanMembers(f *testing.F) {
 		var keys, vals [][]byte
 		if ok {
 			for {
-				k, v, ok := m.next()
+				k, v, valid, ok := m.next()
 				if !ok {
 					break
 				}
 				if len(v) == 0 || v[0] == ' ' {
 					t.Fatalf("empty or unstripped value for key %q", k)
 				}
-				if want := validJSON(v) && utf8.Valid(v); m.valid != want {
-					t.Fatalf("value %q of key %q: valid %v, want %v", v, k, m.valid, want)
+				if want := validJSON(v) && utf8.Valid(v); valid != want {
+					t.Fatalf("value %q of key %q: valid %v, want %v", v, k, valid, want)
 				}
 				keys, vals = append(keys, k), append(vals, v)
 			}
