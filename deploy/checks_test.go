@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cdewatch/cdewatch/internal/config"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -260,21 +261,38 @@ func checkResources(b *bundle) []error {
 		// DuckDB's memory cap must leave room for the Go heap and buffers.
 		if s.cfg.Index.Enabled {
 			lim := s.container.Resources.Limits[corev1.ResourceMemory]
-			if s.cfg.Index.MemoryLimit == "" {
-				errs = append(errs, fmt.Errorf("index.memory_limit is empty: DuckDB would take 80%% of the node's memory, not of the container's limit %s", lim.String()))
-			} else if n, err := duckdbBytes(s.cfg.Index.MemoryLimit); err != nil {
-				errs = append(errs, fmt.Errorf("index.memory_limit: %w", err))
-			} else if n*10 > lim.Value()*8 {
-				errs = append(errs, fmt.Errorf("index.memory_limit %s must stay under 80%% of the memory limit %s", s.cfg.Index.MemoryLimit, lim.String()))
-			} else if stage := int64(s.cfg.Index.StageMemory); (n+2*stage)*10 > lim.Value()*9 {
-				// Go's heap grows to about twice what it holds.
-				errs = append(errs, fmt.Errorf("index.memory_limit %s plus twice index.stage_memory %v must stay under 90%% of the memory limit %s",
-					s.cfg.Index.MemoryLimit, s.cfg.Index.StageMemory, lim.String()))
+			if err := memoryBudget(s.cfg, lim.Value(), lim.String()); err != nil {
+				errs = append(errs, err)
 			}
 		}
 		return errs
 	})
 }
+
+// memoryBudget checks that DuckDB's memory cap (index.memory_limit) and
+// what Go's heap holds (the index's stage and the redelivery window, each
+// about twice over: Go's heap grows to twice what it holds) fit in a memory
+// limit of limit bytes (shown as shown).
+func memoryBudget(cfg *config.Config, limit int64, shown string) error {
+	if cfg.Index.MemoryLimit == "" {
+		return fmt.Errorf("index.memory_limit is empty: DuckDB would take 80%% of the node's memory, not of the memory limit %s", shown)
+	}
+	n, err := duckdbBytes(cfg.Index.MemoryLimit)
+	switch stage, dedup := int64(cfg.Index.StageMemory), dedupKeyBytes*int64(cfg.Ingest.DedupMaxKeys); {
+	case err != nil:
+		return fmt.Errorf("index.memory_limit: %w", err)
+	case n*10 > limit*8:
+		return fmt.Errorf("index.memory_limit %s must stay under 80%% of the memory limit %s", cfg.Index.MemoryLimit, shown)
+	case (n+2*(stage+dedup))*10 > limit*9:
+		return fmt.Errorf("index.memory_limit %s plus twice index.stage_memory %v and the redelivery window (ingest.dedup_max_keys %d, %d MB) must stay under 90%% of the memory limit %s",
+			cfg.Index.MemoryLimit, cfg.Index.StageMemory, cfg.Ingest.DedupMaxKeys, dedup/1e6, shown)
+	}
+	return nil
+}
+
+// dedupKeyBytes is the heap the redelivery window holds per key of
+// ingest.dedup_max_keys at its bound (BenchmarkDedup: 303 MB for 10 million).
+const dedupKeyBytes = 32
 
 // duckdbBytes reads a DuckDB memory size such as "1536MB" or "4GiB"
 // (KB, MB, GB, TB are powers of 1000; KiB, MiB, GiB, TiB of 1024).

@@ -190,6 +190,7 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"no memory limit", sm, func(b *bundle) { delete(ctr(b).Resources.Limits, corev1.ResourceMemory) }, "requests and limits of memory"},
 		{"DuckDB over the memory limit", sm, editConfig("memory_limit: 1536MB", "memory_limit: 3600MB"), "index.memory_limit"},
 		{"stage over the memory limit", sm, editConfig("stage_memory: 768MiB", "stage_memory: 1536MiB"), "twice index.stage_memory"},
+		{"redelivery window over the memory limit", sm, editConfig("pci:", "ingest:\n  dedup_max_keys: 40000000\npci:"), "ingest.dedup_max_keys 40000000"},
 		{"listen port not the container port", sm, editConfig(`listen: ":8470"`, `listen: ":9000"`), `listen: TCP port 9000`},
 		{"invalid configuration", sm, editConfig("pci:", "bogus: 1\npci:"), "not valid cdewatch configuration"},
 		{"TLS key outside the mounts", sm, editConfig("/etc/cdewatch/tls/tls.key", "/etc/cdewatch/other/tls.key"), "tls.key /etc/cdewatch/other/tls.key: no volume"},

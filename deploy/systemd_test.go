@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/config"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 const (
@@ -123,6 +124,15 @@ func TestSystemdUnitHardening(t *testing.T) {
 			}
 		case f.secret:
 			t.Errorf("%s %s holds a secret: load it as a credential (%s…)", f.key, f.path, credentialDir)
+		}
+	}
+	if max, _ := u.last("Service", "MemoryMax"); cfg.Index.Enabled {
+		// systemd's K, M, G and T are powers of 1024.
+		q, err := resource.ParseQuantity(strings.TrimSpace(max) + "i")
+		if err != nil {
+			t.Errorf("MemoryMax=%q: %v", max, err)
+		} else if err := memoryBudget(cfg, q.Value(), "MemoryMax="+max); err != nil {
+			t.Errorf("%s: %v", systemdConfig, err)
 		}
 	}
 	ports := []string{cfg.Listen}

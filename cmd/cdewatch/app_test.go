@@ -98,8 +98,9 @@ func TestAppIngestAndSources(t *testing.T) {
 	}
 
 	status, b, _ = do(t, http.MethodGet, "http://"+ts.addr+"/metrics", auditor, nil)
-	if status != http.StatusOK || !strings.Contains(string(b), `cdewatch_ingest_records_total{source="shop"} 5`) {
-		t.Errorf("metrics: %d\n%.2000s", status, b)
+	if status != http.StatusOK || !strings.Contains(string(b), `cdewatch_ingest_records_total{source="shop"} 5`) ||
+		!regexpLine(string(b), `^cdewatch_ingest_dedup_keys 1$`) { // e1, the one record with an event_id
+		t.Errorf("metrics: %d\n%s", status, b)
 	}
 
 	if err := ts.stop(); err != nil {

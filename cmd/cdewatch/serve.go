@@ -130,7 +130,7 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 	}
 
 	window := time.Duration(cfg.Ingest.DedupWindow)
-	dedup := ingest.NewDedup(window, nil)
+	dedup := ingest.NewDedup(ingest.DedupOptions{Window: window, MaxKeys: cfg.Ingest.DedupMaxKeys, Log: log.With("component", "ingest")})
 	if n, err := ingest.RebuildDedup(led, dedup, time.Now().Add(-window)); err != nil {
 		return fmt.Errorf("rebuild redelivery index from ledger: %w", err)
 	} else if n > 0 {
@@ -207,7 +207,7 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 		Limits: azure.Limits{MaxBodyBytes: int(cfg.Ingest.MaxRequestBytes)}, Now: time.Now, Log: pipe.Log}
 	router := &ingest.Router{Classifier: k8s.Classifier, Limits: k8saudit.Limits{MaxEventBytes: int(cfg.Ingest.MaxEventBytes)}}
 	metrics := prometheus.NewRegistry()
-	metrics.MustRegister(stats, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics.MustRegister(stats, dedup, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if idx != nil {
 		metrics.MustRegister(idx.Collector())
 	}

@@ -72,6 +72,9 @@ type Ingest struct {
 	MaxRequestBytes ByteSize `yaml:"max_request_bytes"`
 	MaxEventBytes   ByteSize `yaml:"max_event_bytes"`
 	DedupWindow     Duration `yaml:"dedup_window"` // redelivered (auditID, stage) within this window is stored once
+	// DedupMaxKeys bounds the keys the redelivery window remembers (about
+	// 25–32 bytes each); when the window would hold more, it is shorter.
+	DedupMaxKeys int `yaml:"dedup_max_keys"`
 	// AppServices are the OTLP service.name values of applications that
 	// send their card-data access records as OTLP log records (AppAccess).
 	AppServices []string `yaml:"otlp_app_services"`
@@ -255,6 +258,7 @@ func Default() *Config {
 			MaxRequestBytes: 12 << 20,
 			MaxEventBytes:   256 << 10,
 			DedupWindow:     Duration(5 * time.Minute),
+			DedupMaxKeys:    10_000_000,
 			AppIndexPrefix:  "cdewatch-app-",
 		},
 		Index: Index{Enabled: true, StageMemory: 1 << 30},
@@ -407,6 +411,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Ingest.DedupWindow < 0 {
 		bad("ingest.dedup_window", "must not be negative")
+	}
+	if c.Ingest.DedupMaxKeys < 1000 {
+		bad("ingest.dedup_max_keys", "%d must be at least 1000 (it bounds the memory of the redelivery window, about 32 bytes a key)", c.Ingest.DedupMaxKeys)
 	}
 	c.Auth.validate(bad)
 	c.Retention.validate(bad)

@@ -85,6 +85,7 @@ func TestParse(t *testing.T) {
 		{name: "bad size names key", yaml: "ingest:\n  max_request_bytes: twelve\n", wantErr: "line 2 (key ingest.max_request_bytes): invalid size"},
 		{name: "bad duration names key", yaml: "ingest:\n  dedup_window: 5 minutes\n", wantErr: "line 2 (key ingest.dedup_window): invalid duration"},
 		{name: "bad type", yaml: "pci:\n  cde_namespaces: payments\n", wantErr: "line 2"},
+		{name: "dedup keys too few", yaml: "ingest:\n  dedup_max_keys: 10\n", wantErr: "line 2: ingest.dedup_max_keys"},
 		{name: "event larger than request", yaml: "ingest:\n  max_request_bytes: 1MiB\n  max_event_bytes: 2MiB\n", wantErr: "line 3: ingest.max_event_bytes"},
 		{name: "file without source", yaml: "audit_files:\n  - path: /a\n", wantErr: "audit_files[0].source"},
 		{name: "tls half", yaml: "tls:\n  cert: a.pem\n", wantErr: "line 1: tls: set both"},

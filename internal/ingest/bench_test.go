@@ -41,7 +41,7 @@ func BenchmarkPipeline(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer l.Close()
-			p := &Pipeline{Ledger: l, Scrubber: tc.scrubber, Dedup: NewDedup(time.Minute, nil), Stats: NewStats(nil),
+			p := &Pipeline{Ledger: l, Scrubber: tc.scrubber, Dedup: NewDedup(DedupOptions{Window: time.Minute}), Stats: NewStats(nil),
 				Now: time.Now, Log: slog.New(slog.DiscardHandler)}
 			k := &K8sAudit{Pipeline: p, Classifier: k8saudit.NewClassifier(k8saudit.ClassifierConfig{}), Now: time.Now, Log: p.Log}
 			var batches atomic.Int64

@@ -1,6 +1,15 @@
 package ingest
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
+
+	"fmt"
+	"github.com/cdewatch/cdewatch/internal/promtest"
+	"os"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,7 +31,7 @@ func fresh(c *Claims) (n int) {
 
 func TestDedupWindow(t *testing.T) {
 	clk := &fakeClock{}
-	d := NewDedup(time.Minute, clk.now)
+	d := NewDedup(DedupOptions{Window: time.Minute, Now: clk.now})
 	steps := []struct {
 		advance   time.Duration
 		source    string
@@ -52,7 +61,7 @@ func TestDedupWindow(t *testing.T) {
 // Concurrent deliveries of one key: exactly one stores it; if it fails, a
 // waiting one takes over — the event is never lost.
 func TestDedupConcurrentTakeover(t *testing.T) {
-	d := NewDedup(time.Minute, nil)
+	d := NewDedup(DedupOptions{Window: time.Minute})
 	first := d.Claim("c", []string{"x/RC"})
 	if fresh(first) != 1 {
 		t.Fatal("first claim not fresh")
@@ -79,12 +88,131 @@ func TestDedupConcurrentTakeover(t *testing.T) {
 }
 
 func TestDedupDisabled(t *testing.T) {
-	d := NewDedup(0, nil)
+	d := NewDedup(DedupOptions{})
 	for range 2 {
 		c := d.Claim("c", []string{"a", "a"})
 		if fresh(c) != 2 {
 			t.Fatal("disabled dedup dropped events")
 		}
 		c.Done(true)
+	}
+}
+
+// BenchmarkDedup claims and stores batches of 400 new keys (kube-apiserver's
+// webhook batch) against a window already holding CDEWATCH_DEDUP_KEYS keys
+// (default 3,000,000: a minute at 50,000 events/s), bounded by
+// CDEWATCH_DEDUP_MAX_KEYS (default 0: no bound; serve's is 10,000,000), and
+// reports the heap the window holds per key.
+func BenchmarkDedup(b *testing.B) {
+	held, maxKeys := 3_000_000, 0
+	if s := os.Getenv("CDEWATCH_DEDUP_KEYS"); s != "" {
+		held, _ = strconv.Atoi(s)
+	}
+	if s := os.Getenv("CDEWATCH_DEDUP_MAX_KEYS"); s != "" {
+		maxKeys, _ = strconv.Atoi(s)
+	}
+	clk := &fakeClock{}
+	d := NewDedup(DedupOptions{Window: time.Hour, MaxKeys: maxKeys, Now: clk.now, Log: slog.New(slog.DiscardHandler)})
+	keys := make([]string, 400)
+	next := 0
+	fill := func() {
+		for i := range keys {
+			keys[i] = fmt.Sprintf("%08x-0000-4000-8000-%012x/ResponseComplete", next, next)
+			next++
+		}
+	}
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for next < held {
+		fill()
+		d.Claim("cluster", keys).Done(true)
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	heap := float64(after.HeapAlloc - before.HeapAlloc)
+	perKey := heap / float64(d.Len())
+	for b.Loop() {
+		b.StopTimer()
+		fill()
+		b.StartTimer()
+		d.Claim("cluster", keys).Done(true)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/key")
+	b.ReportMetric(perKey, "heap-B/key")
+	b.ReportMetric(heap/1e6, "heap-MB")
+}
+
+// With MaxKeys, the generations turn over once the newer holds half of
+// them, before the window: memory stays bounded, and redeliveries older
+// than that are stored again. Each step stores one batch, then checks
+// which keys are remembered.
+func TestDedupMaxKeys(t *testing.T) {
+	clk := &fakeClock{}
+	var logged bytes.Buffer
+	d := NewDedup(DedupOptions{Window: time.Hour, MaxKeys: 8, Now: clk.now, Log: slog.New(slog.NewTextHandler(&logged, nil))})
+	batch := func(p string, n int) []string {
+		var ks []string
+		for i := range n {
+			ks = append(ks, fmt.Sprintf("%s%d", p, i))
+		}
+		return ks
+	}
+	steps := []struct {
+		store      []string
+		remembered []string // checked after the step, each in a claim of its own
+		forgotten  []string
+		wantEarly  float64
+	}{
+		{store: batch("a", 3), remembered: []string{"a0", "a2"}},
+		// The newer generation holds 4 = MaxKeys/2: the next claim turns it.
+		{store: batch("b", 1), remembered: []string{"a0", "b0"}, wantEarly: 1},
+		{store: batch("c", 3), remembered: []string{"a0", "b0", "c2"}, wantEarly: 1},
+		{store: batch("d", 1), remembered: []string{"c0", "d0"}, forgotten: []string{"a0", "b0"}, wantEarly: 2},
+		{store: batch("e", 2), remembered: []string{"c0", "d0", "e1"}, wantEarly: 2},
+	}
+	for i, s := range steps {
+		c := d.Claim("src", s.store)
+		if got := fresh(c); got != len(s.store) {
+			t.Fatalf("step %d: %d of %d new keys fresh", i, got, len(s.store))
+		}
+		c.Done(true)
+		for _, k := range s.remembered {
+			c := d.Claim("src", []string{k})
+			if fresh(c) != 0 {
+				t.Errorf("step %d: %s forgotten, want it remembered", i, k)
+			}
+			c.Done(true)
+		}
+		for _, k := range s.forgotten {
+			c := d.Claim("src", []string{k})
+			if fresh(c) != 1 {
+				t.Errorf("step %d: %s remembered, want it forgotten", i, k)
+			}
+			c.Done(false)
+		}
+		if n := d.Len(); n > 8+len(s.store) {
+			t.Errorf("step %d: %d keys remembered, more than MaxKeys (8) and a batch", i, n)
+		}
+		if got := promtest.Gauges(t, d)["cdewatch_ingest_dedup_early_turns_total"]; got != s.wantEarly {
+			t.Errorf("step %d: early turns %v, want %v", i, got, s.wantEarly)
+		}
+	}
+	if n := strings.Count(logged.String(), "level=WARN"); n != 1 {
+		t.Errorf("%d warnings about early turns, want 1 (then at most one an hour):\n%s", n, logged.String())
+	}
+	// Rebuilding from the ledger (oldest first) keeps the newest keys: the
+	// last 4 (the first claim turns the generations over again).
+	r := NewDedup(DedupOptions{Window: time.Hour, MaxKeys: 8, Now: clk.now, Log: slog.New(slog.DiscardHandler)})
+	for _, k := range batch("k", 20) {
+		r.Remember("src", k)
+	}
+	for k, want := range map[string]int{"k19": 0, "k16": 0, "k15": 1, "k12": 1, "k0": 1} {
+		c := r.Claim("src", []string{k})
+		if fresh(c) != want {
+			t.Errorf("after rebuilding 20 keys with MaxKeys 8: %s fresh %v, want %v", k, fresh(c) == 1, want == 1)
+		}
+		c.Done(false)
 	}
 }

@@ -27,7 +27,7 @@ func newTestPipeline(tb testing.TB) (*Pipeline, *ledger.Ledger) {
 	tb.Cleanup(func() { l.Close() })
 	now := func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) }
 	return &Pipeline{
-		Ledger: l, Scrubber: scrub.New(scrub.Options{}), Dedup: NewDedup(time.Minute, now),
+		Ledger: l, Scrubber: scrub.New(scrub.Options{}), Dedup: NewDedup(DedupOptions{Window: time.Minute, Now: now}),
 		Stats: NewStats(now), Now: now, Log: slog.New(slog.DiscardHandler),
 	}, l
 }

@@ -7,8 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Gauges gathers c, whose metrics are unlabelled gauges, and returns
-// their values by name.
+// Gauges gathers c, whose metrics are unlabelled gauges or counters, and
+// returns their values by name.
 func Gauges(tb testing.TB, c prometheus.Collector) map[string]float64 {
 	tb.Helper()
 	reg := prometheus.NewRegistry()
@@ -21,7 +21,12 @@ func Gauges(tb testing.TB, c prometheus.Collector) map[string]float64 {
 	}
 	out := map[string]float64{}
 	for _, mf := range mfs {
-		out[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
+		m := mf.GetMetric()[0]
+		if c := m.GetCounter(); c != nil {
+			out[mf.GetName()] = c.GetValue()
+		} else {
+			out[mf.GetName()] = m.GetGauge().GetValue()
+		}
 	}
 	return out
 }

@@ -72,7 +72,7 @@ func newEnv(tb testing.TB, opts ...envOption) *env {
 	}
 	log := slog.New(slog.DiscardHandler)
 	p := &ingest.Pipeline{
-		Ledger: l, Scrubber: scrub.New(scrub.Options{}), Dedup: ingest.NewDedup(time.Hour, nil),
+		Ledger: l, Scrubber: scrub.New(scrub.Options{}), Dedup: ingest.NewDedup(ingest.DedupOptions{Window: time.Hour}),
 		Stats: ingest.NewStats(nil), Now: time.Now, Log: log,
 	}
 	h := &esbulk.Handler{

@@ -39,7 +39,7 @@ func newTestPipeline(tb testing.TB) (*ingest.Pipeline, *ledger.Ledger) {
 	tb.Cleanup(func() { l.Close() })
 	now := func() time.Time { return testTime }
 	return &ingest.Pipeline{
-		Ledger: l, Scrubber: scrub.New(scrub.Options{}), Dedup: ingest.NewDedup(time.Minute, now),
+		Ledger: l, Scrubber: scrub.New(scrub.Options{}), Dedup: ingest.NewDedup(ingest.DedupOptions{Window: time.Minute, Now: now}),
 		Stats: ingest.NewStats(now), Now: now, Log: slog.New(slog.DiscardHandler),
 	}, l
 }
