@@ -18,12 +18,12 @@ import (
 // healthMonitor builds the watch over the sources and cdewatch's own
 // controls (PCI DSS 10.6, 10.7.2, 10.7.3) from cfg.Health. It reads the
 // ingest counts, the index's lag and, once it is set, the archiver's lag
-// at each tick.
+// at each tick, and the detector's lag when detection is on.
 func healthMonitor(cfg *config.Config, led *ledger.Ledger, idx *index.Index, stats *ingest.Stats, archiver *atomic.Pointer[archive.Archiver],
 	audit func(context.Context, event.SelfAudit) error, log *slog.Logger) (*health.Monitor, error) {
 	h := cfg.Health
 	hc := health.Config{
-		Audit: audit, Ledger: led, Log: log, TickInterval: time.Duration(h.TickInterval),
+		Audit: audit, Log: log, TickInterval: time.Duration(h.TickInterval),
 		Silence:   health.SilenceConfig{Default: time.Duration(h.Silence.Default), Floor: time.Duration(h.Silence.Floor), Ceiling: time.Duration(h.Silence.Ceiling)},
 		KubeAudit: health.KubeAuditConfig{Off: h.KubeAudit.Off, Timeout: time.Duration(h.KubeAudit.Timeout)},
 		Lag:       health.LagConfig{MaxRecords: h.Lag.MaxRecords, MaxAge: time.Duration(h.Lag.MaxAge)},
@@ -37,6 +37,10 @@ func healthMonitor(cfg *config.Config, led *ledger.Ledger, idx *index.Index, sta
 			}
 			return out
 		},
+	}
+	if cfg.Detect.Enabled {
+		// The monitor sees records through the detector, and watches its lag.
+		hc.Ledger = led
 	}
 	if h.Disk.Off {
 		hc.Disk.Path = ""

@@ -122,3 +122,46 @@ func TestAuditLossServe(t *testing.T) {
 	}
 	t.Logf("loss alert: %s", rows[0][0])
 }
+
+// With detection off (detect.enabled: false) there is no detector whose
+// lag to watch: the monitor must not report one (it would record a false
+// failure of a control in the audit trail on every start).
+func TestDetectDisabledNoDetectorLag(t *testing.T) {
+	ts := startServer(t, t.TempDir(), "c1", func(c *config.Config) {
+		c.Detect.Enabled = false
+		c.Health.TickInterval = config.Duration(100 * time.Millisecond)
+	})
+	if status, body, _ := do(t, http.MethodPost, "http://"+ts.addr+"/v1/ingest/k8s-audit", ts.ingestToken, eventList(stagedEvent("a1", "ResponseComplete", time.Now()))); status != http.StatusOK {
+		t.Fatalf("ingest: %d %s", status, body)
+	}
+	auditor := createToken(t, ts, "--role", "auditor")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		status, b, _ := do(t, http.MethodGet, "http://"+ts.addr+"/metrics", auditor, nil)
+		if status != http.StatusOK {
+			t.Fatalf("metrics: %d %s", status, b)
+		}
+		if strings.Contains(string(b), `cdewatch_health_consumer_lag_records{consumer="detect"}`) {
+			t.Fatalf("the detector's lag is reported while detection is off:\n%s", grepLines(string(b), "consumer_lag"))
+		}
+		// The index's lag shows that the monitor has ticked.
+		if strings.Contains(string(b), `cdewatch_health_consumer_lag_records{consumer="index"}`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the monitor reported no lag in 10 s:\n%s", grepLines(string(b), "consumer_lag"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for l := range strings.Lines(s) {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
+}
