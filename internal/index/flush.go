@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"time"
@@ -35,6 +36,10 @@ func execTxOn(ctx context.Context, conn *sql.Conn, what string, stmts []string) 
 	}
 	return nil
 }
+
+// checkpointFailsWarn is how many checkpoints after flushes must fail in a
+// row (and every how many more) for a warning.
+const checkpointFailsWarn = 5
 
 // flushPlan is what one flush covers: the records from <= seq < to.
 type flushPlan struct {
@@ -96,10 +101,20 @@ func (x *Index) flush(ctx context.Context, f flushPlan) error {
 	}
 	x.stage.markFlushed(f.to)
 	if !x.inMemory && f.rows >= x.opts.FlushRows {
-		// Not fatal: DuckDB checkpoints at CheckpointThreshold anyway.
+		// Not fatal: the next large flush checkpoints again, and DuckDB
+		// checkpoints at CheckpointThreshold anyway. A checkpoint fails
+		// while another transaction writes (e.g. the hot-window expiry);
+		// only a run of failures is worth a warning.
 		start := time.Now()
 		if _, err := x.db.ExecContext(ctx, "CHECKPOINT"); err != nil {
-			x.log.Warn("index: checkpoint failed", "err", err)
+			n := x.checkpointFails.Add(1)
+			lvl := slog.LevelDebug
+			if n%checkpointFailsWarn == 0 {
+				lvl = slog.LevelWarn
+			}
+			x.log.Log(ctx, lvl, "index: checkpoint after a flush failed; the write-ahead log grows until one succeeds", "failed_in_a_row", n, "err", err)
+		} else {
+			x.checkpointFails.Store(0)
 		}
 		x.log.Debug("index: checkpoint", "took", time.Since(start))
 	}

@@ -209,8 +209,12 @@ type Index struct {
 	mu       sync.Mutex
 	advanced chan struct{} // closed and replaced whenever cursor moves
 	stats    Stats
-	flushErr error           // the last flush's, nil once one succeeds
-	seen     map[string]bool // unknown tables already logged
+	flushErr error // the last flush's, nil once one succeeds
+	// checkpointFails counts the checkpoints after flushes that failed in
+	// a row (another transaction active, usually): logged as a warning
+	// only when it is not a passing matter.
+	checkpointFails atomic.Int64
+	seen            map[string]bool // unknown tables already logged
 }
 
 type sourceRef struct{ Source }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -394,5 +395,64 @@ func TestChunkAddChecksKinds(t *testing.T) {
 				t.Fatalf("%d rows, want 1", c.n)
 			}
 		})
+	}
+}
+
+// A checkpoint after a large flush fails while another transaction
+// writes; the flush still counts, and only a run of such failures is a
+// warning (one every checkpointFailsWarn in a row), not each.
+func TestCheckpointFailuresWarnWhenRepeated(t *testing.T) {
+	var logged bytes.Buffer
+	x := openIndex(t, filepath.Join(t.TempDir(), "index.duckdb"), Options{FlushRows: 10,
+		Logger: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ctx := context.Background()
+	if _, err := x.db.ExecContext(ctx, "CREATE TABLE blocker (x INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := x.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{"BEGIN TRANSACTION", "INSERT INTO blocker VALUES (1)"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := &cycleSource{recs: demoRecords(t, 20), n: 1000}
+	flush := func(i int) {
+		t.Helper()
+		stageRecords(t, x, src, uint64(i*20), uint64((i+1)*20))
+		f, err := x.planFlush(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := x.flush(ctx, f); err != nil {
+			t.Fatalf("flush %d: %v", i, err)
+		}
+		x.stage.drop(f.to)
+	}
+	for i := range checkpointFailsWarn + 1 {
+		flush(i)
+	}
+	warns := strings.Count(logged.String(), "level=WARN")
+	debugs := strings.Count(logged.String(), "level=DEBUG msg=\"index: checkpoint after a flush failed")
+	if warns != 1 || debugs != checkpointFailsWarn {
+		t.Errorf("%d flushes with a writer active: %d warnings and %d debug messages about checkpoints, want 1 and %d:\n%s",
+			checkpointFailsWarn+1, warns, debugs, checkpointFailsWarn, logged.String())
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	flush(checkpointFailsWarn + 1)
+	if n := x.checkpointFails.Load(); n != 0 {
+		t.Errorf("after a checkpoint succeeded, %d failures in a row are counted, want 0", n)
+	}
+	var next uint64
+	if err := x.db.QueryRowContext(ctx, "SELECT next_seq FROM "+qualify(fileSchema, stateName)).Scan(&next); err != nil {
+		t.Fatal(err)
+	}
+	if want := uint64(20 * (checkpointFailsWarn + 2)); next != want {
+		t.Errorf("the file's cursor is at %d after the flushes, want %d", next, want)
 	}
 }
