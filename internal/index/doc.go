@@ -24,11 +24,12 @@
 // old, a flush (flush.go) inserts staged rows into the file's tables in
 // one transaction, which also advances the file's cursor and counters;
 // after a crash, Run resumes from that cursor and stages the rest again,
-// so that nothing is lost or indexed twice. A large flush covers whole
-// row groups of its largest table, which DuckDB writes straight to the
-// file compressed; the rest waits for the next flush, as a partial row
-// group would be merged with the next rows at a checkpoint and compressed
-// again. When flushes fall behind, the stage grows up to StageMemory,
+// so that nothing is lost or indexed twice. A flush whose largest table
+// has rows for a whole row group covers whole row groups of it, which
+// DuckDB writes straight to the file compressed; the rest waits for the
+// next flush (at least FlushInterval), as a partial row group would be
+// merged with the next rows at a checkpoint and compressed again. When
+// flushes fall behind, the stage grows up to StageMemory,
 // then batches wait.
 //
 // DuckDB calls in this package never get a context that may be canceled:

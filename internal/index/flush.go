@@ -52,15 +52,15 @@ type flushPlan struct {
 // rowGroupRows is the number of rows of a DuckDB row group.
 const rowGroupRows = 122880
 
-// planFlush returns the next flush: all that the stage holds if it holds
-// less than FlushRows rows; else what fills whole row groups of the
-// table with the most staged rows. DuckDB writes whole row groups of a
-// bulk insert straight to the file; a partial last row group is merged
-// with the next rows at a checkpoint, compressing them all again, which
-// costs more than the insert.
+// planFlush returns the next flush: what fills whole row groups of the
+// table with the most staged rows, or all that the stage holds if that
+// table's rows fill none (or fill them exactly). DuckDB writes whole row
+// groups of a bulk insert straight to the file; a partial last row group
+// is merged with the next rows at a checkpoint, compressing them all
+// again, which costs more than the insert.
 func (x *Index) planFlush(ctx context.Context) (flushPlan, error) {
 	f := x.stage.plan(x.stage.end())
-	if f.rows < x.opts.FlushRows || x.inMemory {
+	if x.inMemory || f.rows == 0 {
 		return f, nil
 	}
 	big, n := "", 0
@@ -75,11 +75,20 @@ func (x *Index) planFlush(ctx context.Context) (flushPlan, error) {
 	if err != nil {
 		return f, fmt.Errorf("index: read the size of %s: %w", big, err)
 	}
-	tail := int(total % rowGroupRows)
-	if fill := (tail+n)/rowGroupRows*rowGroupRows - tail; fill > 0 && fill < n {
+	if fill := alignedRows(int(total%rowGroupRows), n); fill < n {
 		f = x.stage.plan(x.stage.after(big, fill))
 	}
 	return f, nil
+}
+
+// alignedRows returns how many of n staged rows of a table whose last row
+// group holds tail rows to flush: as many as end on a row group boundary,
+// or all n when they reach none (or end on one).
+func alignedRows(tail, n int) int {
+	if fill := (tail+n)/rowGroupRows*rowGroupRows - tail; fill > 0 {
+		return fill
+	}
+	return n
 }
 
 // flush writes the staged rows of f into the file's tables and advances
@@ -100,7 +109,7 @@ func (x *Index) flush(ctx context.Context, f flushPlan) error {
 		return err
 	}
 	x.stage.markFlushed(f.to)
-	if !x.inMemory && f.rows >= x.opts.FlushRows {
+	if !x.inMemory && f.rows >= min(x.opts.FlushRows, rowGroupRows) {
 		// Not fatal: the next large flush checkpoints again, and DuckDB
 		// checkpoints at CheckpointThreshold anyway. A checkpoint fails
 		// while another transaction writes (e.g. the hot-window expiry);

@@ -88,10 +88,11 @@ type Options struct {
 	// events of 1.8 KB. When flushes fall behind and the stage holds that
 	// much, batches wait.
 	StageMemory int64
-	// FlushInterval is the longest a staged batch waits for a flush when
-	// fewer than FlushRows rows are staged; default 10s. Queries read
-	// staged rows more slowly than the file's, so at low rates the stage
-	// is kept small.
+	// FlushInterval is how long a staged batch waits for a flush when
+	// fewer than FlushRows rows are staged; default 10s. Rows a flush left
+	// short of a whole row group wait up to another FlushInterval after
+	// it. Queries read staged rows more slowly than the file's, so at low
+	// rates the stage is kept small.
 	FlushInterval time.Duration
 	// CheckpointThreshold is DuckDB's checkpoint_threshold, the WAL size
 	// at which DuckDB checkpoints by itself; default "1GB". DuckDB's own

@@ -84,7 +84,8 @@ type flushed struct {
 // (add their rows to the stage) in that order, so that what is committed
 // is always a prefix of the source. It also flushes the stage to the
 // database file, one flush at a time, once FlushRows rows are staged or
-// the oldest staged batch is FlushInterval old.
+// the oldest staged batch is FlushInterval old (and the last flush ended
+// FlushInterval ago: rows a flush left for whole row groups wait for more).
 type pipeline struct {
 	x       *Index
 	src     Source
@@ -101,6 +102,7 @@ type pipeline struct {
 	flushErr  error         // its error; set before flushDone is closed
 	flushTo   uint64        // what it covers
 	retryAt   time.Time     // when a failed flush may run again
+	flushEnd  time.Time     // when the last flush that succeeded ended
 	drops     []flushed     // oldest first
 }
 
@@ -258,7 +260,7 @@ func (p *pipeline) cycle(ctx context.Context, catchUp bool) (int64, error) {
 	if p.flushing || time.Now().Before(p.retryAt) || oldest.IsZero() {
 		return size, nil
 	}
-	if rows >= x.opts.FlushRows || time.Since(oldest) >= x.opts.FlushInterval {
+	if p.flushDue(rows, oldest, time.Now()) {
 		f, err := x.planFlush(ctx)
 		if err != nil {
 			p.flushFailed(err)
@@ -280,6 +282,15 @@ func (p *pipeline) cycle(ctx context.Context, catchUp bool) (int64, error) {
 	return size, nil
 }
 
+// flushDue says whether to flush rows staged since oldest at now: once
+// FlushRows are staged, or the oldest is FlushInterval old — unless the
+// last flush ended less than FlushInterval ago, having left rows short of
+// a whole row group to wait for more.
+func (p *pipeline) flushDue(rows int, oldest, now time.Time) bool {
+	iv := p.x.opts.FlushInterval
+	return rows >= p.x.opts.FlushRows || now.Sub(oldest) >= iv && now.Sub(p.flushEnd) >= iv
+}
+
 // flushEnded records how the flush in progress, which ended, went.
 func (p *pipeline) flushEnded() {
 	err := p.flushErr
@@ -289,7 +300,8 @@ func (p *pipeline) flushEnded() {
 		return
 	}
 	p.x.setFlushErr(nil)
-	p.drops = append(p.drops, flushed{to: p.flushTo, at: time.Now()})
+	p.flushEnd = time.Now()
+	p.drops = append(p.drops, flushed{to: p.flushTo, at: p.flushEnd})
 }
 
 // flushFailed reports a failed flush, to be retried after RetryInterval.

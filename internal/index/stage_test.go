@@ -456,3 +456,49 @@ func TestCheckpointFailuresWarnWhenRepeated(t *testing.T) {
 		t.Errorf("the file's cursor is at %d after the flushes, want %d", next, want)
 	}
 }
+
+// A flush ends on a row group boundary of its largest table when its rows
+// reach one, so that DuckDB writes whole row groups compressed and no
+// checkpoint compresses a partial one again.
+func TestAlignedRows(t *testing.T) {
+	const g = rowGroupRows
+	for _, c := range []struct{ tail, n, want int }{
+		{0, 100, 100},                           // reaches no boundary: all
+		{0, g, g},                               // ends on one
+		{0, 241_849, g},                         // 1.97 groups: one
+		{0, 2*g + 5, 2 * g},                     // two
+		{118_969, 127_165, 2*g - 118_969},       // completes the partial group and one more
+		{100_000, 10_000, 10_000},               // still short of the boundary
+		{100_000, g - 100_000, g - 100_000},     // exactly to it
+		{100_000, g - 100_000 + 1, g - 100_000}, // one past it
+	} {
+		if got := alignedRows(c.tail, c.n); got != c.want {
+			t.Errorf("alignedRows(tail %d, n %d) = %d, want %d", c.tail, c.n, got, c.want)
+		}
+	}
+}
+
+// Flushes are due at FlushRows rows, or when the oldest row is
+// FlushInterval old, but not within FlushInterval of the last flush's end:
+// rows a flush left short of a row group wait for more.
+func TestFlushDue(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	p := &pipeline{x: &Index{opts: Options{FlushRows: 1000, FlushInterval: 10 * time.Second}}}
+	for _, c := range []struct {
+		name            string
+		rows            int
+		oldest, lastEnd time.Duration // before now
+		want            bool
+	}{
+		{"few and young", 10, 5 * time.Second, time.Hour, false},
+		{"FlushRows", 1000, time.Second, 0, true},
+		{"old, no flush lately", 10, 10 * time.Second, time.Hour, true},
+		{"old, a flush just ended", 10, 15 * time.Second, 3 * time.Second, false},
+		{"old, the last flush an interval ago", 10, 25 * time.Second, 10 * time.Second, true},
+	} {
+		p.flushEnd = now.Add(-c.lastEnd)
+		if got := p.flushDue(c.rows, now.Add(-c.oldest), now); got != c.want {
+			t.Errorf("%s: flushDue = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
