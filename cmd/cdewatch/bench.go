@@ -54,6 +54,8 @@ func runBench(ctx context.Context, args []string) error {
 	noIndex := fs.Bool("no-index", false, "with --self: run the server without the query index (ledger only)")
 	noDetect := fs.Bool("no-detect", false, "with --self: run the server without the detector")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (with --self: server and load) to this file")
+	var level slog.Level
+	fs.TextVar(&level, "log-level", slog.LevelWarn, "with --self: least severe messages of the server logged (debug, info, warn or error)")
 	cfgPath := fs.String("config", "", "with --self: YAML configuration of the server (the bench sets its data directory and address, and --no-index and --no-detect decide)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -125,7 +127,7 @@ func runBench(ctx context.Context, args []string) error {
 	ready := make(chan string, 1)
 	srvErr := make(chan error, 1)
 	go func() {
-		srvErr <- serve(srvCtx, cfg, false, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), ready)
+		srvErr <- serve(srvCtx, cfg, false, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})), ready)
 	}()
 	select {
 	case addr := <-ready:

@@ -27,9 +27,12 @@ func buildBinary(tb testing.TB) string {
 	return bin
 }
 
-func startBinary(tb testing.TB, bin, data, addr string) *exec.Cmd {
+// startBinary starts bin serve on data and addr, with extra flags, and
+// returns once it answers /healthz. Its log is cmd.Stderr, a
+// *bytes.Buffer to read once the process has been waited for.
+func startBinary(tb testing.TB, bin, data, addr string, extra ...string) *exec.Cmd {
 	tb.Helper()
-	cmd := exec.Command(bin, "serve", "--data", data, "--listen", addr)
+	cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--listen", addr}, extra...)...)
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -141,5 +144,38 @@ func TestBenchSelfReportsIndexCatchUp(t *testing.T) {
 	// Every request was timed until queryable: none is missing or unseen.
 	if string(visible[1]) != string(requests[1]) {
 		t.Errorf("%s requests timed until queryable, %s acknowledged:\n%s", visible[1], requests[1], out)
+	}
+}
+
+// serve --log-level sets the least severe messages logged.
+func TestServeLogLevel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary: skipped in -short mode")
+	}
+	bin := buildBinary(t)
+	t.Setenv("GOMAXPROCS", "") // serve raises it, and says so at debug level
+	for _, c := range []struct {
+		args           []string
+		want, wantNone string
+	}{
+		{nil, "level=INFO msg=\"cdewatch serving\"", "level=DEBUG"},
+		{[]string{"--log-level", "debug"}, "level=DEBUG msg=\"GOMAXPROCS raised for the query index\"", ""},
+		{[]string{"--log-level", "warn"}, "", "level=INFO"},
+	} {
+		srv := startBinary(t, bin, t.TempDir(), proctest.FreeAddr(t), c.args...)
+		if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Wait(); err != nil {
+			t.Errorf("%v: serve ended with %v", c.args, err)
+		}
+		logs := srv.Stderr.(*bytes.Buffer).String()
+		if !strings.Contains(logs, c.want) || c.wantNone != "" && strings.Contains(logs, c.wantNone) {
+			t.Errorf("serve %v logged, want %s and no %q:\n%s", c.args, c.want, c.wantNone, logs)
+		}
+	}
+	out, err := exec.Command(bin, "serve", "--log-level", "loud").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `invalid value "loud" for flag -log-level`) {
+		t.Errorf("serve --log-level loud: %v\n%s", err, out)
 	}
 }

@@ -51,6 +51,8 @@ func runServe(ctx context.Context, args []string) error {
 	data := fs.String("data", "", "data directory (default ./cdewatch-data; with --demo ./cdewatch-demo-data)")
 	demoMode := fs.Bool("demo", false, "load a synthetic day of cluster activity into a fresh ledger, to look around")
 	logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
+	var level slog.Level
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "least severe messages logged: debug, info, warn or error (debug adds e.g. the index's flush and checkpoint timings)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,9 +76,10 @@ func runServe(ctx context.Context, args []string) error {
 	if *data != "" {
 		cfg.Data = *data
 	}
-	var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
 	if *logJSON {
-		h = slog.NewJSONHandler(os.Stderr, nil)
+		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
 	return serve(ctx, cfg, *demoMode, slog.New(h), nil)
 }
