@@ -112,8 +112,8 @@ func (x *Index) flush(ctx context.Context, f flushPlan) error {
 	if !x.inMemory && f.rows >= min(x.opts.FlushRows, rowGroupRows) {
 		// Not fatal: the next large flush checkpoints again, and DuckDB
 		// checkpoints at CheckpointThreshold anyway. A checkpoint fails
-		// while another transaction writes (e.g. the hot-window expiry);
-		// only a run of failures is worth a warning.
+		// while another transaction writes; only a run of failures is
+		// worth a warning.
 		start := time.Now()
 		if _, err := x.db.ExecContext(ctx, "CHECKPOINT"); err != nil {
 			n := x.checkpointFails.Add(1)
