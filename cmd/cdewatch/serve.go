@@ -134,7 +134,7 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 
 	window := time.Duration(cfg.Ingest.DedupWindow)
 	dedup := ingest.NewDedup(ingest.DedupOptions{Window: window, MaxKeys: cfg.Ingest.DedupMaxKeys, Log: log.With("component", "ingest")})
-	if n, err := ingest.RebuildDedup(led, dedup, time.Now().Add(-window)); err != nil {
+	if n, err := ingest.RebuildDedup(led, dedup, time.Now().Add(-window), log); err != nil {
 		return fmt.Errorf("rebuild redelivery index from ledger: %w", err)
 	} else if n > 0 {
 		log.Info("redelivery index rebuilt from ledger", "keys", n, "window", window)

@@ -1,7 +1,10 @@
 package ingest
 
 import (
+	"context"
+
 	"bytes"
+	"github.com/cdewatch/cdewatch/internal/event"
 	"log/slog"
 	"strings"
 
@@ -214,5 +217,52 @@ func TestDedupMaxKeys(t *testing.T) {
 			t.Errorf("after rebuilding 20 keys with MaxKeys 8: %s fresh %v, want %v", k, fresh(c) == 1, want == 1)
 		}
 		c.Done(false)
+	}
+}
+
+// A restart rebuilds the window from the records committed since its
+// start: their keys are remembered, per source; earlier ones are not.
+func TestRebuildDedup(t *testing.T) {
+	p, l := newTestPipeline(t)
+	store := func(source string, keys ...string) {
+		t.Helper()
+		b := &Batch{Source: source, Via: "test"}
+		for _, k := range keys {
+			b.Records = append(b.Records, event.Record{Table: "AppAccess", Key: k, Raw: []byte(`{}`)})
+		}
+		if _, err := p.Store(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store("shop", "a1", "a2")
+	time.Sleep(5 * time.Millisecond)
+	mid := time.Now()
+	time.Sleep(5 * time.Millisecond)
+	store("shop", "b1", "")
+	store("bank", "b2")
+	for _, c := range []struct {
+		since      time.Time
+		wantKeys   int
+		remembered []string // source/key
+		fresh      []string
+	}{
+		{mid, 2, []string{"shop/b1", "bank/b2"}, []string{"shop/a1", "bank/b1", "shop/b2"}},
+		{time.Time{}, 4, []string{"shop/a1", "shop/a2", "shop/b1", "bank/b2"}, []string{"bank/a1"}},
+	} {
+		d := NewDedup(DedupOptions{Window: time.Hour})
+		n, err := RebuildDedup(l, d, c.since, slog.New(slog.DiscardHandler))
+		if err != nil || n != c.wantKeys {
+			t.Errorf("RebuildDedup since %v: %d keys, %v; want %d", c.since, n, err, c.wantKeys)
+		}
+		for want, keys := range map[int][]string{0: c.remembered, 1: c.fresh} {
+			for _, sk := range keys {
+				source, key, _ := strings.Cut(sk, "/")
+				cl := d.Claim(source, []string{key})
+				if fresh(cl) != want {
+					t.Errorf("since %v: %s fresh = %v, want %v", c.since, sk, fresh(cl) == 1, want == 1)
+				}
+				cl.Done(false)
+			}
+		}
 	}
 }

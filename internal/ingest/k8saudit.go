@@ -203,20 +203,29 @@ func Audit(ctx context.Context, l Appender, now time.Time, a event.SelfAudit) er
 	return nil
 }
 
-// RebuildDedup remembers the keys of records stored within window before
-// now, so redeliveries are recognized across a restart.
-func RebuildDedup(l *ledger.Ledger, d *Dedup, since time.Time) (int, error) {
-	n := 0
+// RebuildDedup remembers the keys of records stored since, so
+// redeliveries are recognized across a restart. It logs its progress every
+// few seconds (a busy window holds millions of records).
+func RebuildDedup(l *ledger.Ledger, d *Dedup, since time.Time, log *slog.Logger) (int, error) {
+	n, records := 0, 0
+	last := time.Now()
 	var r event.Record
-	err := l.ScanSince(since, func(_ uint64, b []byte) error {
+	err := l.ScanSince(since, func(seq uint64, b []byte) error {
 		if err := r.UnmarshalBinary(b); err != nil {
-			return err
+			return fmt.Errorf("record %d: %w", seq, err)
 		}
 		if r.Key != "" {
 			d.Remember(r.Source, r.Key)
 			n++
 		}
+		if records++; records%4096 == 0 && time.Since(last) >= rebuildProgressEvery {
+			last = time.Now()
+			log.Info("rebuilding the redelivery index from the ledger", "since", since.UTC().Format(time.RFC3339), "records_read", records, "keys", n, "at_seq", seq)
+		}
 		return nil
 	})
 	return n, err
 }
+
+// rebuildProgressEvery is how often RebuildDedup logs its progress.
+const rebuildProgressEvery = 5 * time.Second
