@@ -1,22 +1,21 @@
 package ingest
 
 import (
-	"context"
-
 	"bytes"
-	"github.com/cdewatch/cdewatch/internal/event"
-	"log/slog"
-	"strings"
-
+	"context"
 	"fmt"
-	"github.com/cdewatch/cdewatch/internal/promtest"
+	"log/slog"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cdewatch/cdewatch/internal/event"
+	"github.com/cdewatch/cdewatch/internal/promtest"
 )
 
 type fakeClock struct{ t atomic.Int64 }
