@@ -16,11 +16,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/auth"
@@ -152,7 +154,9 @@ func runBench(ctx context.Context, args []string) error {
 			probed <- probeResult{s, err}
 		}()
 	}
+	cpuStart, loadStart := processCPU(), time.Now()
 	res, err := benchLoad(ctx, c)
+	cpuLoad, loadTime := processCPU()-cpuStart, time.Since(loadStart)
 	var catchUp, visibility string
 	if err == nil && cfg.Index.Enabled {
 		catchUp, err = indexCatchUp(ctx, c.server, readerToken, res.events)
@@ -164,6 +168,7 @@ func runBench(ctx context.Context, args []string) error {
 			visibility = visibilityReport(res.acks, p.samples, probeEvery)
 		}
 	}
+	cpuAll := processCPU() - cpuStart
 	stop()
 	if serr := <-srvErr; err == nil {
 		err = serr
@@ -178,10 +183,38 @@ func runBench(ctx context.Context, args []string) error {
 		fmt.Println(catchUp)
 		fmt.Println(visibility)
 	}
+	fmt.Println(cpuReport(cpuLoad, loadTime, cpuAll, res.events, cfg.Index.Enabled))
 	if *keep {
 		fmt.Println("data directory kept:", dir)
 	}
 	return nil
+}
+
+// processCPU returns the CPU time this process has used (user and
+// system), the server's and the load generator's with --self.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuReport says how much CPU the process used: on average during the
+// load, and per acknowledged event until the load ended and, with the
+// index, all were queryable (the flushes of the last staged rows to
+// DuckDB may still follow).
+func cpuReport(load, loadTime, all time.Duration, events int64, index bool) string {
+	until := "until the load ended"
+	if index {
+		until = "until all were queryable"
+	}
+	perEvent := 0.0
+	if events > 0 {
+		perEvent = float64(all.Microseconds()) / float64(events)
+	}
+	return fmt.Sprintf("process CPU (server and load generator): %.2f of %d cores during the load; %.1f µs per acknowledged event %s",
+		load.Seconds()/loadTime.Seconds(), runtime.NumCPU(), perEvent, until)
 }
 
 // indexCatchUp reports how many of the acked audit events queries did not

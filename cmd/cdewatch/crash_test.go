@@ -135,7 +135,8 @@ func TestBenchSelfReportsIndexCatchUp(t *testing.T) {
 	caught := regexp.MustCompile(`query index: (\d+) acked events not queryable when the load ended, all queryable [0-9.]+s later`).FindSubmatch(out)
 	requests := regexp.MustCompile(`acknowledged \d+ events in (\d+) requests`).FindSubmatch(out)
 	visible := regexp.MustCompile(`query index visibility, acknowledgement to queryable \(cursor read every 100ms\), (\d+) requests: p50 \S+ p90 \S+ p99 \S+ max \S+\n`).FindSubmatch(out)
-	if acked == nil || caught == nil || requests == nil || visible == nil {
+	cpu := regexp.MustCompile(`process CPU \(server and load generator\): [0-9.]+ of \d+ cores during the load; [0-9.]+ µs per acknowledged event until all were queryable\n`).Find(out)
+	if acked == nil || caught == nil || requests == nil || visible == nil || cpu == nil {
 		t.Fatalf("bench --self printed:\n%s", out)
 	}
 	if n, _ := strconv.Atoi(string(acked[1])); n < 4000 {
