@@ -148,13 +148,18 @@ func TestBenchSelfReportsIndexCatchUp(t *testing.T) {
 	}
 }
 
-// serve --log-level sets the least severe messages logged.
+// serve --log-level sets the least severe messages logged; a server
+// without detection says so.
 func TestServeLogLevel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary: skipped in -short mode")
 	}
 	bin := buildBinary(t)
 	t.Setenv("GOMAXPROCS", "") // serve raises it, and says so at debug level
+	noDetect := filepath.Join(t.TempDir(), "nodetect.yaml")
+	if err := os.WriteFile(noDetect, []byte("detect:\n  enabled: false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args           []string
 		want, wantNone string
@@ -162,6 +167,7 @@ func TestServeLogLevel(t *testing.T) {
 		{nil, "level=INFO msg=\"cdewatch serving\"", "level=DEBUG"},
 		{[]string{"--log-level", "debug"}, "level=DEBUG msg=\"GOMAXPROCS raised for the query index\"", ""},
 		{[]string{"--log-level", "warn"}, "", "level=INFO"},
+		{[]string{"--log-level", "warn", "--config", noDetect}, "level=WARN msg=\"detection is off (detect.enabled: false)", "level=INFO"},
 	} {
 		srv := startBinary(t, bin, t.TempDir(), proctest.FreeAddr(t), c.args...)
 		if err := srv.Process.Signal(syscall.SIGTERM); err != nil {

@@ -301,6 +301,9 @@ func serve(ctx context.Context, cfg *config.Config, demoMode bool, log *slog.Log
 		return err
 	}
 	detector.Store(det)
+	if det == nil {
+		log.Warn("detection is off (detect.enabled: false): no alert is raised or sent, and failures of the sources and of cdewatch's controls are only logged and recorded")
+	}
 	runners = append(runners, detectors...)
 	runners = append(runners, runner{"health", func(ctx context.Context) error { return hm.Run(ctx, raise) }})
 	guards, err := protectRunners(ctx, cfg, led, idx, hm, &archiver, audit, raise, metrics, log)
