@@ -251,12 +251,25 @@ func Open(path string, opts Options) (*Index, error) {
 		cfg.Set("memory_limit", opts.MemoryLimit)
 	}
 	cfg.Set("checkpoint_threshold", opts.CheckpointThreshold)
+	// The first connection creates the query schema (in the file, where
+	// it stays); later ones only use it: CREATE SCHEMA IF NOT EXISTS is a
+	// write transaction even when the schema exists, and a checkpoint
+	// fails while one is open.
+	var schemaMu sync.Mutex
+	schemaMade := false
 	connector, err := duckdb.NewConnector(path+"?"+cfg.Encode(), func(e driver.ExecerContext) error {
-		for _, q := range connInit {
+		schemaMu.Lock()
+		defer schemaMu.Unlock()
+		stmts := []string{connInit}
+		if !schemaMade {
+			stmts = []string{createQuerySchema, connInit}
+		}
+		for _, q := range stmts {
 			if _, err := e.ExecContext(context.Background(), q, nil); err != nil {
 				return fmt.Errorf("index: prepare a connection: %s: %w", q, err)
 			}
 		}
+		schemaMade = true
 		return nil
 	})
 	if err != nil {

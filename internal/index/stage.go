@@ -51,12 +51,12 @@ const (
 // catalog.schema, unquoted, of this package's own identifiers).
 func qualify(schema, name string) string { return schema + "." + quoteIdent(name) }
 
-// connInit prepares each new connection: names resolve first in the
-// query views.
-var connInit = []string{
-	"CREATE SCHEMA IF NOT EXISTS " + querySchema,
-	"SET search_path = '" + querySchema + "," + fileSchema + "'",
-}
+// createQuerySchema creates the schema of the query views; connInit then
+// prepares each new connection: names resolve first in the query views.
+const (
+	createQuerySchema = "CREATE SCHEMA IF NOT EXISTS " + querySchema
+	connInit          = "SET search_path = '" + querySchema + "," + fileSchema + "'"
+)
 
 // chunkRows is how many rows a staged chunk holds at most: one DuckDB
 // vector, so that a chunk fills one DataChunk of the table function.

@@ -502,3 +502,49 @@ func TestFlushDue(t *testing.T) {
 		}
 	}
 }
+
+// Every connection resolves table names to the query views, while only
+// the first creates their schema: CREATE SCHEMA IF NOT EXISTS is a write
+// transaction in DuckDB even when the schema exists, and a checkpoint
+// fails while one is open (checked here too, as the reason).
+func TestConnectionsAndQuerySchema(t *testing.T) {
+	x := openIndex(t, filepath.Join(t.TempDir(), "index.duckdb"), Options{})
+	ctx := context.Background()
+	if _, err := x.db.ExecContext(ctx, "CALL enable_logging('QueryLog')"); err != nil {
+		t.Fatal(err)
+	}
+	var conns []*sql.Conn
+	for i := range 4 { // held at once: at least three opened now
+		c, err := x.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+		var n int
+		if err := c.QueryRowContext(ctx, "SELECT count(*) FROM KubeAuditLogs").Scan(&n); err != nil {
+			t.Fatalf("connection %d: the query views do not resolve: %v", i, err)
+		}
+	}
+	var inits, creates int
+	err := x.db.QueryRowContext(ctx, "SELECT count(*) FILTER (WHERE message = ?), count(*) FILTER (WHERE message = ?) FROM duckdb_logs",
+		connInit, createQuerySchema).Scan(&inits, &creates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inits < 3 || creates != 0 {
+		t.Errorf("connections opened after the first ran %q %d times and %q %d times, want at least 3 and 0", connInit, inits, createQuerySchema, creates)
+	}
+	c := conns[0]
+	for _, q := range []string{"BEGIN TRANSACTION", createQuerySchema} {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := conns[1].ExecContext(ctx, "CHECKPOINT"); err == nil {
+		t.Error("a checkpoint succeeded while CREATE SCHEMA IF NOT EXISTS was open: DuckDB no longer counts it as a write")
+	}
+	if _, err := c.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+}
