@@ -73,6 +73,9 @@ type job struct {
 // the rows in neither (see stage.go).
 const flushGrace = time.Second
 
+// stageFullWarnEvery is how often a full stage is logged at most.
+const stageFullWarnEvery = 10 * time.Minute
+
 // flushed is a flush that succeeded: the stage drops what it covered
 // flushGrace after it.
 type flushed struct {
@@ -97,13 +100,15 @@ type pipeline struct {
 	assigned uint64 // the first seq not given to a worker
 	started  time.Time
 
-	flushing  bool
-	flushDone chan struct{} // closed when the flush in progress ended
-	flushErr  error         // its error; set before flushDone is closed
-	flushTo   uint64        // what it covers
-	retryAt   time.Time     // when a failed flush may run again
-	flushEnd  time.Time     // when the last flush that succeeded ended
-	drops     []flushed     // oldest first
+	flushing   bool
+	flushDone  chan struct{} // closed when the flush in progress ended
+	flushErr   error         // its error; set before flushDone is closed
+	flushTo    uint64        // what it covers
+	retryAt    time.Time     // when a failed flush may run again
+	flushEnd   time.Time     // when the last flush that succeeded ended
+	full       bool          // the stage held StageMemory at the last look
+	fullWarned time.Time     // when that was last logged
+	drops      []flushed     // oldest first
 }
 
 func (x *Index) newPipeline(ctx context.Context, src Source) (*pipeline, error) {
@@ -200,6 +205,12 @@ func (p *pipeline) run(ctx context.Context, catchUp bool) error {
 			return p.finish(ctx, catchUp)
 		}
 		full := staged >= x.opts.StageMemory
+		if full && !p.full && !catchUp && time.Since(p.fullWarned) >= stageFullWarnEvery {
+			p.fullWarned = time.Now()
+			x.log.Warn("index: the stage is full (index.stage_memory): new records wait for DuckDB's writes and become queryable later; "+
+				"the load is above what this CPU indexes (docs/DEPLOY.md, Sizing)", "stage_bytes", staged, "limit", x.opts.StageMemory)
+		}
+		p.full = full
 		var delay <-chan time.Time
 		if p.assigned < size && len(p.inflight) < p.workers && !full {
 			wait := x.opts.BatchDelay - time.Since(p.started)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -547,4 +548,35 @@ func TestConnectionsAndQuerySchema(t *testing.T) {
 	if _, err := c.ExecContext(ctx, "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A stage that fills up (flushes behind the load) is logged, once while
+// it stays full and at most every stageFullWarnEvery; indexing goes on as
+// flushes free it.
+func TestStageFullWarns(t *testing.T) {
+	var logged bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logged, mu: &mu}, nil))
+	x := openIndex(t, filepath.Join(t.TempDir(), "index.duckdb"), Options{StageMemory: 1, FlushRows: 50, MaxBatch: 50, BatchDelay: -1, Logger: log})
+	recs := demoRecords(t, 400)
+	src := newMemSource(recs...)
+	runIndex(t, x, src)
+	waitFor(t, x, uint64(len(recs)-1))
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logged.String(), "the stage is full"); n != 1 {
+		t.Errorf("%d warnings about a full stage, want 1:\n%s", n, logged.String())
+	}
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
