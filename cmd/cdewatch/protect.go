@@ -69,6 +69,20 @@ func protectRunners(ctx context.Context, cfg *config.Config, led *ledger.Ledger,
 	return g, nil
 }
 
+// slowPass says, when a full integrity pass took more than 10% longer than
+// integrity.full_pass, that the CPU cannot re-verify the ledger that
+// often; "" otherwise. The monitor sizes each step to finish a pass in 80%
+// of full_pass, so a pass that overruns it had too little CPU.
+func slowPass(p ledger.PassResult, fullPass time.Duration) string {
+	took := p.Finished.Sub(p.Started)
+	if took*10 <= fullPass*11 {
+		return ""
+	}
+	return fmt.Sprintf("integrity: a full pass over the ledger took %v, longer than integrity.full_pass (%v): "+
+		"re-verifying every stored record needs about 4 µs of CPU each per pass; raise integrity.full_pass or the CPU (docs/DEPLOY.md, Sizing)",
+		took.Round(time.Minute), fullPass)
+}
+
 // integrityRunner re-verifies the ledger's stored data (PCI DSS 10.3.4):
 // any damage is recorded and raised as a critical alert naming the
 // leaves; every completed full pass is recorded as evidence.
@@ -102,6 +116,9 @@ func integrityRunner(cfg *config.Config, led *ledger.Ledger, audit func(context.
 			}
 			if p.OK {
 				_ = hm.ReportControl(ctx, health.ControlVerifier, "ledger", nil)
+			}
+			if msg := slowPass(p, time.Duration(cfg.Integrity.FullPass)); msg != "" {
+				log.Warn(msg, "started", p.Started, "finished", p.Finished, "leaves", p.Leaves, "bytes", p.Bytes)
 			}
 		},
 	})

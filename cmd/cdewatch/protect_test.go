@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cdewatch/cdewatch/internal/config"
+	"github.com/cdewatch/cdewatch/internal/ledger"
 )
 
 // TestIntegrityServe tampers with a running server's ledger — replaces the
@@ -287,4 +288,25 @@ func TestGuardsAPI(t *testing.T) {
 	}
 	waitRows(t, post, `CdewatchAudit | where OperationName == "index.rehydrate" | count`, func(r [][]json.RawMessage) bool { return string(r[0][0]) == "1" })
 	waitRows(t, post, `KubeAuditLogs | count`, func(r [][]json.RawMessage) bool { return string(r[0][0]) == "5" })
+}
+
+// A full integrity pass that overran integrity.full_pass by more than 10%
+// is worth a warning (the CPU cannot keep up); one within it is not.
+func TestSlowPass(t *testing.T) {
+	start := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		took time.Duration
+		warn bool
+	}{
+		{19 * time.Hour, false},
+		{24 * time.Hour, false},
+		{26 * time.Hour, false},
+		{27 * time.Hour, true},
+		{72 * time.Hour, true},
+	} {
+		msg := slowPass(ledger.PassResult{Started: start, Finished: start.Add(c.took), OK: true}, 24*time.Hour)
+		if (msg != "") != c.warn || c.warn && !strings.Contains(msg, "integrity.full_pass") {
+			t.Errorf("pass of %v against a full_pass of 24h: %q, want a warning %v", c.took, msg, c.warn)
+		}
+	}
 }

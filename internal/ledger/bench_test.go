@@ -221,3 +221,45 @@ func BenchmarkCompressionLevels(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIntegrityPass measures the integrity monitor's full pass (every
+// segment byte re-read, every record re-hashed, every stored tree hash and
+// the root compared), one whole pass per iteration. The monitor spreads a
+// pass over MonitorOptions.FullPass, so its cost is about 1.25 × the
+// records held × cpu-µs/record per FullPass (docs/DEPLOY.md, Sizing).
+func BenchmarkIntegrityPass(b *testing.B) {
+	dir := benchLedger(b)
+	l, err := Open(Options{Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	var passes []PassResult
+	m := l.NewMonitor(MonitorOptions{MinPassBytes: 1 << 40, OnPass: func(p PassResult) { passes = append(passes, p) }})
+	if d := m.Check(context.Background()); len(d) != 0 { // records the segments, and a first pass
+		b.Fatal(d)
+	}
+	passes = passes[:0]
+	cpu0 := cpuTime()
+	for b.Loop() {
+		if d := m.Check(context.Background()); len(d) != 0 {
+			b.Fatal(d)
+		}
+	}
+	cpu := cpuTime() - cpu0
+	if len(passes) != b.N {
+		b.Fatalf("%d passes in %d checks", len(passes), b.N)
+	}
+	var leaves uint64
+	var bytes int64
+	for _, p := range passes {
+		if !p.OK {
+			b.Fatalf("pass %+v", p)
+		}
+		leaves += p.Leaves
+		bytes += p.Bytes
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(leaves), "cpu-µs/record")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(bytes), "cpu-ns/stored-byte")
+	b.ReportMetric(float64(leaves)/b.Elapsed().Seconds(), "records/s")
+}
