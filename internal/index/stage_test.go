@@ -515,7 +515,7 @@ func TestConnectionsAndQuerySchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	var conns []*sql.Conn
-	for i := range 4 { // held at once: at least three opened now
+	for i := range 4 { // held at once: some opened now
 		c, err := x.db.Conn(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -533,8 +533,8 @@ func TestConnectionsAndQuerySchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if inits < 3 || creates != 0 {
-		t.Errorf("connections opened after the first ran %q %d times and %q %d times, want at least 3 and 0", connInit, inits, createQuerySchema, creates)
+	if inits < 1 || creates != 0 { // the pool may reuse up to two idle connections
+		t.Errorf("connections opened after the first ran %q %d times and %q %d times, want at least once and never", connInit, inits, createQuerySchema, creates)
 	}
 	c := conns[0]
 	for _, q := range []string{"BEGIN TRANSACTION", createQuerySchema} {
