@@ -73,9 +73,18 @@ type Detector struct {
 	Ledger  Ledger
 	Rules   []Evaluator
 	Deliver DeliverFunc
-	// StateFile holds the cursor (JSON); written atomically after each
-	// batch.
-	StateFile    string
+	// StateFile holds the cursor and the rules' state (JSON), written
+	// atomically every SaveInterval while records arrive and when Run
+	// returns.
+	StateFile string
+	// SaveInterval is the longest the state file lags the cursor while
+	// records arrive; default 1s. A save marshals every rule's state and
+	// fsyncs it, which must not happen at every batch: while following
+	// the ledger a batch is one PollInterval of records, and the state
+	// (baselines of up to 100,000 identities) can be megabytes. After a
+	// crash, the records since the last save are evaluated again (those
+	// covered by alerts already recorded raise nothing).
+	SaveInterval time.Duration
 	PollInterval time.Duration // default 50ms
 	MaxBatch     int           // records per batch; default 10,000
 	Now          func() time.Time
@@ -136,6 +145,23 @@ func (d *Detector) Run(ctx context.Context) error {
 	if err := d.save(next); err != nil {
 		return err
 	}
+	saved, savedAt := next, time.Now()
+	saveEvery := d.SaveInterval
+	if saveEvery <= 0 {
+		saveEvery = time.Second
+	}
+	// save writes the state once SaveInterval has passed (or at the end),
+	// if the cursor moved.
+	save := func(force bool) error {
+		if next == saved || !force && time.Since(savedAt) < saveEvery {
+			return nil
+		}
+		if err := d.save(next); err != nil {
+			return err
+		}
+		saved, savedAt = next, time.Now()
+		return nil
+	}
 	poll := d.PollInterval
 	if poll <= 0 {
 		poll = 50 * time.Millisecond
@@ -151,33 +177,37 @@ func (d *Detector) Run(ctx context.Context) error {
 		if next >= size {
 			select {
 			case <-ctx.Done():
-				return nil
+				return save(true)
 			case <-t.C:
+				if err := save(false); err != nil {
+					return err
+				}
 				continue
 			}
 		}
 		to := min(size, next+max)
 		if err := d.batch(ctx, next, to); err != nil {
+			// No save: the rules' state has taken in part of the batch,
+			// and the state file holds a consistent earlier cursor.
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
 		next = to
+		if err := save(false); err != nil {
+			return err
+		}
 	}
 }
 
-// batch evaluates [from, to), appends the alerts and delivers them, then
-// saves the cursor.
+// batch evaluates [from, to), appends the alerts and delivers them.
 func (d *Detector) batch(ctx context.Context, from, to uint64) error {
 	var alerts []alert.Alert
 	if err := d.evaluate(from, to, func(a alert.Alert) { alerts = append(alerts, a) }); err != nil {
 		return err
 	}
-	if err := d.record(ctx, alerts, to, d.Now().UTC()); err != nil {
-		return err
-	}
-	return d.save(to)
+	return d.record(ctx, alerts, to, d.Now().UTC())
 }
 
 // Raise records alerts raised apart from the records the detector reads

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -211,4 +212,57 @@ func newRestartable(tb testing.TB, rules func() []Evaluator) *restartable {
 func (r *restartable) detector() *Detector {
 	return &Detector{Ledger: r.l, Rules: r.rules(), Deliver: r.s.deliver, StateFile: r.state,
 		PollInterval: time.Millisecond, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
+}
+
+// The state file follows the cursor at most every SaveInterval while
+// records arrive (a save marshals every rule's state and fsyncs it), and
+// is written when Run returns.
+func TestDetectorSaveInterval(t *testing.T) {
+	savedNext := func(tb testing.TB, path string) uint64 {
+		tb.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var st state
+		if err := json.Unmarshal(b, &st); err != nil {
+			tb.Fatal(err)
+		}
+		return st.Next
+	}
+	for _, c := range []struct {
+		interval   time.Duration
+		movesInRun bool
+	}{
+		{time.Hour, false},
+		{time.Millisecond, true},
+	} {
+		rt := newRestartable(t, func() []Evaluator { return []Evaluator{secretReads{}} })
+		d := rt.detector()
+		d.SaveInterval = c.interval
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		for i := range 3 { // three batches, each evaluated (its alert delivered) before the next
+			appendRecords(t, rt.l, "get secrets")
+			deadline := time.Now().Add(10 * time.Second)
+			for rt.s.count() < i+1 && time.Now().Before(deadline) {
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // a few polls with nothing new
+		size := rt.l.Size()
+		during := savedNext(t, rt.state)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		after := savedNext(t, rt.state)
+		if moved := during == size; moved != c.movesInRun {
+			t.Errorf("SaveInterval %v: the state file's cursor was %d of %d while running, want it saved %v", c.interval, during, size, c.movesInRun)
+		}
+		if after != size {
+			t.Errorf("SaveInterval %v: the state file's cursor is %d after Run returned, want %d", c.interval, after, size)
+		}
+	}
 }
