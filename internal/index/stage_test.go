@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -554,29 +553,32 @@ func TestConnectionsAndQuerySchema(t *testing.T) {
 // it stays full and at most every stageFullWarnEvery; indexing goes on as
 // flushes free it.
 func TestStageFullWarns(t *testing.T) {
-	var logged bytes.Buffer
-	var mu sync.Mutex
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logged, mu: &mu}, nil))
+	var logged syncBuffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
 	x := openIndex(t, filepath.Join(t.TempDir(), "index.duckdb"), Options{StageMemory: 1, FlushRows: 50, MaxBatch: 50, BatchDelay: -1, Logger: log})
 	recs := demoRecords(t, 400)
 	src := newMemSource(recs...)
 	runIndex(t, x, src)
 	waitFor(t, x, uint64(len(recs)-1))
-	mu.Lock()
-	defer mu.Unlock()
 	if n := strings.Count(logged.String(), "the stage is full"); n != 1 {
 		t.Errorf("%d warnings about a full stage, want 1:\n%s", n, logged.String())
 	}
 }
 
-// lockedWriter serializes writes to w.
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
+// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
