@@ -93,7 +93,7 @@ func (d *Dedup) rotateLocked() {
 	d.rotated = now
 	if age < d.opts.Window {
 		d.early++
-		if d.warned.IsZero() || now.Sub(d.warned) >= time.Hour {
+		if now.Sub(d.warned) >= time.Hour { // a zero warned is always longer ago
 			d.warned = now
 			d.opts.Log.Warn("ingest: the redelivery window reached ingest.dedup_max_keys and turned over before ingest.dedup_window: "+
 				"a redelivery of an event stored longer ago is stored again; raise ingest.dedup_max_keys (about 32 bytes of memory a key) to keep the whole window",
