@@ -99,6 +99,9 @@ type Monitor struct {
 	dec      *zstd.Decoder
 	plain    []byte
 	found    []Damage // reported by the current check
+	byDigest int      // blocks checked by their digest (tests)
+	rd       *bufio.Reader
+	blockBuf []byte
 }
 
 // monitorState is the StateFile's content.
@@ -378,58 +381,72 @@ func (m *Monitor) checkActive(seg segmentInfo, end uint64, report func(Damage)) 
 		report(m.truncation(seg, id.Size, end))
 		return
 	}
-	if n := len(m.active.blocks); n > 0 {
+	if len(m.active.blocks) > 0 {
 		f, err := os.Open(seg.path)
 		if err != nil {
 			report(Damage{File: seg.path, Offset: -1, FirstLeaf: seg.first, EndLeaf: end, Reason: "segment unreadable: " + err.Error()})
 			return
 		}
-		data := make([]byte, m.active.end)
-		_, err = f.ReadAt(data, 0)
+		m.recheck(f, seg, end, m.active.blocks, m.active.end, report)
 		f.Close()
-		if err != nil {
-			report(Damage{File: seg.path, Offset: -1, FirstLeaf: seg.first, EndLeaf: end, Reason: "segment unreadable: " + err.Error()})
-			return
-		}
-		if first, err := parseSegmentHeader(data); err != nil || first != seg.first {
-			report(Damage{File: seg.path, Offset: 0, FirstLeaf: seg.first, EndLeaf: end, Reason: "segment header altered"})
-		}
-		for _, b := range m.active.blocks {
-			blk := data[b.off : b.off+b.n]
-			if binary.BigEndian.Uint32(blk[4:8]) != b.crc || crc32.Checksum(blk[blockPrefixSize:], castagnoli) != b.crc {
-				report(Damage{File: seg.path, Offset: b.off, FirstLeaf: b.first, EndLeaf: b.first + uint64(b.count),
-					Reason: "block changed after it was committed (checksum differs from the one first read)"})
-			}
-		}
 	}
 	if seg.size > m.active.end {
 		m.verifyBlocks(seg, m.active.end, m.active.leaf, end, nil, report)
 	}
 }
 
+// recheck compares the segment header, and the checksums of the blocks
+// in sums (read before, all below size bytes) with the ones first read.
+// It reports whether both were unchanged.
+func (m *Monitor) recheck(f *os.File, seg segmentInfo, end uint64, sums []blockSum, size int64, report func(Damage)) bool {
+	ok := true
+	var hdr [segmentHdrSize]byte
+	if _, err := f.ReadAt(hdr[:], 0); err != nil {
+		ok = false
+		report(Damage{File: seg.path, Offset: 0, FirstLeaf: seg.first, EndLeaf: end, Reason: "segment header unreadable: " + err.Error()})
+	} else if first, err := parseSegmentHeader(hdr[:]); err != nil || first != seg.first {
+		ok = false
+		report(Damage{File: seg.path, Offset: 0, FirstLeaf: seg.first, EndLeaf: end, Reason: "segment header altered"})
+	}
+	if len(sums) == 0 {
+		return ok
+	}
+	r := m.newBlockReader(f, sums[0].off, size)
+	for _, b := range sums {
+		blk, err := r.blockAt(b.off, b.n)
+		if err != nil || binary.BigEndian.Uint32(blk[4:8]) != b.crc || crc32.Checksum(blk[blockPrefixSize:], castagnoli) != b.crc {
+			ok = false
+			report(Damage{File: seg.path, Offset: b.off, FirstLeaf: b.first, EndLeaf: b.first + uint64(b.count),
+				Reason: "block changed after it was committed (checksum differs from the one first read)"})
+		}
+	}
+	return ok
+}
+
 // verifyBlocks re-reads the committed blocks of seg from byte offset from
 // (where leaf starts) to seg.size: framing, checksums, continuity, and each
-// record's hash against its stored leaf hash, reporting every damage it
-// can tell apart (it goes on past a bad block whose length and leaf
-// numbers are intact). For the active segment the verified prefix
+// block against the digest the ledger kept of it when it wrote it or,
+// without one, each record's hash against its stored leaf hash, reporting
+// every damage it can tell apart (it goes on past a bad block whose length
+// and leaf numbers are intact). For the active segment the verified prefix
 // advances. sums are checksums of blocks before from, to compare again.
-// It reports whether everything was intact.
+// It reads one block at a time, never the whole segment. It reports
+// whether everything was intact.
 func (m *Monitor) verifyBlocks(seg segmentInfo, from int64, leaf, end uint64, sums []blockSum, report func(Damage)) bool {
 	ok := true
 	bad := func(d Damage) { ok = false; report(d) }
-	data, err := os.ReadFile(seg.path)
+	f, err := os.Open(seg.path)
+	var st os.FileInfo
+	if err == nil {
+		defer f.Close()
+		st, err = f.Stat()
+	}
 	if err != nil {
 		bad(Damage{File: seg.path, Offset: -1, FirstLeaf: leaf, EndLeaf: end, Reason: "segment unreadable: " + err.Error()})
 		return false
 	}
-	if first, err := parseSegmentHeader(data); err != nil || first != seg.first {
-		bad(Damage{File: seg.path, Offset: 0, FirstLeaf: seg.first, EndLeaf: end, Reason: "segment header altered"})
-	}
-	for _, b := range sums {
-		if b.off+b.n > int64(len(data)) || crc32.Checksum(data[b.off+blockPrefixSize:b.off+b.n], castagnoli) != b.crc {
-			bad(Damage{File: seg.path, Offset: b.off, FirstLeaf: b.first, EndLeaf: b.first + uint64(b.count),
-				Reason: "block changed after it was committed (checksum differs from the one first read)"})
-		}
+	if !m.recheck(f, seg, end, sums, st.Size(), report) {
+		ok = false
 	}
 	hashes, err := os.Open(filepath.Join(m.l.opts.Dir, fileHashes))
 	if err != nil {
@@ -438,25 +455,59 @@ func (m *Monitor) verifyBlocks(seg segmentInfo, from int64, leaf, end uint64, su
 	}
 	defer hashes.Close()
 	active := m.active.end > 0 && m.active.first == seg.first
-	limit := min(int64(len(data)), seg.size)
+	limit := min(st.Size(), seg.size)
+	r := m.newBlockReader(f, from, limit)
 	off := from
 	for off < limit {
-		h, payload, total, err := parseBlock(data[off:limit])
+		h, payload, total, err := parseBlock(r.next())
 		if errors.Is(err, errShortBlock) {
 			break
 		}
 		if err == nil && h.first != leaf {
 			err = fmt.Errorf("%w: block starts at leaf %d, want %d", errBadBlock, h.first, leaf)
 		}
-		var recs [][]byte
+		var stored []tlog.Hash
 		if err == nil {
-			recs, m.plain, err = decodeRecords(m.dec, payload, h.count, m.plain)
+			var missing uint64
+			if stored, missing, err = readLeafHashes(hashes, leaf, h.count); err != nil {
+				bad(Damage{File: hashes.Name(), Offset: -1, FirstLeaf: missing, EndLeaf: end, Reason: err.Error()})
+				return false
+			}
+		}
+		written, known := m.l.digests.get(leaf)
+		switch {
+		case err == nil && known && digestBlock(r.last, stored) == written:
+			m.byDigest++ // the block and its leaf hashes as written
+		case err == nil:
+			var recs [][]byte
+			if recs, m.plain, err = decodeRecords(m.dec, payload, h.count, m.plain); err != nil {
+				break
+			}
+			intact := true
+			for i, rec := range recs {
+				if tlog.RecordHash(rec) != stored[i] {
+					intact = false
+					n := leaf + uint64(i)
+					bad(Damage{File: seg.path, Offset: off, FirstLeaf: n, EndLeaf: n + 1,
+						Reason: "record does not match its stored leaf hash: the record or tree.hashes was altered"})
+				}
+			}
+			if intact && known {
+				// Its records match their leaf hashes, yet the block or
+				// the hashes differ from what was written.
+				bad(Damage{File: seg.path, Offset: off, FirstLeaf: leaf, EndLeaf: leaf + uint64(h.count),
+					Reason: "block changed after it was committed (its SHA-256 with its leaf hashes differs from the one written)"})
+			}
 		}
 		if err != nil {
 			// Go on past it if its length and leaf numbers still hold.
-			rawFirst := binary.BigEndian.Uint64(data[off+8 : off+16])
-			rawCount := binary.BigEndian.Uint32(data[off+16 : off+20])
-			if total <= 0 || rawFirst != leaf || rawCount == 0 {
+			if total <= 0 { // r.last holds the whole block otherwise
+				bad(Damage{File: seg.path, Offset: off, FirstLeaf: leaf, EndLeaf: end, Reason: err.Error()})
+				return false
+			}
+			rawFirst := binary.BigEndian.Uint64(r.last[8:16])
+			rawCount := binary.BigEndian.Uint32(r.last[16:20])
+			if rawFirst != leaf || rawCount == 0 {
 				bad(Damage{File: seg.path, Offset: off, FirstLeaf: leaf, EndLeaf: end, Reason: err.Error()})
 				return false
 			}
@@ -465,21 +516,9 @@ func (m *Monitor) verifyBlocks(seg segmentInfo, from int64, leaf, end uint64, su
 			off += int64(total)
 			continue
 		}
-		for i, r := range recs {
-			n := leaf + uint64(i)
-			var stored tlog.Hash
-			if _, err := hashes.ReadAt(stored[:], tlog.StoredHashIndex(0, int64(n))*tlog.HashSize); err != nil {
-				bad(Damage{File: hashes.Name(), Offset: -1, FirstLeaf: n, EndLeaf: end, Reason: "stored leaf hash missing: " + err.Error()})
-				return false
-			}
-			if tlog.RecordHash(r) != stored {
-				bad(Damage{File: seg.path, Offset: off, FirstLeaf: n, EndLeaf: n + 1,
-					Reason: "record does not match its stored leaf hash: the record or tree.hashes was altered"})
-			}
-		}
 		if active {
 			m.active.blocks = append(m.active.blocks, blockSum{off: off, n: int64(total),
-				crc: binary.BigEndian.Uint32(data[off+4 : off+8]), first: h.first, count: h.count})
+				crc: binary.BigEndian.Uint32(r.last[4:8]), first: h.first, count: h.count})
 			m.active.end, m.active.leaf = off+int64(total), leaf+uint64(h.count)
 		}
 		leaf += uint64(h.count)
@@ -487,9 +526,77 @@ func (m *Monitor) verifyBlocks(seg segmentInfo, from int64, leaf, end uint64, su
 	}
 	if off < seg.size {
 		bad(Damage{File: seg.path, Offset: off, FirstLeaf: leaf, EndLeaf: end,
-			Reason: fmt.Sprintf("segment truncated to %d bytes; %d were committed", len(data), seg.size)})
+			Reason: fmt.Sprintf("segment truncated to %d bytes; %d were committed", st.Size(), seg.size)})
 	}
 	return ok
+}
+
+// blockReader reads a segment file's consecutive blocks through one
+// buffer, so that checking a segment holds one block in memory, not the
+// file.
+type blockReader struct {
+	m    *Monitor
+	f    *os.File
+	off  int64 // file offset of the next byte the buffer gives
+	end  int64 // nothing at or past it is read
+	last []byte
+}
+
+func (m *Monitor) newBlockReader(f *os.File, off, end int64) *blockReader {
+	r := &blockReader{m: m, f: f, end: end}
+	r.seek(off)
+	return r
+}
+
+func (r *blockReader) seek(off int64) {
+	sec := io.NewSectionReader(r.f, off, max(r.end-off, 0))
+	if r.m.rd == nil {
+		r.m.rd = bufio.NewReaderSize(sec, 1<<20)
+	} else {
+		r.m.rd.Reset(sec)
+	}
+	r.off = off
+}
+
+// read returns the next n bytes (fewer at the end), valid until the next
+// read.
+func (r *blockReader) read(n int64) []byte {
+	if int64(cap(r.m.blockBuf)) < n {
+		r.m.blockBuf = make([]byte, n)
+	}
+	k, _ := io.ReadFull(r.m.rd, r.m.blockBuf[:n])
+	r.off += int64(k)
+	r.last = r.m.blockBuf[:k]
+	return r.last
+}
+
+// next returns the block at the reader's offset, as long as its length
+// field says: parseBlock checks it, and reports a block that extends past
+// the end (of which only the prefix is returned) as short.
+func (r *blockReader) next() []byte {
+	pre, _ := r.m.rd.Peek(blockPrefixSize)
+	if len(pre) < blockPrefixSize {
+		r.last = pre
+		return pre
+	}
+	n := int64(blockPrefixSize) + int64(binary.BigEndian.Uint32(pre))
+	if n < blockPrefixSize+blockHdrSize || n > blockPrefixSize+maxBlockBody || r.off+n > r.end {
+		r.last = pre
+		return pre
+	}
+	return r.read(n)
+}
+
+// blockAt returns the n bytes of the block at off; an error when the file
+// ends before.
+func (r *blockReader) blockAt(off, n int64) ([]byte, error) {
+	if off != r.off {
+		r.seek(off)
+	}
+	if b := r.read(n); int64(len(b)) == n {
+		return b, nil
+	}
+	return nil, fmt.Errorf("segment ends before byte %d", off+n)
 }
 
 // truncation describes a segment found shorter than committed: the leaves

@@ -3,6 +3,8 @@ package ledger
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,6 +153,36 @@ func TestMonitorFindsTampering(t *testing.T) {
 			flipByte(tb, p, tlog.StoredHashIndex(0, 33)*tlog.HashSize)
 			return 33, p
 		}, 200, "stored tree hash"},
+		{"rewrite a record appended since the last check with a valid checksum", func(tb testing.TB, mm *monitored) (uint64, string) {
+			b := newSealedBlock(tb, mm)
+			rewriteBlock(tb, b, func(r [][]byte) [][]byte { r[0] = []byte("forged"); return r })
+			return b.first, b.seg
+		}, 1, "stored leaf hash"},
+		{"rewrite a record appended since the last check and its stored leaf hash", func(tb testing.TB, mm *monitored) (uint64, string) {
+			b := newSealedBlock(tb, mm)
+			forged := []byte("forged")
+			rewriteBlock(tb, b, func(r [][]byte) [][]byte { r[0] = forged; return r })
+			h := tlog.RecordHash(forged)
+			f, err := os.OpenFile(filepath.Join(mm.dir, fileHashes), os.O_WRONLY, 0)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt(h[:], tlog.StoredHashIndex(0, int64(b.first))*tlog.HashSize); err != nil {
+				tb.Fatal(err)
+			}
+			return b.first, b.seg
+		}, 1, "differs from the one written"},
+		{"change the commit time of a block appended since the last check", func(tb testing.TB, mm *monitored) (uint64, string) {
+			first := appendRecs(tb, mm.l, smallRecords(3000, 10))
+			b := blockOf(tb, mm.dir, first)
+			data := readFile(tb, b.seg)
+			blk := data[b.off+blockPrefixSize : b.off+b.total]
+			binary.BigEndian.PutUint64(blk[12:20], binary.BigEndian.Uint64(blk[12:20])-1)
+			binary.BigEndian.PutUint32(data[b.off+4:], crc32.Checksum(blk, castagnoli))
+			writeFile(tb, b.seg, data)
+			return first, b.seg
+		}, 1, "differs from the one written"},
 		{"truncate the checkpoint log", func(tb testing.TB, mm *monitored) (uint64, string) {
 			p := filepath.Join(mm.dir, fileCheckpoints)
 			truncateFile(tb, p, 0)
@@ -177,6 +209,49 @@ func TestMonitorFindsTampering(t *testing.T) {
 				t.Fatalf("damage reported twice: %v", again)
 			}
 		})
+	}
+}
+
+// newSealedBlock appends records until the active segment is sealed and
+// returns the first block appended, which the monitor has not read yet and
+// which lies in the segment just sealed.
+func newSealedBlock(tb testing.TB, mm *monitored) blockInfo {
+	tb.Helper()
+	first := mm.l.Size()
+	for i := 0; len(segmentPaths(tb, mm.dir)) == len(mm.segs); i++ {
+		appendRecs(tb, mm.l, smallRecords(2000+10*i, 10))
+	}
+	b := blockOf(tb, mm.dir, first)
+	if b.seg != mm.segs[len(mm.segs)-1] {
+		tb.Fatalf("the first block appended (leaf %d) opened a segment", first)
+	}
+	return b
+}
+
+// TestMonitorChecksNewBlocksByDigest: blocks appended by this process are
+// checked by their digest, not by re-hashing their records; blocks the
+// process did not write (a ledger reopened) are re-hashed, and an intact
+// ledger reports nothing either way.
+func TestMonitorChecksNewBlocksByDigest(t *testing.T) {
+	mm := newMonitored(t, MonitorOptions{})
+	before := mm.m.byDigest
+	for i := range 20 {
+		appendRecs(t, mm.l, smallRecords(5000+10*i, 10))
+		if d := mm.m.Check(context.Background()); len(d) != 0 {
+			t.Fatalf("intact ledger: %v", d)
+		}
+	}
+	if got := mm.m.byDigest - before; got != 20 {
+		t.Fatalf("%d of 20 new blocks checked by their digest", got)
+	}
+	closeLedger(t, mm.l)
+	l := openLedger(t, func() Options { o := testOptions(mm.dir); o.SegmentBytes = 4 << 10; return o }())
+	m := l.NewMonitor(MonitorOptions{Interval: time.Minute})
+	if d := m.Check(context.Background()); len(d) != 0 {
+		t.Fatalf("reopened intact ledger: %v", d)
+	}
+	if m.byDigest != 0 {
+		t.Fatalf("%d blocks of the previous process checked by a digest", m.byDigest)
 	}
 }
 

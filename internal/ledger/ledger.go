@@ -150,9 +150,10 @@ type Ledger struct {
 	rng     *compact.Range
 	hbuf    []byte
 
-	hashes *hashStore
-	cplog  *checkpointLog
-	recent *recentBlocks // nil: none kept
+	hashes  *hashStore
+	cplog   *checkpointLog
+	recent  *recentBlocks[[]byte] // uncompressed payloads; nil: none kept
+	digests *recentBlocks[blockDigest]
 
 	mu sync.RWMutex
 	// blocks locates the committed blocks of the last segment, so that
@@ -183,8 +184,9 @@ func Open(opts Options) (*Ledger, error) {
 		cpDone:  make(chan struct{}),
 	}
 	if opts.RecentBytes > 0 {
-		l.recent = newRecentBlocks(opts.RecentBytes)
+		l.recent = newRecentPayloads(opts.RecentBytes)
 	}
+	l.digests = newRecentDigests()
 	if err := os.MkdirAll(filepath.Join(opts.Dir, dirSegments), 0o755); err != nil {
 		return nil, fmt.Errorf("create ledger directory: %w", err)
 	}
@@ -769,6 +771,9 @@ func (l *Ledger) commit(batch []*appendReq) error {
 		return l.fail(fmt.Errorf("ledger stopped: %w", err))
 	}
 	l.hbuf = l.hbuf[:0]
+	for _, r := range batch {
+		l.digests.add(r.first, digestBlock(r.block, r.hashes))
+	}
 	root, err := l.rng.GetRootHash(nil)
 	if err != nil {
 		return l.fail(fmt.Errorf("ledger stopped: tree root: %w", err))

@@ -2,48 +2,62 @@ package ledger
 
 import "sync"
 
-// recentBlocks keeps the uncompressed payloads of the last blocks
-// committed, so that the consumers tailing the ledger (index, detector)
-// read what was just appended without decompressing it again. Bounded by
-// bytes; the oldest go first. Safe for concurrent use.
-type recentBlocks struct {
+// recentBlocks keeps a value for each of the last blocks committed, keyed
+// by the block's first leaf and bounded by the sum of the values' sizes;
+// the oldest go first. The ledger keeps two: the uncompressed payloads, so
+// that the consumers tailing it (index, detector) read what was just
+// appended without decompressing it again, and the blocks' digests, so
+// that the integrity monitor checks new blocks without re-hashing their
+// records. Safe for concurrent use; a nil recentBlocks keeps nothing.
+type recentBlocks[V any] struct {
 	mu    sync.Mutex
 	max   int64
 	bytes int64
-	byKey map[uint64][]byte // first leaf of the block → payload
-	order []uint64          // first leaves, oldest first
+	size  func(V) int64
+	byKey map[uint64]V // first leaf of the block → value
+	order []uint64     // first leaves, oldest first
 }
 
-func newRecentBlocks(max int64) *recentBlocks {
-	return &recentBlocks{max: max, byKey: map[uint64][]byte{}}
+func newRecentBlocks[V any](max int64, size func(V) int64) *recentBlocks[V] {
+	return &recentBlocks[V]{max: max, size: size, byKey: map[uint64]V{}}
 }
 
-// add keeps the payload of the committed block starting at leaf first.
-// The payload must not change afterwards.
-func (c *recentBlocks) add(first uint64, plain []byte) {
-	if c == nil || int64(len(plain)) > c.max {
+// newRecentPayloads keeps uncompressed block payloads, up to max bytes.
+func newRecentPayloads(max int64) *recentBlocks[[]byte] {
+	return newRecentBlocks(max, func(p []byte) int64 { return int64(len(p)) })
+}
+
+// add keeps v for the committed block starting at leaf first. The value
+// must not change afterwards.
+func (c *recentBlocks[V]) add(first uint64, v V) {
+	if c == nil {
+		return
+	}
+	n := c.size(v)
+	if n > c.max {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.byKey[first] = plain
+	c.byKey[first] = v
 	c.order = append(c.order, first)
-	c.bytes += int64(len(plain))
+	c.bytes += n
 	for c.bytes > c.max && len(c.order) > 0 {
 		old := c.order[0]
 		c.order = c.order[1:]
-		c.bytes -= int64(len(c.byKey[old]))
+		c.bytes -= c.size(c.byKey[old])
 		delete(c.byKey, old)
 	}
 }
 
-// get returns the payload of the block starting at leaf first, if kept.
-func (c *recentBlocks) get(first uint64) ([]byte, bool) {
+// get returns the value of the block starting at leaf first, if kept.
+func (c *recentBlocks[V]) get(first uint64) (V, bool) {
 	if c == nil {
-		return nil, false
+		var zero V
+		return zero, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	p, ok := c.byKey[first]
-	return p, ok
+	v, ok := c.byKey[first]
+	return v, ok
 }

@@ -5,7 +5,7 @@ import (
 )
 
 func TestRecentBlocksEvictsOldest(t *testing.T) {
-	c := newRecentBlocks(10)
+	c := newRecentPayloads(10)
 	c.add(0, []byte("aaaa"))
 	c.add(4, []byte("bbbb"))
 	c.add(8, []byte("cccc")) // 12 bytes: the oldest goes
@@ -21,7 +21,7 @@ func TestRecentBlocksEvictsOldest(t *testing.T) {
 	if _, ok := c.get(12); ok {
 		t.Fatal("block larger than the bound kept")
 	}
-	var none *recentBlocks
+	var none *recentBlocks[[]byte]
 	none.add(1, []byte("x"))
 	if _, ok := none.get(1); ok {
 		t.Fatal("nil cache returned a block")
