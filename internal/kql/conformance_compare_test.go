@@ -113,6 +113,7 @@ func mdSplitRow(line string) []string {
 
 var (
 	mdBrTag      = regexp.MustCompile(`(?i)<br\s*/?>`)
+	mdLink       = regexp.MustCompile(`^\[([^\[\]]*)\]\([^()\s]*\)$`)
 	mdHTMLEntity = strings.NewReplacer("&nbsp;", " ", "&lt;", "<", "&gt;", ">", "&quot;", `"`, "&#124;", "|", "&amp;", "&")
 	// markdown escapes that the docs use outside code spans; `\\` is left
 	// alone: the docs write Windows paths and regexes raw (C:\temp, \d).
@@ -122,10 +123,14 @@ var (
 // mdCleanCell turns the markdown of one cell into the text the docs show:
 // escaped pipes become pipes, <br> a newline, HTML entities their
 // character, a cell wrapped in backticks loses them (and is otherwise
-// taken literally, as a code span is), other markdown escapes are undone,
-// and the surrounding spaces are trimmed.
+// taken literally, as a code span is), a cell that is one link its text,
+// other markdown escapes are undone, and the surrounding spaces are
+// trimmed.
 func mdCleanCell(s string) string {
 	s = strings.TrimSpace(s)
+	if m := mdLink.FindStringSubmatch(s); m != nil {
+		s = m[1]
+	}
 	if len(s) >= 2 && s[0] == '`' && s[len(s)-1] == '`' && !strings.Contains(s[1:len(s)-1], "`") {
 		return strings.TrimSpace(strings.ReplaceAll(s[1:len(s)-1], `\|`, "|"))
 	}

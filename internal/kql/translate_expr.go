@@ -1,6 +1,7 @@
 package kql
 
 import (
+	"bytes"
 	"encoding/json"
 	"regexp"
 	"strconv"
@@ -207,7 +208,7 @@ func dynamicValue(x Expr) any {
 			return n
 		case LitReal, LitDecimal:
 			f, _ := v.Float()
-			return f
+			return dynReal(f)
 		case LitBool:
 			return v.Value == "true"
 		case LitTimespan:
@@ -240,6 +241,24 @@ type bagEntry struct {
 }
 
 // MarshalJSON renders the bag with its keys in order.
+// dynReal is a real in a dynamic literal: it stays a real in JSON, a
+// whole number written with ".0" (dynamic([1.0]) holds the real 1.0, as
+// in Kusto, not the long 1), so that gettype and the series functions
+// see it as one.
+type dynReal float64
+
+// MarshalJSON writes r as a JSON number with a fraction or exponent.
+func (r dynReal) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(float64(r))
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.ContainsAny(b, ".eE") {
+		b = append(b, ".0"...)
+	}
+	return b, nil
+}
+
 func (b orderedBag) MarshalJSON() ([]byte, error) {
 	var sb strings.Builder
 	sb.WriteByte('{')

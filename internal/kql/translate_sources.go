@@ -250,10 +250,26 @@ func (t *translator) unionRels(legs []unionLeg, inner bool, withSource *Ident) *
 		out.cols = append(out.cols, col{name: withSource.Name, typ: tyString, id: id})
 		ids = append(ids, id)
 	}
+	// A column whose legs give it several types becomes one column per
+	// type, named for it (x_long, x_int); a name that is already taken
+	// gets a number, as Kusto does (x_long1 beside a real x_long).
+	taken := map[string]bool{}
+	if withSource != nil {
+		taken[withSource.Name] = true
+	}
+	for _, u := range kept {
+		if len(types[u.name]) == 1 {
+			taken[u.name] = true
+		}
+	}
 	for _, u := range kept {
 		name := u.name
 		if len(types[u.name]) > 1 {
 			name = u.name + "_" + publicType(u.typ)
+			for i := 1; taken[name]; i++ {
+				name = fmt.Sprintf("%s_%s%d", u.name, publicType(u.typ), i)
+			}
+			taken[name] = true
 		}
 		id := t.newID()
 		out.cols = append(out.cols, col{name: name, typ: u.typ, id: id})
