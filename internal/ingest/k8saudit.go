@@ -205,10 +205,10 @@ func Audit(ctx context.Context, l Appender, now time.Time, a event.SelfAudit) er
 
 // RebuildDedup remembers the keys of records stored since, so
 // redeliveries are recognized across a restart. It logs its progress every
-// few seconds (a busy window holds millions of records).
+// few seconds by d's clock (a busy window holds millions of records).
 func RebuildDedup(l *ledger.Ledger, d *Dedup, since time.Time, log *slog.Logger) (int, error) {
 	n, records := 0, 0
-	last := time.Now()
+	last := d.opts.Now()
 	var r event.Record
 	err := l.ScanSince(since, func(seq uint64, b []byte) error {
 		if err := r.UnmarshalBinary(b); err != nil {
@@ -218,8 +218,8 @@ func RebuildDedup(l *ledger.Ledger, d *Dedup, since time.Time, log *slog.Logger)
 			d.Remember(r.Source, r.Key)
 			n++
 		}
-		if records++; records%4096 == 0 && time.Since(last) >= rebuildProgressEvery {
-			last = time.Now()
+		if records++; records%4096 == 0 && d.opts.Now().Sub(last) >= rebuildProgressEvery {
+			last = d.opts.Now()
 			log.Info("rebuilding the redelivery index from the ledger", "since", since.UTC().Format(time.RFC3339), "records_read", records, "keys", n, "at_seq", seq)
 		}
 		return nil
