@@ -430,7 +430,15 @@ func (t *translator) window(sc *scope, c *Call) texpr {
 	if !sc.window || sc.r == nil || !sc.r.ordered {
 		t.fail(c, "%s() needs ordered rows: put it after serialize, order by or top", c.Name)
 	}
-	over := "OVER (" + rowOrder(sc.r) + ")"
+	partition, order := "", rowOrder(sc.r)
+	if isRestartCall(c) {
+		rc, ok := sc.restarts[c]
+		if !ok {
+			t.fail(c, "%s() with a restart argument is supported in extend and project only", c.Name)
+		}
+		partition, order = "PARTITION BY "+sqlIdent(rc.group)+" ", "ORDER BY "+sqlIdent(rc.pos)
+	}
+	over := "OVER (" + partition + order + ")"
 	args := make([]texpr, len(c.Args))
 	for i, a := range c.Args {
 		args[i] = t.expr(sc, a)
@@ -463,9 +471,101 @@ func (t *translator) window(sc *scope, c *Call) texpr {
 			t.fail(c, "row_cumsum takes 1 or 2 arguments")
 		}
 		typ := args[0].typ
-		return texpr{sql: "sum(" + args[0].sql + ") OVER (" + rowOrder(sc.r) + " ROWS UNBOUNDED PRECEDING)", typ: typ}
+		return texpr{sql: "sum(" + args[0].sql + ") OVER (" + partition + order + " ROWS UNBOUNDED PRECEDING)", typ: typ}
 	}
 	return texpr{}
+}
+
+// restartCols are the helper columns of a window function's restart
+// argument: the group of each row (how many restarts up to it) and its
+// position in the rows.
+type restartCols struct{ group, pos string }
+
+// isRestartCall reports whether c is a window function given a restart
+// argument: row_cumsum(Term, Restart), row_number(Start, Restart).
+func isRestartCall(c *Call) bool {
+	return (c.Name == "row_cumsum" || c.Name == "row_number") && len(c.Args) == 2
+}
+
+// restartCalls returns the restarting window calls of x, not looking into
+// subqueries (translated on their own).
+func restartCalls(x Expr) []*Call {
+	var out []*Call
+	Inspect(x, func(n Node) bool {
+		switch v := n.(type) {
+		case *SubQuery, *Pipe:
+			return false
+		case *Call:
+			if isRestartCall(v) {
+				out = append(out, v)
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// restartLayer adds to cur, ordered rows, the helper columns of calls:
+// each call's restart condition (it may hold window functions itself),
+// then a position column and, for each call, a group column that starts a
+// new group at every row where its condition holds. A window over a group,
+// in position order, then starts again at each restart (window functions
+// cannot be nested in one SELECT). The rows leave such a window in another
+// order, so the result is ordered by position too: later windows and the
+// operator's result (restoreOrder) follow it.
+func (t *translator) restartLayer(sc *scope, cur *rel, calls []*Call) (*rel, map[*Call]restartCols) {
+	if !cur.ordered {
+		t.fail(calls[0], "%s() needs ordered rows: put it after serialize, order by or top", calls[0].Name)
+	}
+	conds := make([]col, len(calls))
+	condExprs := make([]string, len(calls))
+	for i, c := range calls {
+		conds[i] = helperCol(t, tyBool)
+		condExprs[i] = t.asBool(c.Args[1], t.expr(sc, c.Args[1]))
+	}
+	cur = addColumns(t, cur, conds, condExprs)
+	order := rowOrder(cur)
+	pos := helperCol(t, tyLong)
+	helpers := []col{pos}
+	helperExprs := []string{"row_number() OVER (" + order + ")"}
+	out := map[*Call]restartCols{}
+	for i, c := range calls {
+		g := helperCol(t, tyLong)
+		helpers = append(helpers, g)
+		helperExprs = append(helperExprs, "sum(CASE WHEN "+sqlIdent(conds[i].id)+" THEN 1 ELSE 0 END) OVER ("+order+" ROWS UNBOUNDED PRECEDING)")
+		out[c] = restartCols{group: g.id, pos: pos.id}
+	}
+	cur = addColumns(t, cur, helpers, helperExprs)
+	cur.order = append(append([]orderTerm(nil), cur.order...), orderTerm{sql: sqlIdent(pos.id)})
+	return cur, out
+}
+
+// helperCol is a column an operator needs while it runs and drops from
+// its result; its name starts with a NUL, which no query writes.
+func helperCol(t *translator, typ string) col {
+	id := t.newID()
+	return col{name: "\x00" + id, typ: typ, id: id, hidden: true}
+}
+
+// addColumns returns r with the columns cols (SQL exprs over r) added,
+// keeping r's order.
+func addColumns(t *translator, r *rel, cols []col, exprs []string) *rel {
+	out := t.project(r, append(append([]col(nil), r.cols...), cols...), append(passThrough(r.cols), exprs...))
+	out.order = r.order
+	return out
+}
+
+// restoreOrder puts out, projected from a relation whose rows a restarting
+// window reordered, back in the order of the rows (pos, a column of the
+// relation out selects from), and gives it the order keys it had before
+// (order) when its columns still hold them.
+func restoreOrder(out *rel, pos string, order []orderTerm) *rel {
+	out.sql += " ORDER BY " + sqlIdent(pos)
+	out.order = nil
+	if orderValid(order, out.cols) {
+		out.order = order
+	}
+	return out
 }
 
 // rowOrder is the ORDER BY of a window over an ordered relation's rows:

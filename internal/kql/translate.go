@@ -31,6 +31,9 @@ type col struct {
 	name string
 	typ  string
 	id   string
+	// hidden marks a column an operator needs while it runs (helperCol):
+	// not listed, not packed, dropped from the operator's result.
+	hidden bool
 }
 
 // orderTerm is one key of the order a relation's rows are in.
@@ -79,9 +82,11 @@ func (r *rel) find(name string) (col, bool) {
 }
 
 func (r *rel) names() []string {
-	out := make([]string, len(r.cols))
-	for i, c := range r.cols {
-		out[i] = c.name
+	out := make([]string, 0, len(r.cols))
+	for _, c := range r.cols {
+		if !c.hidden {
+			out = append(out, c.name)
+		}
 	}
 	return out
 }

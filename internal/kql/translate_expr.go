@@ -47,6 +47,10 @@ type scope struct {
 	// does not see columns defined earlier in the same extend); nil means
 	// r's columns.
 	input []col
+	// restarts are the helper columns of the window functions with a
+	// restart argument in the expression (extend and project compute them
+	// first).
+	restarts map[*Call]restartCols
 }
 
 // expr translates a scalar expression.

@@ -67,6 +67,9 @@ func (t *translator) packAll(sc *scope, c *Call) texpr {
 	}
 	var parts []string
 	for _, col := range cols {
+		if col.hidden {
+			continue
+		}
 		parts = append(parts, sqlString(col.name), toDynamic(texpr{sql: sqlIdent(col.id), typ: col.typ}))
 	}
 	if ignoreNull {

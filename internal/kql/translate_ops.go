@@ -228,13 +228,25 @@ func (t *translator) projectOp(e *env, r *rel, items []*NamedExpr, extend bool) 
 		pending = map[string]bool{}
 	}
 	colN := 0
+	restartPos := "" // the rows' position column, once a restarting window reorders them
 	for _, it := range items {
-		sc := &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols}
+		var restarts map[*Call]restartCols
+		if calls := restartCalls(it.Expr); len(calls) > 0 {
+			if len(pending) > 0 {
+				flush()
+			}
+			sc := &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols}
+			cur, restarts = t.restartLayer(sc, cur, calls)
+			if restartPos == "" {
+				restartPos = restarts[calls[0]].pos
+			}
+		}
+		sc := &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols, restarts: restarts}
 		if names, xs, ok := t.tupleCall(sc, it.Expr); ok {
 			for _, x := range xs {
 				if usesAny(x.sql, pending) {
 					flush()
-					sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols}
+					sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols, restarts: restarts}
 					names, xs, _ = t.tupleCall(sc, it.Expr)
 					break
 				}
@@ -265,7 +277,7 @@ func (t *translator) projectOp(e *env, r *rel, items []*NamedExpr, extend bool) 
 		x := t.expr(sc, it.Expr)
 		if usesAny(x.sql, pending) {
 			flush()
-			sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols}
+			sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols, restarts: restarts}
 			x = t.expr(sc, it.Expr)
 		}
 		if x.agg {
@@ -307,6 +319,9 @@ func (t *translator) projectOp(e *env, r *rel, items []*NamedExpr, extend bool) 
 			cols = append(cols, nc)
 			exprs = append(exprs, x.sql)
 		}
+	}
+	if restartPos != "" {
+		return restoreOrder(t.project(cur, cols, exprs), restartPos, r.order)
 	}
 	return t.project(cur, cols, exprs)
 }
@@ -730,7 +745,7 @@ func renderChart(v *Render) *Chart {
 func (t *translator) getSchema(r *rel) *rel {
 	dotnet := map[string]string{tyString: "System.String", tyLong: "System.Int64", tyInt: "System.Int32", tyReal: "System.Double", tyBool: "System.Boolean", tyDateTime: "System.DateTime", tyTimespan: "System.TimeSpan", tyDynamic: "System.Object", tyGuid: "System.Guid", tyDecimal: "System.Data.SqlTypes.SqlDecimal", tyNull: "System.Object"}
 	ids := []string{t.newID(), t.newID(), t.newID(), t.newID()}
-	out := &rel{cols: []col{{"ColumnName", tyString, ids[0]}, {"ColumnOrdinal", tyInt, ids[1]}, {"DataType", tyString, ids[2]}, {"ColumnType", tyString, ids[3]}}, ordered: true}
+	out := &rel{cols: []col{{name: "ColumnName", typ: tyString, id: ids[0]}, {name: "ColumnOrdinal", typ: tyInt, id: ids[1]}, {name: "DataType", typ: tyString, id: ids[2]}, {name: "ColumnType", typ: tyString, id: ids[3]}}, ordered: true}
 	if len(r.cols) == 0 {
 		out.sql = "SELECT '' AS " + sqlIdent(ids[0]) + ", 0 AS " + sqlIdent(ids[1]) + ", '' AS " + sqlIdent(ids[2]) + ", '' AS " + sqlIdent(ids[3]) + " WHERE FALSE"
 		return out
