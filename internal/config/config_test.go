@@ -79,7 +79,13 @@ func TestParse(t *testing.T) {
 			}},
 		{name: "archive on gcs", yaml: "archive:\n  url: gs://bucket/x\n", wantErr: "line 2: archive.url"},
 		{name: "integrity too slow", yaml: "integrity:\n  interval: 10m\n", wantErr: "line 2: integrity.interval: 10m0s must be between 1s and 5m"},
-		{name: "integrity pass too long", yaml: "integrity:\n  full_pass: 48h\n", wantErr: "line 2: integrity.full_pass"},
+		{name: "integrity pass of a week (DEPLOY.md's advice for large ledgers)", yaml: "integrity:\n  full_pass: 168h\n",
+			check: func(t testing.TB, c *Config) {
+				if time.Duration(c.Integrity.FullPass) != 7*24*time.Hour {
+					t.Errorf("integrity: %+v", c.Integrity)
+				}
+			}},
+		{name: "integrity pass too long", yaml: "integrity:\n  full_pass: 8d\n", wantErr: "line 2: integrity.full_pass"},
 		{name: "unknown top key", yaml: "listen: x:1\nlisten_addr: y\n", wantErr: "line 2 (key listen_addr): field listen_addr not found"},
 		{name: "unknown nested key", yaml: "ingest:\n  max_body: 1MiB\n", wantErr: "line 2 (key ingest.max_body): field max_body not found"},
 		{name: "bad size names key", yaml: "ingest:\n  max_request_bytes: twelve\n", wantErr: "line 2 (key ingest.max_request_bytes): invalid size"},

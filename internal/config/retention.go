@@ -31,7 +31,7 @@ type Integrity struct {
 	// to stored data is found within it. Between 1s and 5m.
 	Interval Duration `yaml:"interval"`
 	// FullPass bounds the full re-verification of every stored byte; at
-	// most 24h.
+	// most a week (maxFullPass).
 	FullPass Duration `yaml:"full_pass"`
 }
 
@@ -63,11 +63,15 @@ func (r *Retention) validate(bad func(key, format string, a ...any)) {
 	}
 }
 
+// maxFullPass is the longest integrity.full_pass: PCI DSS 11.5.2 asks
+// change-detection to compare critical files at least once weekly.
+const maxFullPass = 7 * 24 * time.Hour
+
 func (i *Integrity) validate(bad func(key, format string, a ...any)) {
 	if time.Duration(i.Interval) < time.Second || time.Duration(i.Interval) > 5*time.Minute {
 		bad("integrity.interval", "%v must be between 1s and 5m", i.Interval)
 	}
-	if i.FullPass <= 0 || time.Duration(i.FullPass) > 24*time.Hour {
-		bad("integrity.full_pass", "%v must be positive and at most 24h (every stored byte re-verified at least daily)", i.FullPass)
+	if i.FullPass <= 0 || time.Duration(i.FullPass) > maxFullPass {
+		bad("integrity.full_pass", "%v must be positive and at most 7d (168h): PCI DSS 11.5.2 asks critical files to be compared at least weekly", i.FullPass)
 	}
 }
