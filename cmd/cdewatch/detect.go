@@ -193,37 +193,7 @@ func openOutbox(cfg *config.Config, onFailing func(string, time.Time, error), on
 	var targets []outbox.Target
 	for i, n := range cfg.Notifiers {
 		key := fmt.Sprintf("notifiers[%d]", i)
-		tls := notify.TLSOptions{CAFile: n.CAFile, CertFile: n.CertFile, KeyFile: n.KeyFile}
-		var nt notify.Notifier
-		var err error
-		switch n.Type {
-		case "webhook":
-			var secret string
-			if secret, err = readSecretFile(key+".secret_file", n.SecretFile); err == nil {
-				nt, err = notify.NewWebhook(notify.WebhookConfig{Name: n.Name, URL: n.URL, Secret: secret, Headers: n.Headers, TLS: tls})
-			}
-		case "slack", "teams":
-			var url string
-			if url, err = readSecretFile(key+".url_file", n.URLFile); err == nil {
-				c := notify.ChatConfig{Name: n.Name, URL: url, TLS: tls}
-				if n.Type == "slack" {
-					nt, err = notify.NewSlack(c)
-				} else {
-					nt, err = notify.NewTeams(c)
-				}
-			}
-		case "email":
-			var pw string
-			if n.PasswordFile != "" {
-				pw, err = readSecretFile(key+".password_file", n.PasswordFile)
-			}
-			if err == nil {
-				nt, err = notify.NewEmail(notify.EmailConfig{Name: n.Name, Address: n.Address, ImplicitTLS: n.ImplicitTLS, AllowPlaintext: n.AllowPlaintext,
-					Username: n.Username, Password: pw, From: n.From, To: n.To, TLS: tls})
-			}
-		case "syslog":
-			nt, err = syslogNotifier(n)
-		}
+		nt, err := newNotifier(key, n)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
@@ -234,15 +204,57 @@ func openOutbox(cfg *config.Config, onFailing func(string, time.Time, error), on
 			}
 		}
 		targets = append(targets, outbox.Target{Notifier: nt, Route: route,
-			Throttle: outbox.Throttle{Max: n.ThrottleMax, Window: time.Duration(n.ThrottleWindow)}})
+			Throttle: outbox.Throttle{Max: n.ThrottleMax, Window: time.Duration(n.ThrottleWindow), By: n.ThrottleBy}})
 	}
 	return outbox.Open(filepath.Join(cfg.Data, "outbox"), outbox.Options{Targets: targets, OnFailing: onFailing, OnRecovered: onRecovered, Logger: log.With("component", "outbox")})
+}
+
+// newNotifier makes the notifier n describes (key names it in errors),
+// reading its secrets from their files.
+func newNotifier(key string, n config.Notifier) (notify.Notifier, error) {
+	tls, timeout := notifierTLS(n), time.Duration(n.Timeout)
+	switch n.Type {
+	case "webhook":
+		secret, err := readSecretFile(key+".secret_file", n.SecretFile)
+		if err != nil {
+			return nil, err
+		}
+		return notify.NewWebhook(notify.WebhookConfig{Name: n.Name, URL: n.URL, Secret: secret, Headers: n.Headers, Timeout: timeout, TLS: tls})
+	case "slack", "teams":
+		url, err := readSecretFile(key+".url_file", n.URLFile)
+		if err != nil {
+			return nil, err
+		}
+		c := notify.ChatConfig{Name: n.Name, URL: url, MaxAlerts: n.MaxAlerts, Timeout: timeout, TLS: tls}
+		if n.Type == "slack" {
+			return notify.NewSlack(c)
+		}
+		return notify.NewTeams(c)
+	case "email":
+		var pw string
+		if n.PasswordFile != "" {
+			var err error
+			if pw, err = readSecretFile(key+".password_file", n.PasswordFile); err != nil {
+				return nil, err
+			}
+		}
+		return notify.NewEmail(notify.EmailConfig{Name: n.Name, Address: n.Address, ImplicitTLS: n.ImplicitTLS, AllowPlaintext: n.AllowPlaintext,
+			Username: n.Username, Password: pw, From: n.From, To: n.To, LocalName: n.LocalName, Timeout: timeout, TLS: tls})
+	case "syslog":
+		return syslogNotifier(n)
+	}
+	return nil, fmt.Errorf("unknown notifier type %q", n.Type)
 }
 
 // syslogNotifier makes the syslog sender a syslog notifier describes.
 func syslogNotifier(n config.Notifier) (*notify.Syslog, error) {
 	return notify.NewSyslog(notify.SyslogConfig{Name: n.Name, Network: n.Network, Address: n.Address, Facility: n.Facility,
-		TLS: notify.TLSOptions{CAFile: n.CAFile, CertFile: n.CertFile, KeyFile: n.KeyFile}})
+		Hostname: n.Hostname, AppName: n.AppName, SDID: n.SDID, MaxUDPBytes: n.MaxUDPBytes, Timeout: time.Duration(n.Timeout), TLS: notifierTLS(n)})
+}
+
+// notifierTLS is the TLS of the connection to a notifier's receiver.
+func notifierTLS(n config.Notifier) notify.TLSOptions {
+	return notify.TLSOptions{CAFile: n.CAFile, CertFile: n.CertFile, KeyFile: n.KeyFile, ServerName: n.ServerName}
 }
 
 // outboxDeliver hands alerts to the outbox, waiting while it pushes back.

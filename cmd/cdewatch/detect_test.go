@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdewatch/cdewatch/internal/alert"
 	"github.com/cdewatch/cdewatch/internal/alert/notify"
 	"github.com/cdewatch/cdewatch/internal/config"
 )
@@ -182,5 +184,65 @@ func TestAlertLifecycle(t *testing.T) {
 | project AlertStatus, Why, Caller`, func(r [][]json.RawMessage) bool { return len(r) == 1 && string(r[0][0]) == `"resolved"` })
 	if !strings.Contains(string(rows[0][2]), "(soc-analyst)") || string(rows[0][1]) != `"planned: new cluster"` {
 		t.Errorf("status row %s", rows[0])
+	}
+}
+
+// TestNotifierSettings: the notifier settings of cdewatch.yaml reach the
+// notifiers: syslog's header fields, a chat notifier's max_alerts (checked
+// by the notifier) and the timeout of one attempt.
+func TestNotifierSettings(t *testing.T) {
+	cfg, err := config.Parse([]byte(`
+notifiers:
+  - type: syslog
+    name: siem
+    address: 127.0.0.1:6514
+    hostname: cdw-host
+    app_name: cdw-app
+    sd_id: cdw@1
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := syslogNotifier(cfg.Notifiers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := string(s.Format(alert.Alert{Rule: "r", RuleTitle: "t", Severity: alert.High, Time: time.Now(), Detected: time.Now()}))
+	if !strings.Contains(msg, " cdw-host cdw-app ") || !strings.Contains(msg, "[cdw@1 ") {
+		t.Errorf("syslog message without the configured hostname, app_name and sd_id: %s", msg)
+	}
+
+	dir := t.TempDir()
+	urlFile := filepath.Join(dir, "slack.url")
+	if err := os.WriteFile(urlFile, []byte("https://hooks.slack.com/services/T0/B0/x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newNotifier("n", config.Notifier{Type: "slack", Name: "slack", URLFile: urlFile, MaxAlerts: 20}); err == nil || !strings.Contains(err.Error(), "max_alerts") {
+		t.Errorf("max_alerts 20 accepted: %v", err)
+	}
+
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	secretFile := filepath.Join(dir, "webhook.secret")
+	if err := os.WriteFile(secretFile, []byte("0123456789abcdef0123"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The receiver answers only when the test ends: the configured 50 ms,
+	// not the default 10 s, must end the attempt.
+	wh, err := newNotifier("n", config.Notifier{Type: "webhook", Name: "soc", URL: slow.URL, SecretFile: secretFile, Timeout: config.Duration(50 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := wh.Send(ctx, []alert.Alert{{Rule: "r", Severity: alert.High, Time: time.Now(), Detected: time.Now()}}); err == nil || ctx.Err() != nil {
+		t.Errorf("a receiver that never answers: Send returned %v after the test's own deadline (%v), not at the 50 ms timeout", err, ctx.Err())
 	}
 }

@@ -138,13 +138,23 @@ type Notifier struct {
 	PasswordFile   string   `yaml:"password_file"`
 	From           string   `yaml:"from"`
 	To             []string `yaml:"to"`
+	LocalName      string   `yaml:"local_name"` // EHLO name; default the host name
+	// slack, teams: alerts detailed per message (1-15; default 10).
+	MaxAlerts int `yaml:"max_alerts"`
 	// syslog
-	Network  string `yaml:"network"`
-	Facility string `yaml:"facility"`
+	Network     string `yaml:"network"`
+	Facility    string `yaml:"facility"`
+	Hostname    string `yaml:"hostname"`      // HOSTNAME; default the host name
+	AppName     string `yaml:"app_name"`      // APP-NAME; default cdewatch
+	SDID        string `yaml:"sd_id"`         // SD-ID; default cdewatch@32473
+	MaxUDPBytes int    `yaml:"max_udp_bytes"` // udp: MSG cut to fit
+	// Timeout of one attempt; default 10s (30s for email).
+	Timeout Duration `yaml:"timeout"`
 	// TLS of the connection to the receiver.
-	CAFile   string `yaml:"ca_file"`
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
+	CAFile     string `yaml:"ca_file"`
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	ServerName string `yaml:"server_name"` // name the certificate is checked against, if not the host
 	// Route: which alerts this notifier receives.
 	MinSeverity  string   `yaml:"min_severity"`
 	PCI          []string `yaml:"pci"`
@@ -155,6 +165,9 @@ type Notifier struct {
 	// and key (the rest summarized in one alert); 0: no throttling.
 	ThrottleMax    int      `yaml:"throttle_max"`
 	ThrottleWindow Duration `yaml:"throttle_window"`
+	// ThrottleBy is the throttle key: key (the default: the alert's rule
+	// and key) or rule.
+	ThrottleBy string `yaml:"throttle_by"`
 }
 
 // KafkaInput is one Kafka consumer (internal/ingest/kafka). Secrets are
@@ -499,6 +512,9 @@ func (c *Config) Validate() error {
 			bad(key+".name", "%q is used twice", n.Name)
 		}
 		notifierNames[n.Name] = true
+		if n.ThrottleBy != "" && n.ThrottleBy != "key" && n.ThrottleBy != "rule" {
+			bad(key+".throttle_by", "%q: want key or rule", n.ThrottleBy)
+		}
 		switch n.Type {
 		case "webhook":
 			if n.URL == "" || n.SecretFile == "" {

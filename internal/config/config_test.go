@@ -1,6 +1,10 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +89,7 @@ func TestParse(t *testing.T) {
 					t.Errorf("integrity: %+v", c.Integrity)
 				}
 			}},
+		{name: "notifier throttle key", yaml: "notifiers:\n  - type: syslog\n    name: s\n    address: h:514\n    throttle_by: subject\n", wantErr: "notifiers[0].throttle_by"},
 		{name: "integrity pass too long", yaml: "integrity:\n  full_pass: 8d\n", wantErr: "line 2: integrity.full_pass"},
 		{name: "unknown top key", yaml: "listen: x:1\nlisten_addr: y\n", wantErr: "line 2 (key listen_addr): field listen_addr not found"},
 		{name: "unknown nested key", yaml: "ingest:\n  max_body: 1MiB\n", wantErr: "line 2 (key ingest.max_body): field max_body not found"},
@@ -181,4 +186,49 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("Parse accepted a config Validate rejects")
 		}
 	})
+}
+
+// TestDocsConfigBlocks parses every YAML block of the documentation whose
+// top-level keys are all cdewatch configuration keys (blocks for
+// Kubernetes, Vector or the OpenTelemetry Collector are not), so that the
+// documentation shows no setting the configuration refuses.
+func TestDocsConfigBlocks(t *testing.T) {
+	keys := map[string]bool{}
+	ct := reflect.TypeFor[Config]()
+	for i := range ct.NumField() {
+		if tag, _, _ := strings.Cut(ct.Field(i).Tag.Get("yaml"), ","); tag != "" {
+			keys[tag] = true
+		}
+	}
+	files, err := filepath.Glob("../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, "../../README.md")
+	block := regexp.MustCompile("(?s)```yaml\n(.*?)```")
+	top := regexp.MustCompile(`(?m)^([A-Za-z_]+):`)
+	parsed := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range block.FindAllSubmatch(b, -1) {
+			tops := top.FindAllSubmatch(m[1], -1)
+			config := len(tops) > 0
+			for _, k := range tops {
+				config = config && keys[string(k[1])]
+			}
+			if !config {
+				continue
+			}
+			parsed++
+			if _, err := Parse(m[1]); err != nil {
+				t.Errorf("%s: a configuration block does not parse: %v\n%s", f, err, m[1])
+			}
+		}
+	}
+	if parsed < 5 {
+		t.Fatalf("only %d configuration blocks found in the documentation", parsed)
+	}
 }
