@@ -21,6 +21,13 @@ import (
 // at each tick, and the detector's lag when detection is on.
 func healthMonitor(cfg *config.Config, led *ledger.Ledger, idx *index.Index, stats *ingest.Stats, archiver *atomic.Pointer[archive.Archiver],
 	audit func(context.Context, event.SelfAudit) error, log *slog.Logger) (*health.Monitor, error) {
+	return health.New(healthConfig(cfg, led, idx, stats, archiver, audit, log))
+}
+
+// healthConfig is the health monitor's configuration: cfg.Health, and
+// readers of the counts and lags it watches.
+func healthConfig(cfg *config.Config, led *ledger.Ledger, idx *index.Index, stats *ingest.Stats, archiver *atomic.Pointer[archive.Archiver],
+	audit func(context.Context, event.SelfAudit) error, log *slog.Logger) health.Config {
 	h := cfg.Health
 	hc := health.Config{
 		Audit: audit, Log: log, TickInterval: time.Duration(h.TickInterval),
@@ -48,6 +55,9 @@ func healthMonitor(cfg *config.Config, led *ledger.Ledger, idx *index.Index, sta
 	for _, r := range h.Silence.Rules {
 		hc.Silence.Rules = append(hc.Silence.Rules, health.SilenceRule{Match: r.Match, Max: time.Duration(r.Max), Off: r.Off})
 	}
+	for _, r := range h.Skew.Rules {
+		hc.Skew.Rules = append(hc.Skew.Rules, health.SkewRule{Match: r.Match, MaxAhead: time.Duration(r.MaxAhead), MaxBehind: time.Duration(r.MaxBehind), Off: r.Off})
+	}
 	hc.Consumers = func(now time.Time) []health.Lag {
 		var out []health.Lag
 		if idx != nil {
@@ -62,5 +72,5 @@ func healthMonitor(cfg *config.Config, led *ledger.Ledger, idx *index.Index, sta
 		}
 		return out
 	}
-	return health.New(hc)
+	return hc
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -164,4 +165,30 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "")
+}
+
+// TestHealthConfigRules: the silence and skew rules of cdewatch.yaml reach
+// the health monitor.
+func TestHealthConfigRules(t *testing.T) {
+	cfg, err := config.Parse([]byte(`
+health:
+  silence:
+    rules:
+      - match: lab-*
+        off: true
+  skew:
+    rules:
+      - match: legacy-files
+        max_behind: 48h
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := healthConfig(cfg, nil, nil, nil, nil, nil, slog.New(slog.DiscardHandler))
+	if r := hc.Silence.Rules; len(r) != 1 || r[0].Match != "lab-*" || !r[0].Off {
+		t.Errorf("silence rules: %+v", r)
+	}
+	if r := hc.Skew.Rules; len(r) != 1 || r[0].Match != "legacy-files" || r[0].MaxBehind != 48*time.Hour {
+		t.Errorf("skew rules: %+v", r)
+	}
 }

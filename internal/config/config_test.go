@@ -90,6 +90,14 @@ func TestParse(t *testing.T) {
 				}
 			}},
 		{name: "notifier throttle key", yaml: "notifiers:\n  - type: syslog\n    name: s\n    address: h:514\n    throttle_by: subject\n", wantErr: "notifiers[0].throttle_by"},
+		{name: "skew rules", yaml: "health:\n  skew:\n    rules:\n      - match: legacy-*\n        max_behind: 48h\n      - match: lab\n        off: true\n",
+			check: func(t testing.TB, c *Config) {
+				r := c.Health.Skew.Rules
+				if len(r) != 2 || r[0].Match != "legacy-*" || time.Duration(r[0].MaxBehind) != 48*time.Hour || !r[1].Off {
+					t.Errorf("skew rules: %+v", r)
+				}
+			}},
+		{name: "skew rule without a bound", yaml: "health:\n  skew:\n    rules:\n      - match: legacy-*\n", wantErr: "health.skew.rules"},
 		{name: "integrity pass too long", yaml: "integrity:\n  full_pass: 8d\n", wantErr: "line 2: integrity.full_pass"},
 		{name: "unknown top key", yaml: "listen: x:1\nlisten_addr: y\n", wantErr: "line 2 (key listen_addr): field listen_addr not found"},
 		{name: "unknown nested key", yaml: "ingest:\n  max_body: 1MiB\n", wantErr: "line 2 (key ingest.max_body): field max_body not found"},

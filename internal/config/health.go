@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"path"
+	"time"
+)
 
 // Health configures the watch over the sources and cdewatch's own controls
 // (internal/health, docs/HEALTH.md; PCI DSS 10.6, 10.7.2, 10.7.3). Zero
@@ -47,6 +50,19 @@ type HealthLag struct {
 type HealthSkew struct {
 	MaxAhead  Duration `yaml:"max_ahead"`
 	MaxBehind Duration `yaml:"max_behind"`
+	// Rules override the bounds of the sources they match (a backlog, a
+	// file read from its beginning, is "behind").
+	Rules []HealthSkewRule `yaml:"rules"`
+}
+
+// HealthSkewRule overrides the skew bounds of the sources whose name
+// matches Match (a path.Match pattern); a zero bound keeps the default;
+// Off stops the check (the offsets are still measured).
+type HealthSkewRule struct {
+	Match     string   `yaml:"match"`
+	MaxAhead  Duration `yaml:"max_ahead"`
+	MaxBehind Duration `yaml:"max_behind"`
+	Off       bool     `yaml:"off"`
 }
 
 // HealthClock bounds jumps of cdewatch's own wall clock.
@@ -69,6 +85,11 @@ func (h *Health) validate(bad func(key, format string, a ...any)) {
 	for i, r := range h.Silence.Rules {
 		if r.Match == "" || (!r.Off && r.Max <= 0) {
 			bad("health.silence.rules", "rule %d: want match and a positive max, or off: true", i)
+		}
+	}
+	for i, r := range h.Skew.Rules {
+		if _, err := path.Match(r.Match, ""); r.Match == "" || err != nil || (!r.Off && r.MaxAhead <= 0 && r.MaxBehind <= 0) {
+			bad("health.skew.rules", "rule %d: want a valid match pattern and max_ahead or max_behind, or off: true", i)
 		}
 	}
 	if h.Disk.MinFreeRatio < 0 || h.Disk.MinFreeRatio >= 1 {
