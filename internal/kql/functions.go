@@ -57,11 +57,11 @@ func init() {
 		case tyDateTime:
 			at := t.arg(c, 2, a[2], tyDateTime)
 			sz := t.arg(c, 1, a[1], tyTimespan)
-			return texpr{sql: "make_timestamp(CAST(floor((epoch_us(" + a[0].sql + ") - epoch_us(" + at + ")) / CAST(" + sz + " AS DOUBLE)) AS BIGINT) * " + sz + " + epoch_us(" + at + "))", typ: tyDateTime}
+			return texpr{sql: "try(make_timestamp(CAST(floor((epoch_us(" + a[0].sql + ") - epoch_us(" + at + ")) / CAST(NULLIF(" + sz + ", 0) AS DOUBLE)) AS BIGINT) * " + sz + " + epoch_us(" + at + ")))", typ: tyDateTime}
 		}
 		x, sz, at := t.arg(c, 0, a[0], tyReal), t.arg(c, 1, a[1], tyReal), t.arg(c, 2, a[2], tyReal)
 		typ := a[0].typ
-		return texpr{sql: "CAST(floor((" + x + " - " + at + ") / " + sz + ") * " + sz + " + " + at + " AS " + sqlType(typ) + ")", typ: typ}
+		return texpr{sql: "try(CAST(floor((" + x + " - " + at + ") / NULLIF(" + sz + ", 0)) * " + sz + " + " + at + " AS " + sqlType(typ) + "))", typ: typ}
 	})
 	day := func(expr string) func(t *translator, c *Call, a []texpr) texpr {
 		return func(t *translator, c *Call, a []texpr) texpr {
@@ -141,7 +141,7 @@ func init() {
 		part = strings.ToLower(part)
 		switch part {
 		case "nanosecond":
-			return texpr{sql: "((epoch_us(" + x + ") - epoch_us(" + y + ")) * 1000)", typ: tyLong}
+			return texpr{sql: "try((epoch_us(" + x + ") - epoch_us(" + y + ")) * 1000)", typ: tyLong} // beyond a long: null
 		case "year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond", "microsecond":
 		default:
 			t.fail(c.Args[0], "unknown datetime part %q (want year, quarter, month, week, day, hour, minute, second, millisecond, microsecond or nanosecond)", part)
@@ -163,7 +163,7 @@ func init() {
 			}
 			parts[i] = t.arg(c, i, a[i], typ)
 		}
-		return texpr{sql: "make_timestamp(" + strings.Join(parts, ", ") + ")", typ: tyDateTime}
+		return texpr{sql: "try(make_timestamp(" + strings.Join(parts, ", ") + "))", typ: tyDateTime} // an invalid date is null
 	})
 	add("make_timespan", 1, 5, func(t *translator, c *Call, a []texpr) texpr {
 		// (hours, minutes[, seconds]) or (days, hours, minutes, seconds)
@@ -179,10 +179,11 @@ func init() {
 		}
 		return texpr{sql: "(" + strings.Join(us, " + ") + ")", typ: tyTimespan}
 	})
-	add("unixtime_seconds_todatetime", 1, 1, simple(tyDateTime, "make_timestamp(CAST(%s * 1000000 AS BIGINT))", tyReal))
-	add("unixtime_milliseconds_todatetime", 1, 1, simple(tyDateTime, "make_timestamp(CAST(%s * 1000 AS BIGINT))", tyReal))
-	add("unixtime_microseconds_todatetime", 1, 1, simple(tyDateTime, "make_timestamp(CAST(%s AS BIGINT))", tyReal))
-	add("unixtime_nanoseconds_todatetime", 1, 1, simple(tyDateTime, "make_timestamp(CAST(%s / 1000 AS BIGINT))", tyReal))
+	// out of range: null
+	add("unixtime_seconds_todatetime", 1, 1, simple(tyDateTime, "try(make_timestamp(CAST(%s * 1000000 AS BIGINT)))", tyReal))
+	add("unixtime_milliseconds_todatetime", 1, 1, simple(tyDateTime, "try(make_timestamp(CAST(%s * 1000 AS BIGINT)))", tyReal))
+	add("unixtime_microseconds_todatetime", 1, 1, simple(tyDateTime, "try(make_timestamp(CAST(%s AS BIGINT)))", tyReal))
+	add("unixtime_nanoseconds_todatetime", 1, 1, simple(tyDateTime, "try(make_timestamp(CAST(%s / 1000 AS BIGINT)))", tyReal))
 	add("format_datetime", 2, 2, func(t *translator, c *Call, a []texpr) texpr {
 		f, ok := a[1].str()
 		if !ok {
@@ -322,8 +323,10 @@ func init() {
 		return texpr{sql: "CAST(CASE WHEN length(" + sub + ") = 0 THEN 0 ELSE len(list_filter(range(greatest(length(" + s + ") - length(" + sub + ") + 1, 0)), i -> substr(" + s + ", i + 1, length(" + sub + ")) = " + sub + ")) END AS BIGINT)", typ: tyLong}
 	})
 	add("base64_encode_tostring base64_encodestring", 1, 1, simple(tyString, "to_base64(encode(%s))", tyString))
-	add("base64_decode_tostring base64_decodestring", 1, 1, simple(tyString, "decode(from_base64(%s))", tyString))
-	add("url_decode", 1, 1, simple(tyString, "url_decode(%s)", tyString))
+	// not base64, or not UTF-8 once decoded: "" (as Kusto's docs show),
+	// not a failed query
+	add("base64_decode_tostring base64_decodestring", 1, 1, simple(tyString, "coalesce(try(decode(from_base64(%s))), '')", tyString))
+	add("url_decode", 1, 1, simple(tyString, "coalesce(try(url_decode(%s)), '')", tyString))
 	add("strrep", 2, 3, func(t *translator, c *Call, a []texpr) texpr {
 		s, n := t.arg(c, 0, a[0], tyString), t.arg(c, 1, a[1], tyLong)
 		if len(a) == 3 {
@@ -349,17 +352,17 @@ func init() {
 			case isIntegral(typ) && x.typ == tyString:
 				return texpr{sql: "coalesce(TRY_CAST(" + x.sql + " AS " + sqlType(typ) + "), TRY_CAST(trunc(TRY_CAST(" + x.sql + " AS DOUBLE)) AS " + sqlType(typ) + "))", typ: typ}
 			case isIntegral(typ) && x.typ == tyDateTime:
-				return texpr{sql: "CAST(epoch_us(" + x.sql + ") * 10 + " + strconv.FormatInt(epochOffsetMicros*10, 10) + " AS " + sqlType(typ) + ")", typ: typ}
+				return texpr{sql: "TRY_CAST(epoch_us(" + x.sql + ") * 10 + " + strconv.FormatInt(epochOffsetMicros*10, 10) + " AS " + sqlType(typ) + ")", typ: typ}
 			case isIntegral(typ) && x.typ == tyTimespan:
-				return texpr{sql: "CAST(" + x.sql + " * 10 AS " + sqlType(typ) + ")", typ: typ}
+				return texpr{sql: "TRY_CAST(" + x.sql + " * 10 AS " + sqlType(typ) + ")", typ: typ}
 			case typ == tyBool && x.typ == tyString:
 				return texpr{sql: "CASE lower(" + x.sql + ") WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE WHEN '1' THEN TRUE WHEN '0' THEN FALSE END", typ: typ}
 			case typ == tyDateTime && x.typ == tyString:
 				return texpr{sql: "coalesce(TRY_CAST(" + x.sql + " AS TIMESTAMP), TRY_CAST(TRY_CAST(" + x.sql + " AS TIMESTAMPTZ) AS TIMESTAMP))", typ: typ}
 			case typ == tyDateTime && isNumeric(x.typ):
-				return texpr{sql: "make_timestamp(CAST(" + x.sql + " // 10 AS BIGINT) - " + strconv.FormatInt(epochOffsetMicros, 10) + ")", typ: typ}
+				return texpr{sql: "try(make_timestamp(CAST(" + x.sql + " // 10 AS BIGINT) - " + strconv.FormatInt(epochOffsetMicros, 10) + "))", typ: typ}
 			case typ == tyTimespan && isNumeric(x.typ):
-				return texpr{sql: "CAST(" + x.sql + " // 10 AS BIGINT)", typ: typ}
+				return texpr{sql: "TRY_CAST(" + x.sql + " // 10 AS BIGINT)", typ: typ}
 			case x.typ == tyTimespan && typ == tyReal:
 				return texpr{sql: "CAST(" + x.sql + " * 10 AS DOUBLE)", typ: typ}
 			}
@@ -528,14 +531,16 @@ func init() {
 	add("isfinite", 1, 1, simple(tyBool, "isfinite(%s)", tyReal))
 
 	// math
+	// outside a function's domain (log of a negative number): null, not a
+	// failed query
 	mathFn := func(name string) func(t *translator, c *Call, a []texpr) texpr {
-		return simple(tyReal, name+"(%s)", tyReal)
+		return simple(tyReal, "try("+name+"(%s))", tyReal)
 	}
 	for _, n := range []string{"sqrt", "exp", "log", "log10", "log2", "sin", "cos", "tan", "asin", "acos", "atan", "degrees", "radians", "exp2", "exp10"} {
 		impl := mathFn(n)
 		switch n {
 		case "log":
-			impl = simple(tyReal, "ln(%s)", tyReal)
+			impl = mathFn("ln")
 		case "exp2":
 			impl = simple(tyReal, "pow(2, %s)", tyReal)
 		case "exp10":
@@ -648,10 +653,10 @@ func binFn(t *translator, c *Call, a []texpr) texpr {
 		return texpr{sql: "make_timestamp(((epoch_us(" + x.sql + ") + " + off + ") // " + sz + ") * " + sz + " - " + off + ")", typ: tyDateTime, name: x.name}
 	case tyTimespan:
 		sz := t.arg(c, 1, size, tyTimespan)
-		return texpr{sql: "(CAST(floor(CAST(" + x.sql + " AS DOUBLE) / " + sz + ") AS BIGINT) * " + sz + ")", typ: tyTimespan, name: x.name}
+		return texpr{sql: "(CAST(floor(CAST(" + x.sql + " AS DOUBLE) / NULLIF(" + sz + ", 0)) AS BIGINT) * " + sz + ")", typ: tyTimespan, name: x.name}
 	case tyLong, tyInt:
 		if isIntegral(size.typ) {
-			return texpr{sql: "(CAST(floor(CAST(" + x.sql + " AS DOUBLE) / " + size.sql + ") AS BIGINT) * " + size.sql + ")", typ: tyLong, name: x.name}
+			return texpr{sql: "(CAST(floor(CAST(" + x.sql + " AS DOUBLE) / NULLIF(" + size.sql + ", 0)) AS BIGINT) * " + size.sql + ")", typ: tyLong, name: x.name}
 		}
 	case tyDynamic:
 		x = texpr{sql: dynTo(x.sql, tyReal), typ: tyReal, name: x.name}
@@ -659,7 +664,7 @@ func binFn(t *translator, c *Call, a []texpr) texpr {
 	if !isNumeric(x.typ) {
 		t.fail(c, "bin needs a number, datetime or timespan, not a %s", x.typ)
 	}
-	return texpr{sql: "(floor(CAST(" + x.sql + " AS DOUBLE) / " + t.arg(c, 1, size, tyReal) + ") * " + t.arg(c, 1, size, tyReal) + ")", typ: tyReal, name: x.name}
+	return texpr{sql: "(floor(CAST(" + x.sql + " AS DOUBLE) / NULLIF(" + t.arg(c, 1, size, tyReal) + ", 0)) * " + t.arg(c, 1, size, tyReal) + ")", typ: tyReal, name: x.name}
 }
 
 // commonType is the type two branches of iff/case/coalesce share.

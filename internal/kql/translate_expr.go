@@ -321,7 +321,8 @@ func (t *translator) convert(pos Node, x texpr, typ string) string {
 	case typ == tyString:
 		return toStringSQL(x)
 	case isNumeric(x.typ) && isNumeric(typ):
-		return "CAST(" + x.sql + " AS " + sqlType(typ) + ")"
+		// a value out of the type's range is null, not a failed query
+		return "TRY_CAST(" + x.sql + " AS " + sqlType(typ) + ")"
 	case x.typ == tyString || x.typ == tyGuid:
 		switch typ {
 		case tyDateTime:
@@ -596,9 +597,9 @@ func (t *translator) arith(sc *scope, v *Binary) texpr {
 			typ := arithType(l.typ, r.typ)
 			return res(castTo(l, typ)+" * "+castTo(r, typ), typ)
 		case l.typ == tyTimespan && isNumeric(r.typ):
-			return res("CAST(round("+l.sql+" * "+r.sql+") AS BIGINT)", tyTimespan)
+			return res("TRY_CAST(round("+l.sql+" * "+r.sql+") AS BIGINT)", tyTimespan)
 		case r.typ == tyTimespan && isNumeric(l.typ):
-			return res("CAST(round("+l.sql+" * "+r.sql+") AS BIGINT)", tyTimespan)
+			return res("TRY_CAST(round("+l.sql+" * "+r.sql+") AS BIGINT)", tyTimespan)
 		}
 	case "/":
 		switch {
@@ -610,7 +611,7 @@ func (t *translator) arith(sc *scope, v *Binary) texpr {
 		case l.typ == tyTimespan && r.typ == tyTimespan:
 			return res("CAST("+l.sql+" AS DOUBLE) / "+r.sql, tyReal)
 		case l.typ == tyTimespan && isNumeric(r.typ):
-			return res("CAST(trunc(CAST("+l.sql+" AS DOUBLE) / "+r.sql+") AS BIGINT)", tyTimespan)
+			return res("TRY_CAST(trunc(CAST("+l.sql+" AS DOUBLE) / "+r.sql+") AS BIGINT)", tyTimespan)
 		}
 	case "%":
 		switch {
