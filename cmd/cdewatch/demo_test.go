@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/config"
+	"github.com/cdewatch/cdewatch/internal/detect"
 	"github.com/cdewatch/cdewatch/internal/event"
 )
 
@@ -56,4 +58,35 @@ func TestServeDemo(t *testing.T) {
 		}
 	}
 	t.Logf("demo day: %d events, loaded once over two starts", counts[demoSource])
+}
+
+// TestDemoConfig: serve --demo allow-lists the demo's payments
+// applications as secret readers, on top of the pack's default readers,
+// and does not check the clock of the demo source, loaded as a backlog.
+func TestDemoConfig(t *testing.T) {
+	cfg := config.Default()
+	if err := demoConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	sets, err := ruleSets(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pack, ok := sets[0].(*detect.RuleSet)
+	if !ok {
+		t.Fatalf("first rule set is %T", sets[0])
+	}
+	readers, _ := pack.List("allowed_secret_readers")
+	for _, want := range []string{"system:kube-controller-manager", "system:serviceaccount:payments:card-processor", "system:serviceaccount:payments:tokenizer"} {
+		if !slices.Contains(readers, want) {
+			t.Errorf("allowed_secret_readers %v lacks %s", readers, want)
+		}
+	}
+	if ns, _ := pack.List("cde_namespaces"); !slices.Equal(ns, []string{"payments"}) {
+		t.Errorf("cde_namespaces %v", ns)
+	}
+	hc := healthConfig(cfg, nil, nil, nil, nil, nil, slog.New(slog.DiscardHandler))
+	if r := hc.Skew.Rules; len(r) != 1 || r[0].Match != demoSource || !r[0].Off {
+		t.Errorf("skew rules %+v: the demo day's backlog would be taken for a clock off", r)
+	}
 }
