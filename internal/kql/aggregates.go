@@ -274,6 +274,8 @@ func (t *translator) call(sc *scope, c *Call) texpr {
 		return t.packAll(sc, c)
 	case "row_number", "prev", "next", "row_cumsum":
 		return t.window(sc, c)
+	case "row_window_session":
+		return t.windowSession(sc, c)
 	case "materialize":
 		t.fail(c, "materialize() gives a table, not a scalar")
 	case "column_ifexists":
@@ -487,22 +489,26 @@ func isRestartCall(c *Call) bool {
 	return (c.Name == "row_cumsum" || c.Name == "row_number") && len(c.Args) == 2
 }
 
-// restartCalls returns the restarting window calls of x, not looking into
-// subqueries (translated on their own).
-func restartCalls(x Expr) []*Call {
-	var out []*Call
+// sequentialCalls returns the calls of x that extend and project compute
+// in layers of their own before the expression: the restarting window
+// functions and row_window_session. It does not look into subqueries
+// (translated on their own).
+func sequentialCalls(x Expr) (restarts, sessions []*Call) {
 	Inspect(x, func(n Node) bool {
 		switch v := n.(type) {
 		case *SubQuery, *Pipe:
 			return false
 		case *Call:
 			if isRestartCall(v) {
-				out = append(out, v)
+				restarts = append(restarts, v)
+			}
+			if isSessionCall(v) {
+				sessions = append(sessions, v)
 			}
 		}
 		return true
 	})
-	return out
+	return restarts, sessions
 }
 
 // restartLayer adds to cur, ordered rows, the helper columns of calls:

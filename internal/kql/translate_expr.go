@@ -51,6 +51,9 @@ type scope struct {
 	// restart argument in the expression (extend and project compute them
 	// first).
 	restarts map[*Call]restartCols
+	// sessions are the columns of the session starts of the
+	// row_window_session calls in the expression (sessionLayer).
+	sessions map[*Call]string
 }
 
 // expr translates a scalar expression.

@@ -299,7 +299,7 @@ func (t *translator) parseKV(e *env, r *rel, v *ParseKV) *rel {
 
 // opUDFs are the Go functions operators and aggregations call.
 func opUDFs() []udf {
-	return []udf{buildSchemaUDF, {
+	return []udf{buildSchemaUDF, udfRowWindowSession, {
 		Name: "kql_weighted_percentile", Args: []string{tyString, tyReal}, Result: tyReal, NullArgs: true,
 		Fn: func(args []any) (any, error) {
 			var items []struct{ V, W float64 }

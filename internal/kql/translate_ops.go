@@ -228,25 +228,36 @@ func (t *translator) projectOp(e *env, r *rel, items []*NamedExpr, extend bool) 
 		pending = map[string]bool{}
 	}
 	colN := 0
-	restartPos := "" // the rows' position column, once a restarting window reorders them
+	restartPos := "" // the rows' position column, once a restarting window or a session join reorders them
 	for _, it := range items {
 		var restarts map[*Call]restartCols
-		if calls := restartCalls(it.Expr); len(calls) > 0 {
+		var sessions map[*Call]string
+		if restartCalls, sessionCalls := sequentialCalls(it.Expr); len(restartCalls)+len(sessionCalls) > 0 {
 			if len(pending) > 0 {
 				flush()
 			}
 			sc := &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols}
-			cur, restarts = t.restartLayer(sc, cur, calls)
-			if restartPos == "" {
-				restartPos = restarts[calls[0]].pos
+			if len(restartCalls) > 0 {
+				cur, restarts = t.restartLayer(sc, cur, restartCalls)
+				if restartPos == "" {
+					restartPos = restarts[restartCalls[0]].pos
+				}
+			}
+			if len(sessionCalls) > 0 {
+				sc.r = &rel{cols: visible(), ordered: cur.ordered, order: cur.order}
+				var pos string
+				cur, pos, sessions = t.sessionLayer(sc, cur, sessionCalls)
+				if restartPos == "" {
+					restartPos = pos
+				}
 			}
 		}
-		sc := &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols, restarts: restarts}
+		sc := &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols, restarts: restarts, sessions: sessions}
 		if names, xs, ok := t.tupleCall(sc, it.Expr); ok {
 			for _, x := range xs {
 				if usesAny(x.sql, pending) {
 					flush()
-					sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols, restarts: restarts}
+					sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols, restarts: restarts, sessions: sessions}
 					names, xs, _ = t.tupleCall(sc, it.Expr)
 					break
 				}
@@ -277,7 +288,7 @@ func (t *translator) projectOp(e *env, r *rel, items []*NamedExpr, extend bool) 
 		x := t.expr(sc, it.Expr)
 		if usesAny(x.sql, pending) {
 			flush()
-			sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols, restarts: restarts}
+			sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols, restarts: restarts, sessions: sessions}
 			x = t.expr(sc, it.Expr)
 		}
 		if x.agg {
