@@ -511,7 +511,8 @@ func sequentialCalls(x Expr) (restarts, sessions []*Call) {
 	return restarts, sessions
 }
 
-// restartLayer adds to cur, ordered rows, the helper columns of calls:
+// restartLayer adds to cur, ordered rows, the helper columns of calls and
+// returns the position column:
 // each call's restart condition (it may hold window functions itself),
 // then a position column and, for each call, a group column that starts a
 // new group at every row where its condition holds. A window over a group,
@@ -519,7 +520,7 @@ func sequentialCalls(x Expr) (restarts, sessions []*Call) {
 // cannot be nested in one SELECT). The rows leave such a window in another
 // order, so the result is ordered by position too: later windows and the
 // operator's result (restoreOrder) follow it.
-func (t *translator) restartLayer(sc *scope, cur *rel, calls []*Call) (*rel, map[*Call]restartCols) {
+func (t *translator) restartLayer(sc *scope, cur *rel, calls []*Call) (*rel, string, map[*Call]restartCols) {
 	if !cur.ordered {
 		t.fail(calls[0], "%s() needs ordered rows: put it after serialize, order by or top", calls[0].Name)
 	}
@@ -543,7 +544,7 @@ func (t *translator) restartLayer(sc *scope, cur *rel, calls []*Call) (*rel, map
 	}
 	cur = addColumns(t, cur, helpers, helperExprs)
 	cur.order = append(append([]orderTerm(nil), cur.order...), orderTerm{sql: sqlIdent(pos.id)})
-	return cur, out
+	return cur, pos.id, out
 }
 
 // helperCol is a column an operator needs while it runs and drops from
@@ -562,7 +563,7 @@ func addColumns(t *translator, r *rel, cols []col, exprs []string) *rel {
 }
 
 // restoreOrder puts out, projected from a relation whose rows a restarting
-// window reordered, back in the order of the rows (pos, a column of the
+// window or a session join reordered, back in the order of the rows (pos, a column of the
 // relation out selects from), and gives it the order keys it had before
 // (order) when its columns still hold them.
 func restoreOrder(out *rel, pos string, order []orderTerm) *rel {

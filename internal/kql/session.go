@@ -23,7 +23,7 @@ func isSessionCall(c *Call) bool { return c.Name == "row_window_session" }
 // start of each row's session, and returns the rows' position column: the
 // join leaves the rows in another order, so cur.order ends with it and the
 // operator's result is put back in it (restoreOrder).
-func (t *translator) sessionLayer(sc *scope, cur *rel, calls []*Call) (*rel, string, map[*Call]string) {
+func (t *translator) sessionLayer(sc *scope, cur *rel, calls []*Call) (*rel, string, map[*Call]col) {
 	if !cur.ordered {
 		t.fail(calls[0], "row_window_session() needs ordered rows: put it after serialize, order by or top")
 	}
@@ -60,7 +60,7 @@ func (t *translator) sessionLayer(sc *scope, cur *rel, calls []*Call) (*rel, str
 	cur = addColumns(t, cur, inputs, inputExprs)
 	pos := helperCol(t, tyLong)
 	cur = addColumns(t, cur, []col{pos}, []string{"row_number() OVER (" + rowOrder(cur) + ")"})
-	out := map[*Call]string{}
+	out := map[*Call]col{}
 	src, sessions := t.alias(), t.alias()
 	var ctes, joins, sel []string
 	sel = append(sel, passThrough(cur.cols)...)
@@ -87,7 +87,7 @@ func (t *translator) sessionLayer(sc *scope, cur *rel, calls []*Call) (*rel, str
 		h := helperCol(t, valueTypes[i])
 		sel = append(sel, start+" AS "+sqlIdent(h.id))
 		cur.cols = append(cur.cols, h)
-		out[c] = h.id
+		out[c] = h
 	}
 	for i, s := range sel[:len(sel)-len(calls)] {
 		sel[i] = src + "." + s
@@ -104,17 +104,11 @@ func (t *translator) sessionLayer(sc *scope, cur *rel, calls []*Call) (*rel, str
 // windowSession translates a row_window_session call whose sessions
 // sessionLayer computed.
 func (t *translator) windowSession(sc *scope, c *Call) texpr {
-	id, ok := sc.sessions[c]
+	h, ok := sc.sessions[c]
 	if !ok {
 		t.fail(c, "row_window_session() is supported in extend and project only")
 	}
-	for _, cl := range sc.r.cols {
-		if cl.id == id {
-			return texpr{sql: sqlIdent(id), typ: cl.typ}
-		}
-	}
-	t.fail(c, "row_window_session(): internal error: its session column is missing")
-	return texpr{}
+	return texpr{sql: sqlIdent(h.id), typ: h.typ}
 }
 
 // udfRowWindowSession computes the session starts of a sequence of values

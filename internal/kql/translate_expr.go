@@ -53,7 +53,7 @@ type scope struct {
 	restarts map[*Call]restartCols
 	// sessions are the columns of the session starts of the
 	// row_window_session calls in the expression (sessionLayer).
-	sessions map[*Call]string
+	sessions map[*Call]col
 }
 
 // expr translates a scalar expression.

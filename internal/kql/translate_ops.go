@@ -1,6 +1,7 @@
 package kql
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"sort"
@@ -228,36 +229,33 @@ func (t *translator) projectOp(e *env, r *rel, items []*NamedExpr, extend bool) 
 		pending = map[string]bool{}
 	}
 	colN := 0
-	restartPos := "" // the rows' position column, once a restarting window or a session join reorders them
+	posCol := "" // the rows' position, once a restarting window or a session join reorders them
 	for _, it := range items {
 		var restarts map[*Call]restartCols
-		var sessions map[*Call]string
+		var sessions map[*Call]col
+		itemScope := func() *scope {
+			return &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols, restarts: restarts, sessions: sessions}
+		}
 		if restartCalls, sessionCalls := sequentialCalls(it.Expr); len(restartCalls)+len(sessionCalls) > 0 {
 			if len(pending) > 0 {
 				flush()
 			}
-			sc := &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols}
+			var pos string
 			if len(restartCalls) > 0 {
-				cur, restarts = t.restartLayer(sc, cur, restartCalls)
-				if restartPos == "" {
-					restartPos = restarts[restartCalls[0]].pos
-				}
+				cur, pos, restarts = t.restartLayer(itemScope(), cur, restartCalls)
+				posCol = cmp.Or(posCol, pos)
 			}
 			if len(sessionCalls) > 0 {
-				sc.r = &rel{cols: visible(), ordered: cur.ordered, order: cur.order}
-				var pos string
-				cur, pos, sessions = t.sessionLayer(sc, cur, sessionCalls)
-				if restartPos == "" {
-					restartPos = pos
-				}
+				cur, pos, sessions = t.sessionLayer(itemScope(), cur, sessionCalls)
+				posCol = cmp.Or(posCol, pos)
 			}
 		}
-		sc := &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols, restarts: restarts, sessions: sessions}
+		sc := itemScope()
 		if names, xs, ok := t.tupleCall(sc, it.Expr); ok {
 			for _, x := range xs {
 				if usesAny(x.sql, pending) {
 					flush()
-					sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols, restarts: restarts, sessions: sessions}
+					sc = itemScope()
 					names, xs, _ = t.tupleCall(sc, it.Expr)
 					break
 				}
@@ -288,7 +286,7 @@ func (t *translator) projectOp(e *env, r *rel, items []*NamedExpr, extend bool) 
 		x := t.expr(sc, it.Expr)
 		if usesAny(x.sql, pending) {
 			flush()
-			sc = &scope{env: e, r: &rel{cols: visible(), ordered: cur.ordered, order: cur.order}, window: true, input: cur.cols, restarts: restarts, sessions: sessions}
+			sc = itemScope()
 			x = t.expr(sc, it.Expr)
 		}
 		if x.agg {
@@ -331,8 +329,8 @@ func (t *translator) projectOp(e *env, r *rel, items []*NamedExpr, extend bool) 
 			exprs = append(exprs, x.sql)
 		}
 	}
-	if restartPos != "" {
-		return restoreOrder(t.project(cur, cols, exprs), restartPos, r.order)
+	if posCol != "" {
+		return restoreOrder(t.project(cur, cols, exprs), posCol, r.order)
 	}
 	return t.project(cur, cols, exprs)
 }
