@@ -205,13 +205,22 @@ func (t *translator) aggregate(sc *scope, c *Call) texpr {
 		}
 		return res("coalesce(to_json("+list+"), '[]')", tyDynamic)
 	case "make_bag", "make_bag_if":
-		need(1, 3)
-		x := args[0]
+		// a key in several rows keeps one value (DuckDB's maps refuse
+		// duplicate keys); at most maxSize keys (Kusto's default 1048576)
+		x, maxIdx := args[0], 1
 		filter := "json_type(" + x.sql + ") = 'OBJECT'"
 		if c.Name == "make_bag_if" {
+			need(2, 3)
 			filter += " AND " + cond(1)
+			maxIdx = 2
+		} else {
+			need(1, 2)
 		}
-		return res("coalesce(CAST(map_from_entries(flatten(list(map_entries(CAST(json_transform("+x.sql+", '\"MAP(VARCHAR, JSON)\"') AS MAP(VARCHAR, JSON)))) FILTER (WHERE "+filter+"))) AS JSON), '{}')", tyDynamic)
+		maxSize := "1048576"
+		if len(args) > maxIdx {
+			maxSize = t.arg(c, maxIdx, args[maxIdx], tyLong)
+		}
+		return res("coalesce(kql_make_bag(CAST(to_json(list("+x.sql+") FILTER (WHERE "+filter+")) AS VARCHAR), "+maxSize+"), '{}')", tyDynamic)
 	case "percentile":
 		need(2, 2)
 		return res(percentileSQL(t, c, numeric(0), args[1]), numeric(0).typ)

@@ -296,7 +296,7 @@ func moreUDFs() []udf {
 	return []udf{
 		udfArrayIff, udfArrayRotate, udfArrayShift, udfArraySplit, udfArraySort, udfArrayIndexOf,
 		udfJaccard, udfCodepointsFrom, udfCodepointsTo,
-		udfBagMerge, udfBagSetKey, udfBagZip, udfBagHasKey,
+		udfBagMerge, udfMakeBag, udfBagSetKey, udfBagZip, udfBagHasKey,
 		udfTranslate, udfRegexQuote, udfIndexOf, udfIndexOfRegex, udfHasAnyIndex,
 		udfURLEncode, udfURLEncodeComponent, udfPunyFrom, udfPunyTo, udfPunyDomainFrom, udfPunyDomainTo,
 		udfZlibCompress, udfZlibDecompress, udfFormatBytes,
@@ -1180,6 +1180,30 @@ var udfBagMerge = udf{Name: "kql_bag_merge", Variadic: tyDynamic, Result: tyDyna
 		}
 		for _, e := range bag {
 			if _, dup := mfBagGet(out, e.k); !dup {
+				out = append(out, e)
+			}
+		}
+	}
+	return mfJSON(out), nil
+}}
+
+// udfMakeBag merges a group's bags for make_bag: a JSON array of values,
+// of which the bags count; a key's first value is kept (Kusto keeps an
+// arbitrary one), and at most maxSize keys.
+var udfMakeBag = udf{Name: "kql_make_bag", Args: []string{tyDynamic, tyLong}, Result: tyDynamic, NullArgs: true, Fn: func(args []any) (any, error) {
+	v, _ := mfArgJSON(args[0])
+	values, _ := v.([]any)
+	maxSize, _ := args[1].(int64)
+	out := orderedBag{}
+	seen := map[string]bool{}
+	for _, value := range values {
+		bag, ok := value.(orderedBag)
+		if !ok {
+			continue
+		}
+		for _, e := range bag {
+			if !seen[e.k] && int64(len(out)) < maxSize {
+				seen[e.k] = true
 				out = append(out, e)
 			}
 		}
