@@ -174,7 +174,7 @@ func init() {
 		}
 		for i := range a {
 			if i < len(mult) {
-				us = append(us, "CAST("+t.arg(c, i, a[i], tyReal)+" * "+mult[i]+" AS BIGINT)")
+				us = append(us, "TRY_CAST("+t.arg(c, i, a[i], tyReal)+" * "+mult[i]+" AS BIGINT)")
 			}
 		}
 		return texpr{sql: "(" + strings.Join(us, " + ") + ")", typ: tyTimespan}
@@ -445,7 +445,8 @@ func init() {
 		return texpr{sql: "to_json(list_slice(" + arr + ", " + from + ", " + to + "))", typ: tyDynamic}
 	})
 	add("array_reverse", 1, 1, simple(tyDynamic, "to_json(list_reverse(CAST(json_extract(%s, '$[*]') AS JSON[])))", tyDynamic))
-	add("array_sum", 1, 1, simple(tyReal, "list_sum(CAST(json_extract(%s, '$[*]') AS DOUBLE[]))", tyDynamic))
+	// an element that is not a number (or null) makes the sum null
+	add("array_sum", 1, 1, simple(tyReal, "CASE WHEN list_bool_and(list_transform(CAST(json_extract(%[1]s, '$[*]') AS JSON[]), e -> json_type(e) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'NULL'))) THEN list_sum(TRY_CAST(json_extract(%[1]s, '$[*]') AS DOUBLE[])) END", tyDynamic))
 	add("set_intersect", 1, 64, func(t *translator, c *Call, a []texpr) texpr {
 		parts := t.jsonArrays(c, a)
 		s := parts[0]
