@@ -279,6 +279,18 @@ func (t *translator) call(sc *scope, c *Call) texpr {
 			return t.scalarSubquery(sc, p, c)
 		}
 		return t.expr(sc, c.Args[0])
+	case "ingestion_time":
+		// when cdewatch accepted the record: the ReceivedTime column of the
+		// catalog tables, while the rows have it; null otherwise
+		if len(c.Args) != 0 {
+			t.fail(c, "ingestion_time takes no arguments")
+		}
+		if sc.r != nil {
+			if rt, ok := sc.r.find("ReceivedTime"); ok && rt.typ == tyDateTime {
+				return texpr{sql: sqlIdent(rt.id), typ: tyDateTime}
+			}
+		}
+		return texpr{sql: sqlNull(tyDateTime), typ: tyDateTime}
 	case "pack_all":
 		return t.packAll(sc, c)
 	case "row_number", "prev", "next", "row_cumsum":

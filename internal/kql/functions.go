@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// maxRepeat bounds repeat()'s count: larger arrays would not fit a
+// query's result anyway (query.max_bytes).
+const maxRepeat = 1 << 20
+
 // fnSpec is a scalar function: its arity and its translation from the
 // translated arguments.
 type fnSpec struct {
@@ -423,6 +427,12 @@ func init() {
 		}
 		return texpr{sql: "json_array(" + strings.Join(parts, ", ") + ")", typ: tyDynamic}
 	})
+	// repeat(value, count): count copies of value; null for a negative
+	// count or one above maxRepeat (the array would not fit a result)
+	add("repeat", 2, 2, func(t *translator, c *Call, a []texpr) texpr {
+		n := t.arg(c, 1, a[1], tyLong)
+		return texpr{sql: "CASE WHEN " + n + " BETWEEN 0 AND " + strconv.Itoa(maxRepeat) + " THEN CAST(list_transform(range(" + n + "), i -> " + toDynamic(a[0]) + ") AS JSON) END", typ: tyDynamic}
+	})
 	add("array_length", 1, 1, simple(tyLong, "CASE WHEN json_type(%[1]s) = 'ARRAY' THEN CAST(json_array_length(%[1]s) AS BIGINT) END", tyDynamic))
 	add("set_has_element", 2, 2, func(t *translator, c *Call, a []texpr) texpr {
 		arr := t.arg(c, 0, a[0], tyDynamic)
@@ -581,6 +591,7 @@ func init() {
 		}
 		return texpr{sql: "random()", typ: tyReal}
 	})
+	add("bitset_count_ones", 1, 1, simple(tyLong, "CAST(bit_count(%s) AS BIGINT)", tyLong))
 	add("binary_and", 2, 2, simple(tyLong, "(%s & %s)", tyLong))
 	add("binary_or", 2, 2, simple(tyLong, "(%s | %s)", tyLong))
 	add("binary_xor", 2, 2, simple(tyLong, "xor(%s, %s)", tyLong))
