@@ -16,9 +16,9 @@ import (
 )
 
 const incidentsUsage = `Usage:
-  cdewatch incidents [flags] list
-  cdewatch incidents [flags] ack ID REASON
-  cdewatch incidents [flags] resolve ID REASON
+  cdewatch incidents list [flags]
+  cdewatch incidents ack ID REASON [flags]
+  cdewatch incidents resolve ID REASON [flags]
 
 Lists the open incidents (alerts of one rule and key), or moves one
 forward with the reason, recorded in the ledger with who and when (PCI DSS
@@ -35,13 +35,17 @@ func incidentsCommand(ctx context.Context, args []string, stdout io.Writer) erro
 	fs := commandFlags("incidents", incidentsUsage)
 	af := addAPIFlags(fs, "the token")
 	format := fs.String("format", "table", "list output: table or json")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	verb := fs.Arg(0)
+	verb := ""
+	if len(pos) > 0 {
+		verb = pos[0]
+	}
 	switch {
-	case verb == "list" && fs.NArg() == 1:
-	case (verb == "ack" || verb == "resolve") && fs.NArg() == 3:
+	case verb == "list" && len(pos) == 1:
+	case (verb == "ack" || verb == "resolve") && len(pos) == 3:
 	default:
 		return fmt.Errorf("%w: want list, or ack|resolve ID REASON", errUsage)
 	}
@@ -73,8 +77,8 @@ func incidentsCommand(ctx context.Context, args []string, stdout io.Writer) erro
 	if verb == "resolve" {
 		status = alert.IncidentResolved
 	}
-	body, err := c.send(ctx, http.MethodPost, "/v1/incidents/"+url.PathEscape(fs.Arg(1))+"/status",
-		api.IncidentStatusRequest{Status: status, Reason: fs.Arg(2)}, 1<<20)
+	body, err := c.send(ctx, http.MethodPost, "/v1/incidents/"+url.PathEscape(pos[1])+"/status",
+		api.IncidentStatusRequest{Status: status, Reason: pos[2]}, 1<<20)
 	if err != nil {
 		return err
 	}

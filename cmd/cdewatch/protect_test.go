@@ -216,7 +216,8 @@ func TestGuardsAPI(t *testing.T) {
 		t.Fatalf("incidents list: %v\n%s", err, out.String())
 	}
 	out.Reset()
-	if err := incidentsCommand(context.Background(), append(cli, "ack", id, "looking into it"), &out); err != nil || !strings.Contains(out.String(), "acknowledged by token:") {
+	// flags may follow the verb too
+	if err := incidentsCommand(context.Background(), append([]string{"ack", id, "looking into it"}, cli...), &out); err != nil || !strings.Contains(out.String(), "acknowledged by token:") {
 		t.Fatalf("incidents ack: %v\n%s", err, out.String())
 	}
 	for _, step := range []struct {
@@ -243,7 +244,7 @@ func TestGuardsAPI(t *testing.T) {
 	complianceFile := filepath.Join(t.TempDir(), "compliance.token")
 	writeTestFile(t, complianceFile, []byte(compliance))
 	out.Reset()
-	if err := retentionCommand(context.Background(), []string{"--server", base, "--token-file", complianceFile, "hold", "case 4711"}, &out); err != nil ||
+	if err := retentionCommand(context.Background(), []string{"hold", "--server", base, "case 4711", "--token-file", complianceFile}, &out); err != nil ||
 		!strings.Contains(out.String(), "legal hold: set by token:") || !strings.Contains(out.String(), "(case 4711)") || !strings.Contains(out.String(), "retention in effect: 365d") {
 		t.Fatalf("retention hold: %v\n%s", err, out.String())
 	}

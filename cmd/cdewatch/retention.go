@@ -15,9 +15,9 @@ import (
 )
 
 const retentionUsage = `Usage:
-  cdewatch retention [flags] status
-  cdewatch retention [flags] hold REASON
-  cdewatch retention [flags] release REASON
+  cdewatch retention status [flags]
+  cdewatch retention hold REASON [flags]
+  cdewatch retention release REASON [flags]
 
 Shows the retention policy in effect (docs/PROTECT.md): per table, the
 shortenings scheduled, the legal hold and what expired; or sets or releases
@@ -36,13 +36,17 @@ func retentionCommand(ctx context.Context, args []string, stdout io.Writer) erro
 	fs := commandFlags("retention", retentionUsage)
 	af := addAPIFlags(fs, "the token")
 	asJSON := fs.Bool("json", false, "status as JSON")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	verb := fs.Arg(0)
+	verb := ""
+	if len(pos) > 0 {
+		verb = pos[0]
+	}
 	switch {
-	case verb == "status" && fs.NArg() == 1:
-	case (verb == "hold" || verb == "release") && fs.NArg() == 2:
+	case verb == "status" && len(pos) == 1:
+	case (verb == "hold" || verb == "release") && len(pos) == 2:
 	default:
 		return fmt.Errorf("%w: want status, or hold|release REASON", errUsage)
 	}
@@ -54,7 +58,7 @@ func retentionCommand(ctx context.Context, args []string, stdout io.Writer) erro
 	if verb == "status" {
 		body, err = c.send(ctx, http.MethodGet, "/v1/retention", nil, 1<<20)
 	} else {
-		body, err = c.send(ctx, http.MethodPost, "/v1/retention/hold", api.HoldRequest{Hold: verb == "hold", Reason: fs.Arg(1)}, 1<<20)
+		body, err = c.send(ctx, http.MethodPost, "/v1/retention/hold", api.HoldRequest{Hold: verb == "hold", Reason: pos[1]}, 1<<20)
 	}
 	if err != nil {
 		return err
