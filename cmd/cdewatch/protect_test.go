@@ -275,7 +275,7 @@ func TestGuardsAPI(t *testing.T) {
 	if out, err := exec.Command(bin, "prove", "--key", key, saved).CombinedOutput(); err != nil || !strings.Contains(string(out), "proven: 3 rows") {
 		t.Fatalf("prove: %v\n%s", err, out)
 	}
-	if out, err := exec.Command(bin, "prove", "--key", key, forged).CombinedOutput(); err == nil || !strings.Contains(string(out), "Source") {
+	if out, err := exec.Command(bin, "prove", forged, "--key", key).CombinedOutput(); err == nil || !strings.Contains(string(out), "Source") { // the flag after the file too
 		t.Fatalf("prove of an altered answer: %v\n%s", err, out)
 	}
 

@@ -15,10 +15,11 @@ import (
 func runProve(_ context.Context, args []string) error {
 	fs := flag.NewFlagSet("prove", flag.ContinueOnError)
 	key := fs.String("key", "", "the ledger's verifier key (cdewatch version --verifier), or @FILE holding it; required")
-	if err := fs.Parse(args); err != nil {
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 || *key == "" {
+	if len(files) != 1 || *key == "" {
 		return fmt.Errorf("%w: want --key VERIFIER and one FILE (an answer of POST /v1/query with \"prove\": true, or - for standard input)", errUsage)
 	}
 	v, err := verifierFlag(*key)
@@ -26,7 +27,7 @@ func runProve(_ context.Context, args []string) error {
 		return err
 	}
 	var b []byte
-	if name := fs.Arg(0); name == "-" {
+	if name := files[0]; name == "-" {
 		b, err = io.ReadAll(os.Stdin)
 	} else {
 		b, err = os.ReadFile(name)
