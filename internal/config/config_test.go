@@ -240,3 +240,35 @@ func TestDocsConfigBlocks(t *testing.T) {
 		t.Fatalf("only %d configuration blocks found in the documentation", parsed)
 	}
 }
+
+// TestExampleConfigHasEveryKey: docs/cdewatch.example.yaml, which the
+// README says lists every key, names each key of the configuration (set
+// or in a comment).
+func TestExampleConfigHasEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../../docs/cdewatch.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(typ reflect.Type, path string)
+	walk = func(typ reflect.Type, path string) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Map {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct {
+			return
+		}
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			key := strings.TrimPrefix(path+"."+tag, ".")
+			if !regexp.MustCompile(`(^|[\s#{,-])` + regexp.QuoteMeta(tag) + `:`).Match(b) {
+				t.Errorf("docs/cdewatch.example.yaml does not show %s", key)
+			}
+			walk(f.Type, key)
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+}
