@@ -125,14 +125,12 @@ func (t *translator) aggregate(sc *scope, c *Call) texpr {
 		return res(strings.TrimSuffix(c.Name, "if")+"(CASE WHEN "+cond(1)+" THEN "+x.sql+" END)", x.typ)
 	case "stdev", "stdevp", "variance", "variancep":
 		need(1, 1)
-		x := numeric(0)
 		fn := map[string]string{"stdev": "stddev_samp", "stdevp": "stddev_pop", "variance": "var_samp", "variancep": "var_pop"}[c.Name]
-		return res("coalesce("+fn+"(CAST("+x.sql+" AS DOUBLE)), 0)", tyReal)
+		return res(spreadSQL(fn, "CAST("+numeric(0).sql+" AS DOUBLE)"), tyReal)
 	case "stdevif", "stdevpif", "varianceif", "variancepif":
 		need(2, 2)
-		x := numeric(0)
 		fn := map[string]string{"stdevif": "stddev_samp", "stdevpif": "stddev_pop", "varianceif": "var_samp", "variancepif": "var_pop"}[c.Name]
-		return res("coalesce("+fn+"(CASE WHEN "+cond(1)+" THEN CAST("+x.sql+" AS DOUBLE) END), 0)", tyReal)
+		return res(spreadSQL(fn, "CASE WHEN "+cond(1)+" THEN CAST("+numeric(0).sql+" AS DOUBLE) END"), tyReal)
 	case "covariance", "covariancep", "covarianceif", "covariancepif":
 		isIf := strings.HasSuffix(c.Name, "if")
 		if isIf {
@@ -497,6 +495,13 @@ func (t *translator) window(sc *scope, c *Call) texpr {
 		return texpr{sql: "sum(" + args[0].sql + ") OVER (" + partition + order + " ROWS UNBOUNDED PRECEDING)", typ: typ}
 	}
 	return texpr{}
+}
+
+// spreadSQL is a variance or standard deviation (DuckDB's fn) of the
+// values x: NaN when one of them is not finite (DuckDB's functions fail
+// the query then; a division by zero gives an infinity), 0 without values.
+func spreadSQL(fn, x string) string {
+	return "CASE WHEN bool_or(NOT isfinite(" + x + ")) THEN 'NaN'::DOUBLE ELSE coalesce(" + fn + "(" + x + ") FILTER (WHERE isfinite(" + x + ")), 0) END"
 }
 
 // restartCols are the helper columns of a window function's restart

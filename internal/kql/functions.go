@@ -361,10 +361,6 @@ func init() {
 				return texpr{sql: "TRY_CAST(" + x.sql + " * 10 AS " + sqlType(typ) + ")", typ: typ}
 			case typ == tyBool && x.typ == tyString:
 				return texpr{sql: "CASE lower(" + x.sql + ") WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE WHEN '1' THEN TRUE WHEN '0' THEN FALSE END", typ: typ}
-			case typ == tyDateTime && x.typ == tyString:
-				return texpr{sql: "coalesce(TRY_CAST(" + x.sql + " AS TIMESTAMP), TRY_CAST(TRY_CAST(" + x.sql + " AS TIMESTAMPTZ) AS TIMESTAMP))", typ: typ}
-			case typ == tyDateTime && isNumeric(x.typ):
-				return texpr{sql: "try(make_timestamp(CAST(" + x.sql + " // 10 AS BIGINT) - " + strconv.FormatInt(epochOffsetMicros, 10) + "))", typ: typ}
 			case typ == tyTimespan && isNumeric(x.typ):
 				return texpr{sql: "TRY_CAST(" + x.sql + " // 10 AS BIGINT)", typ: typ}
 			case x.typ == tyTimespan && typ == tyReal:
@@ -373,7 +369,7 @@ func init() {
 			if x.typ == typ {
 				return x
 			}
-			if x.typ == tyDateTime || x.typ == tyTimespan || x.typ == tyBool && typ == tyDateTime {
+			if x.typ == tyDateTime || x.typ == tyTimespan {
 				return texpr{sql: sqlNull(typ), typ: typ}
 			}
 			return texpr{sql: t.convert(c, x, typ), typ: typ}

@@ -528,7 +528,7 @@ func mfToDateTime(t *translator, c *Call, a []texpr) texpr {
 	case x.typ == tyDynamic:
 		return texpr{sql: fromText("json_extract_string(" + x.sql + ", '$')"), typ: tyDateTime}
 	case isNumeric(x.typ):
-		return texpr{sql: "make_timestamp(CAST(" + x.sql + " // 10 AS BIGINT) - " + strconv.FormatInt(epochOffsetMicros, 10) + ")", typ: tyDateTime}
+		return texpr{sql: "try(make_timestamp(CAST(" + x.sql + " // 10 AS BIGINT) - " + strconv.FormatInt(epochOffsetMicros, 10) + "))", typ: tyDateTime} // ticks out of range (or NaN): null
 	}
 	return texpr{sql: sqlNull(tyDateTime), typ: tyDateTime}
 }
