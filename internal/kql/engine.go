@@ -19,6 +19,11 @@ type TableDef struct {
 	// Doc is a one-line description, shown when a query names a table
 	// that does not exist.
 	Doc string
+	// Of names the table this one is another name for, or a part of
+	// (AKSAudit of KubeAuditLogs): a search of every table, or of tables
+	// matched by a wildcard, leaves it out when Of is searched too, so
+	// that no row is found twice.
+	Of string
 }
 
 // Options configure an Engine. Zero fields take their defaults.

@@ -427,6 +427,22 @@ func (t *translator) matchTables(pattern string) []string {
 			out = append(out, n)
 		}
 	}
+	return t.withoutParts(out)
+}
+
+// withoutParts leaves out of names the tables that are another name for,
+// or a part of, a table names holds too (TableDef.Of).
+func (t *translator) withoutParts(names []string) []string {
+	in := map[string]bool{}
+	for _, n := range names {
+		in[n] = true
+	}
+	out := names[:0:0]
+	for _, n := range names {
+		if of := t.eng.tables[n].Of; of == "" || !in[of] {
+			out = append(out, n)
+		}
+	}
 	return out
 }
 

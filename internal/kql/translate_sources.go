@@ -313,7 +313,7 @@ func (t *translator) search(e *env, r *rel, v *Search) *rel {
 		src = t.unionRels([]unionLeg{{r, r.table}}, false, &Ident{Pos: v.Pos, Name: "$table"})
 	} else {
 		var legs []unionLeg
-		names := t.eng.names
+		names := t.withoutParts(t.eng.names)
 		if len(v.Tables) > 0 {
 			names = nil
 			for _, tr := range v.Tables {
