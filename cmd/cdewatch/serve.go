@@ -480,7 +480,7 @@ func queryTables() []kql.TableDef {
 		for j, c := range r.Columns {
 			cols[j] = kql.Column{Name: c.Name, Type: string(c.Type)}
 		}
-		out[i] = kql.TableDef{Name: r.Name, Columns: cols, Doc: r.Doc, Of: r.Base}
+		out[i] = kql.TableDef{Name: r.Name, Columns: cols, Doc: r.Doc, Of: r.Base, TypeColumn: true}
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -19,6 +20,9 @@ type TableDef struct {
 	// Doc is a one-line description, shown when a query names a table
 	// that does not exist.
 	Doc string
+	// TypeColumn adds Log Analytics' Type column, the table's name, to
+	// the columns (unless they have one).
+	TypeColumn bool
 	// Of names the table this one is another name for, or a part of
 	// (AKSAudit of KubeAuditLogs): a search of every table, or of tables
 	// matched by a wildcard, leaves it out when Of is searched too, so
@@ -95,6 +99,11 @@ func NewEngine(db *sql.DB, tables []TableDef, opts Options) *Engine {
 		t := tables[i]
 		if t.Relation == "" {
 			t.Relation = t.Name
+		}
+		if t.TypeColumn && !slices.ContainsFunc(t.Columns, func(c Column) bool { return c.Name == "Type" }) {
+			t.Columns = append(slices.Clip(t.Columns), Column{Name: "Type", Type: tyString})
+		} else {
+			t.TypeColumn = false
 		}
 		e.tables[t.Name] = &t
 	}

@@ -402,9 +402,13 @@ func (t *translator) catalogTable(pos Node, name string) *rel {
 	t.read[name] = true
 	r := &rel{}
 	var sel []string
-	for _, c := range def.Columns {
+	for i, c := range def.Columns {
 		id := t.newID()
-		sel = append(sel, sqlIdent(c.Name)+" AS "+sqlIdent(id))
+		if def.TypeColumn && i == len(def.Columns)-1 {
+			sel = append(sel, sqlString(name)+" AS "+sqlIdent(id)) // Type: the table's name
+		} else {
+			sel = append(sel, sqlIdent(c.Name)+" AS "+sqlIdent(id))
+		}
 		r.cols = append(r.cols, col{name: c.Name, typ: c.Type, id: id})
 	}
 	r.sql = "SELECT " + strings.Join(sel, ", ") + " FROM " + sqlIdent(def.Relation)
