@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdewatch/cdewatch/internal/logtest"
 	"github.com/cdewatch/cdewatch/internal/promtest"
 )
 
@@ -553,7 +554,7 @@ func TestConnectionsAndQuerySchema(t *testing.T) {
 // it stays full and at most every stageFullWarnEvery; indexing goes on as
 // flushes free it.
 func TestStageFullWarns(t *testing.T) {
-	var logged syncBuffer
+	var logged logtest.Buffer
 	log := slog.New(slog.NewTextHandler(&logged, nil))
 	x := openIndex(t, filepath.Join(t.TempDir(), "index.duckdb"), Options{StageMemory: 1, FlushRows: 50, MaxBatch: 50, BatchDelay: -1, Logger: log})
 	recs := demoRecords(t, 400)
@@ -563,22 +564,4 @@ func TestStageFullWarns(t *testing.T) {
 	if n := strings.Count(logged.String(), "the stage is full"); n != 1 {
 		t.Errorf("%d warnings about a full stage, want 1:\n%s", n, logged.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,7 +1,6 @@
 package witness
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -12,11 +11,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cdewatch/cdewatch/internal/logtest"
 	"github.com/cdewatch/cdewatch/internal/proctest"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
@@ -82,7 +81,7 @@ type liteWitness struct {
 	VKey   string // cosignature verifier key, computed from the public key
 	cmd    *exec.Cmd
 	exited chan struct{}
-	stderr *syncBuffer
+	stderr *logtest.Buffer
 }
 
 // startLiteWitness starts a witness named name on a free loopback port.
@@ -111,7 +110,7 @@ func startLiteWitness(tb testing.TB, name string) *liteWitness {
 	}
 
 	agent := exec.Command(bin["ssh-agent"], "-D", "-a", w.sock)
-	agent.Stdout, agent.Stderr = new(syncBuffer), new(syncBuffer)
+	agent.Stdout, agent.Stderr = new(logtest.Buffer), new(logtest.Buffer)
 	if err := agent.Start(); err != nil {
 		tb.Fatalf("start ssh-agent: %v", err)
 	}
@@ -132,7 +131,7 @@ func startLiteWitness(tb testing.TB, name string) *liteWitness {
 func (w *liteWitness) start() {
 	tb := w.tb
 	tb.Helper()
-	w.stderr = new(syncBuffer)
+	w.stderr = new(logtest.Buffer)
 	w.cmd = exec.Command(w.bin["litewitness"], "-db", w.db, "-name", w.name, "-key", w.fp,
 		"-ssh-agent", w.sock, "-listen", w.addr)
 	w.cmd.Stdout, w.cmd.Stderr = w.stderr, w.stderr
@@ -267,22 +266,4 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's output and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -21,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdewatch/cdewatch/internal/logtest"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -97,24 +97,6 @@ func (ca *testCA) serverConfig(tb testing.TB, hosts ...string) *tls.Config {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // consumeAll runs c until it stored n records, then stops it.
 func consumeAll(tb testing.TB, c *Consumer, n int64) {
 	tb.Helper()
@@ -138,7 +120,7 @@ func TestEventHubsConnectionStringSASLPlain(t *testing.T) {
 	prod := newClient(t, addrs, manualPartitioner(), kgo.SASL(plain.Auth{User: EventHubsUser, Pass: testConnStr}.AsMechanism()))
 	produce(t, prod, 0, n, 500)
 
-	var logs syncBuffer
+	var logs logtest.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := Config{EventHubsConnectionString: testConnStr, Group: "$Default", Source: "aks-audit", Logger: log}
 	r, err := cfg.resolve()
@@ -163,7 +145,7 @@ func TestEventHubsConnectionStringSASLPlain(t *testing.T) {
 	t.Run("wrong key", func(t *testing.T) {
 		const wrongKey = "d3Jvbmcta2V5"
 		bad := strings.Replace(testConnStr, testKey, wrongKey, 1)
-		var logs syncBuffer
+		var logs logtest.Buffer
 		log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		cfg := Config{EventHubsConnectionString: bad, Group: "$Default", Source: "aks-audit", Logger: log}
 		r, err := cfg.resolve()
