@@ -139,6 +139,17 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportMetric(float64(segmentBytes(b, dir))/float64(verifyBench.raw), "disk/raw")
 }
 
+// openBenchLedger opens the shared benchmark ledger (benchLedger) until
+// the benchmark ends.
+func openBenchLedger(b *testing.B) *Ledger {
+	l, err := Open(Options{Dir: benchLedger(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	return l
+}
+
 // cpuTime returns the CPU time the process has used.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -149,12 +160,7 @@ func cpuTime() time.Duration {
 }
 
 func BenchmarkInclusionProof(b *testing.B) {
-	dir := benchLedger(b)
-	l, err := Open(Options{Dir: dir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
+	l := openBenchLedger(b)
 	size := l.Size()
 	r := rand.New(rand.NewPCG(1, 2))
 	for b.Loop() {
@@ -228,12 +234,7 @@ func BenchmarkCompressionLevels(b *testing.B) {
 // pass over MonitorOptions.FullPass, so its cost is about 1.25 × the
 // records held × cpu-µs/record per FullPass (docs/DEPLOY.md, Sizing).
 func BenchmarkIntegrityPass(b *testing.B) {
-	dir := benchLedger(b)
-	l, err := Open(Options{Dir: dir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
+	l := openBenchLedger(b)
 	var passes []PassResult
 	m := l.NewMonitor(MonitorOptions{MinPassBytes: 1 << 40, OnPass: func(p PassResult) { passes = append(passes, p) }})
 	if d := m.Check(context.Background()); len(d) != 0 { // records the segments, and a first pass

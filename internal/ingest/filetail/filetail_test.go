@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cdewatch/cdewatch/internal/logtest"
 )
 
 const testDeadline = 20 * time.Second
@@ -106,24 +108,6 @@ func (r *recorder) count() int {
 	return len(r.lines)
 }
 
-// logBuf collects log output.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // env is a log directory with a file written like kube-apiserver writes its
 // audit log: appended, rotated by rename + new file.
 type env struct {
@@ -133,7 +117,7 @@ type env struct {
 	state   string
 	w       *os.File
 	rec     *recorder
-	logs    *logBuf
+	logs    *logtest.Buffer
 	want    []int // the lines the handler should have received, in order
 	next    int   // number of the next line to write
 	lastRot time.Time
@@ -148,7 +132,7 @@ func newEnv(tb testing.TB) *env {
 		path:  filepath.Join(dir, "audit.log"),
 		state: filepath.Join(tb.TempDir(), "audit.state"),
 		rec:   &recorder{},
-		logs:  &logBuf{},
+		logs:  &logtest.Buffer{},
 		next:  1,
 	}
 	tb.Cleanup(func() {
