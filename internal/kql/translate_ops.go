@@ -502,6 +502,11 @@ func (t *translator) summarize(e *env, r *rel, v *Summarize) *rel {
 			case "arg_max", "arg_min":
 				t.argMax(aggScope, a, c, r, add, &inner, nKeys, cols)
 				continue
+			case "take_any", "any":
+				if len(c.Args) > 1 || len(c.Args) == 1 && isStar(c.Args[0]) {
+					t.argMax(aggScope, a, c, r, add, &inner, nKeys, cols)
+					continue
+				}
 			case "percentiles", "percentiles_array", "percentilesw", "percentilesw_array":
 				t.percentiles(aggScope, a, c, add)
 				continue
@@ -587,32 +592,37 @@ func aggColumnName(x Expr, sc *scope, t *translator) string {
 	return name
 }
 
+// isStar reports whether x is *.
+func isStar(x Expr) bool {
+	_, ok := x.(*Star)
+	return ok
+}
+
 // argMax translates arg_max(by, cols...) and arg_min: the row where by is
-// largest (smallest), its columns each a result column.
+// largest (smallest), its columns each a result column. take_any(x, y,
+// ...) with several expressions (or *) is the same without by: the
+// values of one arbitrary row of the group, each a result column named
+// after its expression.
 func (t *translator) argMax(sc *scope, a *NamedExpr, c *Call, r *rel, add func(name, typ, innerSQL, outerSQL string), inner *[]string, nKeys int, keys []col) {
 	if len(c.Args) < 1 {
 		t.fail(c, "%s needs the expression to maximize and the columns to return", c.Name)
 	}
 	plain := &scope{env: sc.env, r: r}
-	by := t.expr(plain, c.Args[0])
-	fn := "max"
-	argFn := "arg_max"
-	if c.Name == "arg_min" {
-		fn, argFn = "min", "arg_min"
-	}
-	byName := by.name
-	if byName == "" {
-		byName = fn + "_"
+	anyRow := c.Name == "take_any" || c.Name == "any"
+	var by texpr
+	args := c.Args
+	if !anyRow {
+		by, args = t.expr(plain, c.Args[0]), c.Args[1:]
 	}
 	type item struct {
 		name string
 		x    texpr
 	}
 	var items []item
-	for _, arg := range c.Args[1:] {
+	for _, arg := range args {
 		if _, ok := arg.(*Star); ok {
 			for _, col := range r.cols {
-				if hasName(keys[:nKeys], col.name) || col.name == by.name {
+				if hasName(keys[:nKeys], col.name) || !anyRow && col.name == by.name {
 					continue
 				}
 				items = append(items, item{col.name, texpr{sql: sqlIdent(col.id), typ: col.typ}})
@@ -634,11 +644,14 @@ func (t *translator) argMax(sc *scope, a *NamedExpr, c *Call, r *rel, add func(n
 		items = append(items, item{name, x})
 	}
 	names := a.Names
-	byCol := byName
-	if len(names) > 0 {
-		byCol = names[0].Name
+	if !anyRow {
+		fn := map[string]string{"arg_max": "max", "arg_min": "min"}[c.Name]
+		byCol := cmp.Or(by.name, fn+"_")
+		if len(names) > 0 {
+			byCol, names = names[0].Name, names[1:]
+		}
+		add(byCol, by.typ, fn+"("+by.sql+")", "")
 	}
-	add(byCol, by.typ, fn+"("+by.sql+")", "")
 	if len(items) == 0 {
 		return
 	}
@@ -648,12 +661,17 @@ func (t *translator) argMax(sc *scope, a *NamedExpr, c *Call, r *rel, add func(n
 	}
 	sid := t.newID()
 	st := "{" + strings.Join(fields, ", ") + "}"
-	// Kusto returns a row even when every value of the key is null
-	*inner = append(*inner, "CASE WHEN "+fn+"("+by.sql+") IS NULL THEN first("+st+") ELSE "+argFn+"("+st+", "+by.sql+") END AS "+sqlIdent(sid))
+	row := "first(" + st + ")" // one row's values together
+	if !anyRow {
+		// Kusto returns a row even when every value of the key is null
+		fn := map[string]string{"arg_max": "max", "arg_min": "min"}[c.Name]
+		row = "CASE WHEN " + fn + "(" + by.sql + ") IS NULL THEN first(" + st + ") ELSE " + c.Name + "(" + st + ", " + by.sql + ") END"
+	}
+	*inner = append(*inner, row+" AS "+sqlIdent(sid))
 	for i, it := range items {
 		name := it.name
-		if len(names) > i+1 {
-			name = names[i+1].Name
+		if len(names) > i {
+			name = names[i].Name
 		}
 		add(name, it.x.typ, "", fmt.Sprintf("%s['f%d']", sqlIdent(sid), i))
 	}
