@@ -137,7 +137,11 @@ func (t *translator) operator(e *env, r *rel, op Operator) *rel {
 	case *TopNested:
 		return t.topNested(e, r, v)
 	case *SampleDistinct:
-		t.fail(v, "sample-distinct is not supported yet: use distinct and take")
+		// up to N of the column's distinct values (which ones is not
+		// defined, as in Kusto)
+		n := t.constLong(e, v.N, "sample-distinct")
+		d := t.distinct(e, r, &Distinct{Pos: v.Pos, Columns: []*NamedExpr{{Pos: v.Pos, Expr: v.Column}}})
+		return t.wrap(d, fmt.Sprintf("LIMIT %d", max(n, 0)))
 	case *Reduce:
 		t.fail(v, "reduce is not supported")
 	case *ProjectByNames:
