@@ -47,14 +47,9 @@ func digestBlock(block []byte, leaves []tlog.Hash) blockDigest {
 	return d
 }
 
-// errLeafHashMissing is returned by readLeafHashes when tree.hashes ends
-// before a leaf's hash.
-var errLeafHashMissing = errors.New("stored leaf hash missing")
-
 // readLeafHashes reads the stored leaf hashes of leaves first..first+count-1
 // from tree.hashes (f) in one read. When the file ends early it returns
-// the first leaf whose hash is missing and an error wrapping
-// errLeafHashMissing.
+// the first leaf whose hash is missing and an error saying so.
 func readLeafHashes(f *os.File, first uint64, count uint32) ([]tlog.Hash, uint64, error) {
 	if count == 0 {
 		return nil, first, nil
@@ -71,7 +66,7 @@ func readLeafHashes(f *os.File, first uint64, count uint32) ([]tlog.Hash, uint64
 		at := (tlog.StoredHashIndex(0, int64(first)+int64(i)) - lo) * tlog.HashSize
 		if at+tlog.HashSize > int64(n) {
 			leaf := first + uint64(i)
-			return nil, leaf, fmt.Errorf("%w: tree.hashes ends before leaf %d", errLeafHashMissing, leaf)
+			return nil, leaf, fmt.Errorf("stored leaf hash missing: tree.hashes ends before leaf %d", leaf)
 		}
 		copy(out[i][:], buf[at:])
 	}
