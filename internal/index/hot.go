@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"maps"
 	"slices"
@@ -15,7 +16,11 @@ var rehydratedTable = qualify(fileSchema, "cdewatch_rehydrated")
 // ensureRehydrated creates the rehydration table; it is not part of the
 // query catalog, and an index rebuilt from the ledger starts without it.
 func (x *Index) ensureRehydrated(ctx context.Context) error {
-	_, err := x.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+rehydratedTable+
+	return createRehydrated(ctx, x.db)
+}
+
+func createRehydrated(ctx context.Context, db *sql.DB) error {
+	_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+rehydratedTable+
 		` (from_seq UBIGINT NOT NULL, to_seq UBIGINT NOT NULL, until TIMESTAMP NOT NULL, requested TIMESTAMP NOT NULL)`)
 	if err != nil {
 		return fmt.Errorf("index: create %s: %w", rehydratedTable, err)

@@ -240,6 +240,42 @@ func Open(path string, opts Options) (*Index, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("index: database path %q must not contain '?' or '#'", path)
 	}
+	if path != "" {
+		if err := upgradeStorage(path, opts); err != nil {
+			return nil, err
+		}
+	}
+	db, err := connect(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	x := &Index{
+		db:       db,
+		inMemory: path == "",
+		opts:     opts,
+		log:      opts.Logger,
+		closed:   make(chan struct{}),
+		notify:   make(chan struct{}, 1),
+		advanced: make(chan struct{}),
+		seen:     make(map[string]bool),
+	}
+	x.stats.SkippedTables = make(map[string]uint64)
+	if err := x.registerStageFuncs(context.Background()); err != nil {
+		x.db.Close()
+		return nil, err
+	}
+	if err := x.ensureSchema(context.Background()); err != nil {
+		x.db.Close()
+		return nil, err
+	}
+	return x, nil
+}
+
+// connect opens the DuckDB database at path ("" for one in memory) as
+// the index uses it: nothing loaded or fetched at run time, the query
+// schema made by the first connection, and a new file written in
+// storageVersion.
+func connect(path string, opts Options) (*sql.DB, error) {
 	cfg := url.Values{}
 	cfg.Set("autoinstall_known_extensions", "false")
 	cfg.Set("autoload_known_extensions", "false")
@@ -251,6 +287,7 @@ func Open(path string, opts Options) (*Index, error) {
 		cfg.Set("memory_limit", opts.MemoryLimit)
 	}
 	cfg.Set("checkpoint_threshold", opts.CheckpointThreshold)
+	cfg.Set("storage_compatibility_version", storageVersion)
 	// The first connection creates the query schema (in the file, where
 	// it stays); later ones only use it: CREATE SCHEMA IF NOT EXISTS is a
 	// write transaction even when the schema exists, and a checkpoint
@@ -275,26 +312,7 @@ func Open(path string, opts Options) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("index: open %q: %w", path, err)
 	}
-	x := &Index{
-		db:       sql.OpenDB(connector),
-		inMemory: path == "",
-		opts:     opts,
-		log:      opts.Logger,
-		closed:   make(chan struct{}),
-		notify:   make(chan struct{}, 1),
-		advanced: make(chan struct{}),
-		seen:     make(map[string]bool),
-	}
-	x.stats.SkippedTables = make(map[string]uint64)
-	if err := x.registerStageFuncs(context.Background()); err != nil {
-		x.db.Close()
-		return nil, err
-	}
-	if err := x.ensureSchema(context.Background()); err != nil {
-		x.db.Close()
-		return nil, err
-	}
-	return x, nil
+	return sql.OpenDB(connector), nil
 }
 
 // DB returns the database for the query layer. Queries see only committed

@@ -631,7 +631,11 @@ func TestSchemaDoc(t *testing.T) {
 		}
 		b.WriteString("\n| column | type | meaning |\n|---|---|---|\n")
 		for _, c := range r.Columns {
-			fmt.Fprintf(&b, "| %s | %s (%s) | %s |\n", c.Name, c.Type, c.SQLType(), strings.ReplaceAll(c.Doc, "|", `\|`))
+			typ := c.SQLType()
+			if c.Compression != "" {
+				typ += ", " + c.Compression + " compressed"
+			}
+			fmt.Fprintf(&b, "| %s | %s (%s) | %s |\n", c.Name, c.Type, typ, strings.ReplaceAll(c.Doc, "|", `\|`))
 		}
 	}
 	// The rest of SCHEMA.md, from its hand-written section on, is kept.
