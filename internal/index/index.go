@@ -234,7 +234,9 @@ func createStateStatement(schema string) string {
 
 // Open opens the index database at path, creating it if needed; path ""
 // opens an in-memory database. An index built under another schema
-// version is emptied (its cursor reset to 0) so that Run rebuilds it.
+// version is emptied (its cursor reset to 0) so that Run rebuilds it; a
+// file in a DuckDB storage format older than storageVersion is replaced
+// by an empty one first (upgradeStorage).
 func Open(path string, opts Options) (*Index, error) {
 	opts.setDefaults()
 	if strings.ContainsAny(path, "?#") {
