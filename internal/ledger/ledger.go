@@ -420,6 +420,7 @@ func (l *Ledger) recoverTail(committed uint64) error {
 	if err != nil || first != last.first {
 		if len(data) < segmentHdrSize {
 			// Crash while creating the segment: nothing was acknowledged in it.
+			l.Recovery.TruncatedBytes = int64(len(data))
 			first = last.first
 			data = nil
 		} else {

@@ -415,13 +415,21 @@ func listBlocksOf(t *testing.T, seg string) []blockInfo {
 
 // TestCrashCreatingSegment: a crash after a segment file was created but
 // before its header was complete leaves a short file; nothing in it was
-// acknowledged.
+// acknowledged. Verify, run on the ledger as the crash left it, reports it
+// as a torn tail, which the next start drops.
 func TestCrashCreatingSegment(t *testing.T) {
 	for _, n := range []int{0, 5, segmentHdrSize - 1} {
 		dir, recs := closedLedger(t)
 		path := filepath.Join(dir, dirSegments, segmentName(uint64(len(recs))))
 		writeFile(t, path, segmentHeader(uint64(len(recs)))[:n])
+		res, err := Verify(context.Background(), VerifyOptions{Dir: dir})
+		if err != nil || res.TornTail != int64(n) {
+			t.Fatalf("header of %d bytes: Verify before the restart: torn tail %v, %v; want %d bytes, no error", n, res, err, n)
+		}
 		l := openLedger(t, testOptions(dir))
+		if l.Recovery.TruncatedBytes != int64(n) {
+			t.Errorf("header of %d bytes: the restart dropped %d bytes", n, l.Recovery.TruncatedBytes)
+		}
 		checkRecords(t, l, recs)
 		more := smallRecords(len(recs), 2)
 		appendRecs(t, l, more)

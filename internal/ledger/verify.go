@@ -408,7 +408,8 @@ func lastCPSize(cps []*Checkpoint, next int) uint64 {
 
 // produceBlocks reads every block of every segment in order and hands it to
 // emit. It checks framing, checksums and segment continuity. A bad block at
-// the end of the last segment beyond the committed leaves is a torn tail.
+// the end of the last segment beyond the committed leaves is a torn tail,
+// and so is a last segment holding only the start of its header.
 func produceBlocks(ctx context.Context, segs []segmentInfo, res *VerifyResult, committed uint64, leafHashes func(from, to uint64) ([]tlog.Hash, error), emit func(*verifyJob) bool) error {
 	var expect uint64
 	for si, seg := range segs {
@@ -441,6 +442,13 @@ func produceBlocks(ctx context.Context, segs []segmentInfo, res *VerifyResult, c
 			return fmt.Errorf("read segment: %w", err)
 		}
 		res.Bytes += int64(len(data))
+		if si == len(segs)-1 && expect >= committed && len(data) < segmentHdrSize &&
+			string(data) == string(segmentHeader(seg.first)[:len(data)]) {
+			// A crash while the segment was being created: nothing in
+			// it was acknowledged, and the next start writes its header.
+			res.TornTail = int64(len(data))
+			break
+		}
 		if first, err := parseSegmentHeader(data); err != nil || first != seg.first {
 			return &VerifyError{Leaf: expect, Segment: seg.path, Offset: 0, Reason: fmt.Sprintf("bad segment header (first %d): %v", first, err)}
 		}
