@@ -200,6 +200,11 @@ func TestStageLostOnCrash(t *testing.T) {
 		p.assign(min(p.assigned+100, uint64(len(recs))))
 		<-p.inflight[len(p.inflight)-1].done
 		p.inflight = p.inflight[:0]
+		// No cycle for the last 200 records: a flush started then (when
+		// a slow first flush had just ended) would take them all.
+		if p.assigned > uint64(len(recs))-200 {
+			continue
+		}
 		if _, err := p.cycle(ctx, true); err != nil {
 			t.Fatal(err)
 		}
