@@ -388,6 +388,15 @@ type MvApply struct {
 	Ops       []Operator
 }
 
+// Partition is `partition [hints] by Column (op | op ...)`: Ops run on
+// the rows of each value of By, and their results are put together.
+type Partition struct {
+	Pos
+	Hints []*Option
+	By    *Ident
+	Ops   []Operator
+}
+
 // ParseOp (named so because Parse is the package's function) is `parse [kind=simple|regex|relaxed [flags=F]] Expr with pattern`
 // (Where set for parse-where, which drops rows that do not match). Kind is
 // "" when not written (simple).
@@ -546,6 +555,7 @@ func (*Join) opNode()           {}
 func (*Lookup) opNode()         {}
 func (*MvExpand) opNode()       {}
 func (*MvApply) opNode()        {}
+func (*Partition) opNode()      {}
 func (*ParseOp) opNode()        {}
 func (*ParseKV) opNode()        {}
 func (*Render) opNode()         {}

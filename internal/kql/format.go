@@ -396,6 +396,19 @@ func (f *formatter) op(op Operator) {
 			f.w(" limit ")
 			f.expr(op.Limit)
 		}
+	case *Partition:
+		f.w("partition")
+		f.options(op.Hints)
+		f.w(" by ")
+		f.expr(op.By)
+		f.w(" (")
+		for i, o := range op.Ops {
+			if i > 0 {
+				f.w(" | ")
+			}
+			f.op(o)
+		}
+		f.w(")")
 	case *MvApply:
 		f.w("mv-apply")
 		f.options(op.Options)

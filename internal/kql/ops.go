@@ -76,6 +76,7 @@ func init() {
 		"lookup":           (*parser).parseLookup,
 		"mv-expand":        (*parser).parseMvExpand,
 		"mv-apply":         (*parser).parseMvApply,
+		"partition":        (*parser).parsePartition,
 		"parse":            (*parser).parseParse,
 		"parse-where":      (*parser).parseParse,
 		"parse-kv":         (*parser).parseParseKV,
@@ -520,6 +521,30 @@ func (p *parser) parseMvApply(t token) Operator {
 	}
 	p.closing(open)
 	return m
+}
+
+func (p *parser) parsePartition(t token) Operator {
+	pt := &Partition{Pos: t.pos}
+	pt.Hints = p.parseOptions("partition", true)
+	p.expectWord("by", "and a column after partition")
+	pt.By = p.parseName("a column name after 'partition by'")
+	if p.tok().isPunct("(") {
+		if name, n := p.operatorName(p.i + 1); n > 0 && operatorParsers[name] == nil && !unsupportedOperators[name] {
+			p.fail(p.peek(1), "expected the operators of the partition sub-query after '(', found '%s': partition by takes the name of a column, not an expression (extend a column first)", name)
+		}
+	}
+	if p.tok().isPunct("{") {
+		p.fail(p.tok(), "partition with a sub-query in braces (its own source) is not supported: write partition by Column (operators), which runs the operators on each partition's rows")
+	}
+	open := p.expectPunct("(", "to start the partition sub-query")
+	for {
+		pt.Ops = append(pt.Ops, p.parseOperator())
+		if !p.acceptPunct("|") {
+			break
+		}
+	}
+	p.closing(open)
+	return pt
 }
 
 func (p *parser) parseParse(t token) Operator {

@@ -476,7 +476,7 @@ func (t *translator) mvApply(e *env, r *rel, v *MvApply) *rel {
 	rid, _ := exp.find("$rid")
 	sub := exp
 	for _, op := range v.Ops {
-		sub = t.partitioned(e, sub, op, rid.id)
+		sub = t.partitioned(e, sub, op, rid.id, "$rid", "mv-apply")
 	}
 	// join back: the input row's columns (the expanded ones replaced by
 	// the sub-query's output)
@@ -516,6 +516,34 @@ func (t *translator) mvApply(e *env, r *rel, v *MvApply) *rel {
 	return out
 }
 
+// partition translates `partition by Key (ops)` for sub-queries made of
+// the operators mv-apply takes: the rows of each value of Key are a table
+// the sub-query runs on, and the results are put together. Kusto's limit
+// on the number of partitions (and its hints) do not apply.
+func (t *translator) partition(e *env, r *rel, v *Partition) *rel {
+	key := t.expr(&scope{env: e, r: r}, v.By)
+	const keyName = "$partition"
+	keyID := t.newID()
+	cols := append(append([]col(nil), r.cols...), col{name: keyName, typ: key.typ, id: keyID})
+	sub := t.project(r, cols, append(passThrough(r.cols), key.sql))
+	for _, op := range v.Ops {
+		sub = t.partitioned(e, sub, op, keyID, keyName, "partition")
+	}
+	// drop the key's copy; the sub-query decides whether the key stays
+	var out []col
+	for _, c := range sub.cols {
+		if c.id != keyID {
+			out = append(out, c)
+		}
+	}
+	res := t.project(sub, out, passThrough(out))
+	if sub.ordered {
+		res.sql += " ORDER BY " + joinOrder(sub.order)
+		res.ordered, res.order = true, sub.order
+	}
+	return res
+}
+
 func findID(cols []col, id string) (col, bool) {
 	for _, c := range cols {
 		if c.id == id {
@@ -525,9 +553,11 @@ func findID(cols []col, id string) (col, bool) {
 	return col{}, false
 }
 
-// partitioned applies an operator of an mv-apply sub-query to each input
-// row's items separately: ridID names the row number column.
-func (t *translator) partitioned(e *env, r *rel, op Operator, ridID string) *rel {
+// partitioned applies an operator of a sub-query (of mv-apply or
+// partition, named by what) to each group of rows separately: the column
+// with id ridID and name ridName (hidden from the query) tells the groups
+// apart.
+func (t *translator) partitioned(e *env, r *rel, op Operator, ridID, ridName, what string) *rel {
 	rid, _ := findID(r.cols, ridID)
 	keep := func(out *rel) *rel {
 		if _, ok := findID(out.cols, ridID); ok {
@@ -541,11 +571,21 @@ func (t *translator) partitioned(e *env, r *rel, op Operator, ridID string) *rel
 	case *Where, *Extend:
 		return t.operator(e, r, op)
 	case *Project:
-		out := t.projectOp(e, r, append(append([]*NamedExpr(nil), v.Columns...), &NamedExpr{Pos: v.Pos, Expr: &Ident{Pos: v.Pos, Name: "$rid"}}), false)
+		out := t.projectOp(e, r, append(append([]*NamedExpr(nil), v.Columns...), &NamedExpr{Pos: v.Pos, Expr: &Ident{Pos: v.Pos, Name: ridName}}), false)
 		return out
 	case *Take:
 		n := t.constLong(e, v.N, "take")
-		return t.wrap(r, fmt.Sprintf("QUALIFY row_number() OVER (PARTITION BY %s) <= %d", sqlIdent(ridID), n))
+		over := "PARTITION BY " + sqlIdent(ridID)
+		if r.ordered {
+			// the first rows of each group in the order sorted before
+			over += " ORDER BY " + joinOrder(r.order)
+		}
+		out := t.wrap(r, fmt.Sprintf("QUALIFY row_number() OVER (%s) <= %d", over, n))
+		if r.ordered {
+			out.sql += " ORDER BY " + joinOrder(r.order)
+			out.ordered, out.order = true, r.order
+		}
+		return out
 	case *Sort, *Top:
 		var keys []*SortKey
 		var n *int64
@@ -566,16 +606,16 @@ func (t *translator) partitioned(e *env, r *rel, op Operator, ridID string) *rel
 		out.ordered, out.order = true, sorted.order
 		return out
 	case *Summarize:
-		by := append([]*NamedExpr{{Pos: v.Pos, Expr: &Ident{Pos: v.Pos, Name: "$rid"}}}, v.By...)
+		by := append([]*NamedExpr{{Pos: v.Pos, Expr: &Ident{Pos: v.Pos, Name: ridName}}}, v.By...)
 		out := t.summarize(e, r, &Summarize{Pos: v.Pos, Hints: v.Hints, Aggs: v.Aggs, By: by})
 		// summarize named the row number column after it; keep its id
-		if c, ok := out.find("$rid"); ok {
+		if c, ok := out.find(ridName); ok {
 			ridCol := c
 			cols := append([]col(nil), out.cols[1:]...)
 			cols = append(cols, ridCol)
 			res := t.project(out, cols, passThrough(cols))
 			for i := range res.cols {
-				if res.cols[i].name == "$rid" {
+				if res.cols[i].name == ridName {
 					res.cols[i].id = ridCol.id
 				}
 			}
@@ -585,7 +625,7 @@ func (t *translator) partitioned(e *env, r *rel, op Operator, ridID string) *rel
 	case *MvExpand:
 		return t.operator(e, r, op)
 	}
-	t.fail(op, "this operator is not supported inside mv-apply (use where, extend, project, take, top, order by, summarize or mv-expand)")
+	t.fail(op, "this operator is not supported inside %s (use where, extend, project, take, top, order by, summarize or mv-expand)", what)
 	return nil
 }
 

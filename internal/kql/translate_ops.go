@@ -132,6 +132,8 @@ func (t *translator) operator(e *env, r *rel, op Operator) *rel {
 		return t.makeSeries(e, r, v)
 	case *MvApply:
 		return t.mvApply(e, r, v)
+	case *Partition:
+		return t.partition(e, r, v)
 	case *ParseKV:
 		return t.parseKV(e, r, v)
 	case *TopNested:

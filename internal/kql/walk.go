@@ -172,6 +172,12 @@ func Children(n Node) []Node {
 		for _, o := range n.Ops {
 			add(o)
 		}
+	case *Partition:
+		options(n.Hints)
+		add(n.By)
+		for _, o := range n.Ops {
+			add(o)
+		}
 	case *ParseOp:
 		add(n.Source)
 		for _, el := range n.Pattern {
