@@ -397,6 +397,30 @@ type Partition struct {
 	Ops   []Operator
 }
 
+// Fork is `fork [name=](op | op ...) ...`: each leg runs on the input and
+// is a result table of its own. It ends a statement.
+type Fork struct {
+	Pos
+	Legs []*ForkLeg
+}
+
+// ForkLeg is one `[name=](op | op ...)` of a fork; Name is nil when not
+// given.
+type ForkLeg struct {
+	Pos
+	Name *Ident
+	Ops  []Operator
+}
+
+// Facet is `facet by Col, ... [with (op | op ...)]`: a result table of
+// each column's values and their counts, after the table With makes of
+// the input (when given). It ends a statement.
+type Facet struct {
+	Pos
+	By   []*Ident
+	With []Operator
+}
+
 // ParseOp (named so because Parse is the package's function) is `parse [kind=simple|regex|relaxed [flags=F]] Expr with pattern`
 // (Where set for parse-where, which drops rows that do not match). Kind is
 // "" when not written (simple).
@@ -556,6 +580,8 @@ func (*Lookup) opNode()         {}
 func (*MvExpand) opNode()       {}
 func (*MvApply) opNode()        {}
 func (*Partition) opNode()      {}
+func (*Fork) opNode()           {}
+func (*Facet) opNode()          {}
 func (*ParseOp) opNode()        {}
 func (*ParseKV) opNode()        {}
 func (*Render) opNode()         {}

@@ -102,10 +102,10 @@
 // project-away, project-keep, project-rename, project-reorder,
 // project-by-names, extend, summarize, order/sort, top, take/limit,
 // distinct, count, union, join, lookup, mv-expand, mv-apply, partition,
-// parse, parse-where, parse-kv, render, serialize, getschema, as, invoke,
-// sample, sample-distinct, top-nested, evaluate, make-series, search,
-// reduce. The graph operators (make-graph, graph-match, ...), scan, find,
-// fork and facet are recognized and refused with "not supported";
+// fork, facet, parse, parse-where, parse-kv, render, serialize, getschema,
+// as, invoke, sample, sample-distinct, top-nested, evaluate, make-series,
+// search, reduce. The graph operators (make-graph, graph-match, ...), scan
+// and find are recognized and refused with "not supported";
 // declare, alias, restrict and pattern statements likewise.
 //
 // Scalars: string literals '..' and ".." with escapes, verbatim @'..',

@@ -23,9 +23,13 @@ func (e *Engine) execute(ctx context.Context, plan *Plan) (*Result, error) {
 		if err != nil {
 			return nil, e.ctxError(ctx, err)
 		}
-		tab.Name = "PrimaryResult"
-		if len(plan.Stmts) > 1 {
+		switch {
+		case st.Name != "":
+			tab.Name = st.Name
+		case len(plan.Stmts) > 1:
 			tab.Name = fmt.Sprintf("Table_%d", i)
+		default:
+			tab.Name = "PrimaryResult"
 		}
 		res.Tables = append(res.Tables, tab)
 	}

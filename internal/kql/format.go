@@ -281,6 +281,18 @@ func (f *formatter) option(o *Option) {
 	f.exprs(o.Values)
 }
 
+// subOps writes a parenthesised sub-query of operators.
+func (f *formatter) subOps(ops []Operator) {
+	f.w("(")
+	for i, o := range ops {
+		if i > 0 {
+			f.w(" | ")
+		}
+		f.op(o)
+	}
+	f.w(")")
+}
+
 func (f *formatter) options(opts []*Option) {
 	for _, o := range opts {
 		f.w(" ")
@@ -401,14 +413,30 @@ func (f *formatter) op(op Operator) {
 		f.options(op.Hints)
 		f.w(" by ")
 		f.expr(op.By)
-		f.w(" (")
-		for i, o := range op.Ops {
-			if i > 0 {
-				f.w(" | ")
+		f.w(" ")
+		f.subOps(op.Ops)
+	case *Fork:
+		f.w("fork")
+		for _, l := range op.Legs {
+			f.w(" ")
+			if l.Name != nil {
+				f.expr(l.Name)
+				f.w("=")
 			}
-			f.op(o)
+			f.subOps(l.Ops)
 		}
-		f.w(")")
+	case *Facet:
+		f.w("facet by ")
+		for i, c := range op.By {
+			if i > 0 {
+				f.w(", ")
+			}
+			f.expr(c)
+		}
+		if op.With != nil {
+			f.w(" with ")
+			f.subOps(op.With)
+		}
 	case *MvApply:
 		f.w("mv-apply")
 		f.options(op.Options)
@@ -418,14 +446,8 @@ func (f *formatter) op(op Operator) {
 			f.w(" limit ")
 			f.expr(op.Limit)
 		}
-		f.w(" on (")
-		for i, o := range op.Ops {
-			if i > 0 {
-				f.w(" | ")
-			}
-			f.op(o)
-		}
-		f.w(")")
+		f.w(" on ")
+		f.subOps(op.Ops)
 	case *ParseOp:
 		f.w("parse")
 		if op.Where {

@@ -6,7 +6,7 @@ var Operators = []string{
 	"where", "filter", "project", "project-away", "project-keep", "project-rename",
 	"project-reorder", "project-by-names", "extend", "summarize", "order", "sort",
 	"top", "take", "limit", "distinct", "count", "union", "join", "lookup",
-	"mv-expand", "mv-apply", "partition", "parse", "parse-where", "parse-kv", "render",
+	"mv-expand", "mv-apply", "partition", "fork", "facet", "parse", "parse-where", "parse-kv", "render",
 	"serialize", "getschema", "as", "invoke", "sample", "sample-distinct",
 	"top-nested", "evaluate", "make-series", "search", "reduce",
 }
@@ -16,7 +16,7 @@ var Operators = []string{
 var unsupportedOperators = map[string]bool{
 	"make-graph": true, "graph-match": true, "graph-shortest-paths": true,
 	"graph-to-table": true, "graph-mark-components": true, "graph-merge": true,
-	"find": true, "fork": true, "facet": true, "macro-expand": true,
+	"find": true, "macro-expand": true,
 	"top-hitters": true, "scan": true, "consume": true,
 	"assert-schema": true, "execute-and-cache": true, "project-smart": true,
 }

@@ -77,6 +77,8 @@ func init() {
 		"mv-expand":        (*parser).parseMvExpand,
 		"mv-apply":         (*parser).parseMvApply,
 		"partition":        (*parser).parsePartition,
+		"fork":             (*parser).parseFork,
+		"facet":            (*parser).parseFacet,
 		"parse":            (*parser).parseParse,
 		"parse-where":      (*parser).parseParse,
 		"parse-kv":         (*parser).parseParseKV,
@@ -512,14 +514,7 @@ func (p *parser) parseMvApply(t token) Operator {
 		p.unexpected("'on' and a parenthesised sub-query after the mv-apply items")
 	}
 	p.advance()
-	open := p.expectPunct("(", "to start the mv-apply sub-query")
-	for {
-		m.Ops = append(m.Ops, p.parseOperator())
-		if !p.acceptPunct("|") {
-			break
-		}
-	}
-	p.closing(open)
+	m.Ops = p.parseSubOps("mv-apply")
 	return m
 }
 
@@ -536,15 +531,56 @@ func (p *parser) parsePartition(t token) Operator {
 	if p.tok().isPunct("{") {
 		p.fail(p.tok(), "partition with a sub-query in braces (its own source) is not supported: write partition by Column (operators), which runs the operators on each partition's rows")
 	}
-	open := p.expectPunct("(", "to start the partition sub-query")
+	pt.Ops = p.parseSubOps("partition")
+	return pt
+}
+
+// parseSubOps reads `(op | op ...)`, the parenthesis included, for what
+// the sub-query belongs to.
+func (p *parser) parseSubOps(what string) []Operator {
+	open := p.expectPunct("(", "to start the "+what+" sub-query")
+	var ops []Operator
 	for {
-		pt.Ops = append(pt.Ops, p.parseOperator())
+		ops = append(ops, p.parseOperator())
 		if !p.acceptPunct("|") {
 			break
 		}
 	}
 	p.closing(open)
-	return pt
+	return ops
+}
+
+func (p *parser) parseFork(t token) Operator {
+	f := &Fork{Pos: t.pos}
+	for {
+		leg := &ForkLeg{Pos: p.tok().pos}
+		if n := p.nameLen(0); n > 0 && p.peek(n).isPunct("=") {
+			leg.Name = p.parseName("a name for the fork leg")
+			p.advance() // '='
+		} else if !p.tok().isPunct("(") {
+			if len(f.Legs) == 0 {
+				p.unexpected("a parenthesised sub-query after fork")
+			}
+			return f
+		}
+		leg.Ops = p.parseSubOps("fork")
+		f.Legs = append(f.Legs, leg)
+	}
+}
+
+func (p *parser) parseFacet(t token) Operator {
+	f := &Facet{Pos: t.pos}
+	p.expectWord("by", "and columns after facet")
+	for {
+		f.By = append(f.By, p.parseName("a column name in facet by"))
+		if !p.acceptPunct(",") {
+			break
+		}
+	}
+	if p.acceptWord("with") {
+		f.With = p.parseSubOps("facet with")
+	}
+	return f
 }
 
 func (p *parser) parseParse(t token) Operator {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -93,7 +94,7 @@ func runScript(t *testing.T, path string) int {
 			c := semCase{name: strings.TrimSpace(line[4:]), line: i + 1}
 			i++
 			var q []string
-			for i < len(lines) && lines[i] != "---" && lines[i] != "--- table" {
+			for i < len(lines) && lines[i] != "---" && !isTableLine(lines[i]) {
 				q = append(q, lines[i])
 				i++
 			}
@@ -263,8 +264,16 @@ func runCase(eng *Engine, c semCase) string {
 		return "error: " + err.Error()
 	}
 	var parts []string
-	for _, tab := range res.Tables {
+	for i, tab := range res.Tables {
 		var b strings.Builder
+		if len(res.Tables) > 1 {
+			// a name the query gave the table is part of the result
+			b.WriteString("--- table")
+			if tab.Name != fmt.Sprintf("Table_%d", i) {
+				b.WriteString(" " + tab.Name)
+			}
+			b.WriteString("\n")
+		}
 		var hdr []string
 		for _, col := range tab.Columns {
 			hdr = append(hdr, col.Name+":"+col.Type)
@@ -286,10 +295,30 @@ func runCase(eng *Engine, c semCase) string {
 		}
 		parts = append(parts, b.String())
 	}
-	if len(parts) > 1 {
-		return "--- table\n" + strings.Join(parts, "\n--- table\n")
+	return strings.Join(parts, "\n")
+}
+
+// isTableLine reports whether line starts a table of a result of several:
+// `--- table`, or `--- table Name` when the query named it.
+func isTableLine(line string) bool {
+	return line == "--- table" || strings.HasPrefix(line, "--- table ")
+}
+
+// splitTables splits a rendered result of several tables into its
+// `--- table` lines and the tables' text.
+func splitTables(s string) (heads, tables []string) {
+	var cur []string
+	for _, l := range strings.Split(s, "\n") {
+		if isTableLine(strings.TrimRight(l, " ")) {
+			if heads != nil {
+				tables = append(tables, strings.Join(cur, "\n"))
+			}
+			heads, cur = append(heads, strings.TrimRight(l, " ")), nil
+			continue
+		}
+		cur = append(cur, l)
 	}
-	return strings.Join(parts, "\n--- table\n")
+	return heads, append(tables, strings.Join(cur, "\n"))
 }
 
 // caseMatches compares a rendered result with the expectation: an error
@@ -299,9 +328,9 @@ func caseMatches(got, want string) bool {
 	if strings.HasPrefix(want, "error:") {
 		return strings.HasPrefix(got, "error:") && strings.Contains(got, strings.TrimSpace(strings.TrimPrefix(want, "error:")))
 	}
-	gt := strings.Split(strings.TrimPrefix(got, "--- table\n"), "\n--- table\n")
-	wt := strings.Split(strings.TrimPrefix(want, "--- table\n"), "\n--- table\n")
-	if len(gt) != len(wt) {
+	gh, gt := splitTables(got)
+	wh, wt := splitTables(want)
+	if !slices.Equal(gh, wh) || len(gt) != len(wt) {
 		return false
 	}
 	for i := range gt {

@@ -23,6 +23,9 @@ type StmtPlan struct {
 	Columns []Column
 	Ordered bool
 	Chart   *Chart
+	// Name is the result table's name when the query gives it (a fork
+	// leg's, a facet's column); "" for the default.
+	Name string
 }
 
 // col is a column of a relation being built: its KQL name and type and the
@@ -179,8 +182,7 @@ func (e *Engine) translate(ctx context.Context, q *Query, now time.Time) (plan *
 			// request properties have no effect here; accepted so that
 			// queries written for Kusto run
 		case *TabularStmt:
-			r := t.pipe(root, s.Expr)
-			plan.Stmts = append(plan.Stmts, t.finish(r))
+			plan.Stmts = append(plan.Stmts, t.statement(root, s.Expr)...)
 		}
 	}
 	if len(plan.Stmts) == 0 {
@@ -188,6 +190,54 @@ func (e *Engine) translate(ctx context.Context, q *Query, now time.Time) (plan *
 	}
 	plan.TablesRead = sortedKeys(t.read)
 	return plan, nil
+}
+
+// statement translates a tabular statement: one result table, or one for
+// each leg of a fork, or each table of a facet, that ends it.
+func (t *translator) statement(e *env, p *Pipe) []*StmtPlan {
+	n := len(p.Ops)
+	if n == 0 {
+		return []*StmtPlan{t.finish(t.pipe(e, p))}
+	}
+	input := func() *rel { return t.pipe(e, &Pipe{Pos: p.Pos, Source: p.Source, Ops: p.Ops[:n-1]}) }
+	var out []*StmtPlan
+	leg := func(r *rel, ops []Operator, name string) {
+		for _, op := range ops {
+			r = t.operator(e, r, op)
+			if as, ok := op.(*As); ok && name == "" {
+				name = as.Name.Name
+			}
+		}
+		sp := t.finish(r)
+		sp.Name = name
+		out = append(out, sp)
+	}
+	switch last := p.Ops[n-1].(type) {
+	case *Fork:
+		r := input()
+		for _, l := range last.Legs {
+			name := ""
+			if l.Name != nil {
+				name = l.Name.Name
+			}
+			leg(r, l.Ops, name)
+		}
+		return out
+	case *Facet:
+		r := input()
+		if last.With != nil {
+			leg(r, last.With, "")
+		}
+		for _, c := range last.By {
+			count := &NamedExpr{Pos: c.Pos, Names: []*Ident{{Pos: c.Pos, Name: "count_" + c.Name}}, Expr: &Call{Pos: c.Pos, Name: "count"}}
+			s := t.summarize(e, r, &Summarize{Pos: last.Pos, Aggs: []*NamedExpr{count}, By: []*NamedExpr{{Pos: c.Pos, Expr: c}}})
+			sp := t.finish(s)
+			sp.Name = c.Name
+			out = append(out, sp)
+		}
+		return out
+	}
+	return []*StmtPlan{t.finish(t.pipe(e, p))}
 }
 
 // fail stops the translation with an error at pos.

@@ -134,6 +134,10 @@ func (t *translator) operator(e *env, r *rel, op Operator) *rel {
 		return t.mvApply(e, r, v)
 	case *Partition:
 		return t.partition(e, r, v)
+	case *Fork:
+		t.fail(op, "fork must be the last operator of a statement: each of its legs is a result table of the query")
+	case *Facet:
+		t.fail(op, "facet must be the last operator of a statement: each of its tables is a result table of the query")
 	case *ParseKV:
 		return t.parseKV(e, r, v)
 	case *TopNested:

@@ -172,6 +172,22 @@ func Children(n Node) []Node {
 		for _, o := range n.Ops {
 			add(o)
 		}
+	case *Fork:
+		for _, l := range n.Legs {
+			add(l)
+		}
+	case *ForkLeg:
+		add(n.Name)
+		for _, o := range n.Ops {
+			add(o)
+		}
+	case *Facet:
+		for _, c := range n.By {
+			add(c)
+		}
+		for _, o := range n.With {
+			add(o)
+		}
 	case *Partition:
 		options(n.Hints)
 		add(n.By)
