@@ -537,9 +537,9 @@ func (t *translator) partition(e *env, r *rel, v *Partition) *rel {
 		}
 	}
 	res := t.project(sub, out, passThrough(out))
-	if sub.ordered {
+	res.ordered, res.order = sub.ordered, sub.order
+	if len(sub.order) > 0 {
 		res.sql += " ORDER BY " + joinOrder(sub.order)
-		res.ordered, res.order = true, sub.order
 	}
 	return res
 }
@@ -576,15 +576,15 @@ func (t *translator) partitioned(e *env, r *rel, op Operator, ridID, ridName, wh
 	case *Take:
 		n := t.constLong(e, v.N, "take")
 		over := "PARTITION BY " + sqlIdent(ridID)
-		if r.ordered {
+		if len(r.order) > 0 {
 			// the first rows of each group in the order sorted before
 			over += " ORDER BY " + joinOrder(r.order)
 		}
 		out := t.wrap(r, fmt.Sprintf("QUALIFY row_number() OVER (%s) <= %d", over, n))
-		if r.ordered {
+		if len(r.order) > 0 {
 			out.sql += " ORDER BY " + joinOrder(r.order)
-			out.ordered, out.order = true, r.order
 		}
+		out.ordered, out.order = r.ordered, r.order
 		return out
 	case *Sort, *Top:
 		var keys []*SortKey
