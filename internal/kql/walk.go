@@ -37,6 +37,11 @@ func Children(n Node) []Node {
 			add(o)
 		}
 	}
+	ops := func(os []Operator) {
+		for _, o := range os {
+			add(o)
+		}
+	}
 	cols := func(cs []*ColumnDecl) {
 		for _, c := range cs {
 			add(c)
@@ -71,9 +76,7 @@ func Children(n Node) []Node {
 		add(n.Name)
 	case *Pipe:
 		add(n.Source)
-		for _, o := range n.Ops {
-			add(o)
-		}
+		ops(n.Ops)
 	case *FuncSource:
 		add(n.Call)
 	case *Print:
@@ -169,31 +172,23 @@ func Children(n Node) []Node {
 			add(it)
 		}
 		add(n.Limit)
-		for _, o := range n.Ops {
-			add(o)
-		}
+		ops(n.Ops)
 	case *Fork:
 		for _, l := range n.Legs {
 			add(l)
 		}
 	case *ForkLeg:
 		add(n.Name)
-		for _, o := range n.Ops {
-			add(o)
-		}
+		ops(n.Ops)
 	case *Facet:
 		for _, c := range n.By {
 			add(c)
 		}
-		for _, o := range n.With {
-			add(o)
-		}
+		ops(n.With)
 	case *Partition:
 		options(n.Hints)
 		add(n.By)
-		for _, o := range n.Ops {
-			add(o)
-		}
+		ops(n.Ops)
 	case *ParseOp:
 		add(n.Source)
 		for _, el := range n.Pattern {
