@@ -236,18 +236,17 @@ func createStateStatement(schema string) string {
 // opens an in-memory database. An index built under another schema
 // version is emptied (its cursor reset to 0) so that Run rebuilds it; a
 // file in a DuckDB storage format older than storageVersion is replaced
-// by an empty one first (upgradeStorage).
+// by an empty one first (openFile).
 func Open(path string, opts Options) (*Index, error) {
 	opts.setDefaults()
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("index: database path %q must not contain '?' or '#'", path)
 	}
+	open := connect
 	if path != "" {
-		if err := upgradeStorage(path, opts); err != nil {
-			return nil, err
-		}
+		open = openFile
 	}
-	db, err := connect(path, opts)
+	db, err := open(path, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -23,32 +23,37 @@ import (
 // Column.Compression asks for (DuckDB then stores it uncompressed).
 const storageVersion = "v1.5.0"
 
-// upgradeStorage replaces the index file at path, if it is in a storage
-// format older than storageVersion, with an empty one in storageVersion
-// that keeps the old one's rehydrated ranges; Open then finds no schema
-// and the index is rebuilt from the ledger. DuckDB keeps a file's format
-// for the file's life, so the tables cannot be converted in place. The
-// new file is made beside the old one and renamed over it: a crash leaves
-// one or the other, whole.
-func upgradeStorage(path string, opts Options) error {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("index: %w", err)
+// openFile opens the index file at path, first replacing it (upgrade) if
+// it is in a storage format older than storageVersion.
+func openFile(path string, opts Options) (*sql.DB, error) {
+	db, err := connect(path, opts)
+	if err != nil {
+		return nil, err
 	}
 	ctx := context.Background()
-	old, err := connect(path, opts)
+	version, err := fileStorageVersion(ctx, db)
 	if err != nil {
-		return err
-	}
-	defer old.Close()
-	version, err := fileStorageVersion(ctx, old)
-	if err != nil {
-		return fmt.Errorf("index: %s: %w", path, err)
+		db.Close()
+		return nil, fmt.Errorf("index: %s: %w", path, err)
 	}
 	if semver.Compare(version, storageVersion) >= 0 {
-		return nil
+		return db, nil
 	}
+	if err := upgrade(ctx, db, path, opts, version); err != nil {
+		return nil, err
+	}
+	return connect(path, opts)
+}
+
+// upgrade replaces the index file at path, open as old in the storage
+// format version, with an empty one in storageVersion that keeps the old
+// one's rehydrated ranges; Open then finds no schema and the index is
+// rebuilt from the ledger. DuckDB keeps a file's format for the file's
+// life, so the tables cannot be converted in place. The new file is made
+// beside the old one and renamed over it: a crash leaves one or the
+// other, whole. upgrade closes old.
+func upgrade(ctx context.Context, old *sql.DB, path string, opts Options, version string) error {
+	defer old.Close()
 	opts.Logger.Warn("index: the index file is in an older DuckDB storage format; replacing it with an empty one, which is rebuilt from the ledger (queries see the ledger's records again as the rebuild reaches them)",
 		"path", path, "format", version, "now", storageVersion)
 	ranges, err := readRehydrated(ctx, old)
