@@ -195,11 +195,11 @@ func (e *Engine) translate(ctx context.Context, q *Query, now time.Time) (plan *
 // statement translates a tabular statement: one result table, or one for
 // each leg of a fork, or each table of a facet, that ends it.
 func (t *translator) statement(e *env, p *Pipe) []*StmtPlan {
-	n := len(p.Ops)
-	if n == 0 {
-		return []*StmtPlan{t.finish(t.pipe(e, p))}
+	var last Operator
+	if n := len(p.Ops); n > 0 {
+		last = p.Ops[n-1]
 	}
-	input := func() *rel { return t.pipe(e, &Pipe{Pos: p.Pos, Source: p.Source, Ops: p.Ops[:n-1]}) }
+	input := func() *rel { return t.pipe(e, &Pipe{Pos: p.Pos, Source: p.Source, Ops: p.Ops[:len(p.Ops)-1]}) }
 	var out []*StmtPlan
 	leg := func(r *rel, ops []Operator, name string) {
 		for _, op := range ops {
@@ -212,7 +212,7 @@ func (t *translator) statement(e *env, p *Pipe) []*StmtPlan {
 		sp.Name = name
 		out = append(out, sp)
 	}
-	switch last := p.Ops[n-1].(type) {
+	switch last := last.(type) {
 	case *Fork:
 		r := input()
 		for _, l := range last.Legs {

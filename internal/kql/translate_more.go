@@ -537,9 +537,8 @@ func (t *translator) partition(e *env, r *rel, v *Partition) *rel {
 		}
 	}
 	res := t.project(sub, out, passThrough(out))
-	res.ordered, res.order = sub.ordered, sub.order
-	if len(sub.order) > 0 {
-		res.sql += " ORDER BY " + joinOrder(sub.order)
+	if len(res.order) > 0 {
+		res.sql += " ORDER BY " + joinOrder(res.order)
 	}
 	return res
 }
@@ -584,7 +583,6 @@ func (t *translator) partitioned(e *env, r *rel, op Operator, ridID, ridName, wh
 		if len(r.order) > 0 {
 			out.sql += " ORDER BY " + joinOrder(r.order)
 		}
-		out.ordered, out.order = r.ordered, r.order
 		return out
 	case *Sort, *Top:
 		var keys []*SortKey
