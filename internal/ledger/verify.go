@@ -442,10 +442,10 @@ func produceBlocks(ctx context.Context, segs []segmentInfo, res *VerifyResult, c
 			return fmt.Errorf("read segment: %w", err)
 		}
 		res.Bytes += int64(len(data))
-		if si == len(segs)-1 && expect >= committed && len(data) < segmentHdrSize &&
-			string(data) == string(segmentHeader(seg.first)[:len(data)]) {
+		if si == len(segs)-1 && expect >= committed && len(data) < segmentHdrSize {
 			// A crash while the segment was being created: nothing in
-			// it was acknowledged, and the next start writes its header.
+			// it was acknowledged, and the next start writes its header
+			// (the same rule as recoverTail's).
 			res.TornTail = int64(len(data))
 			break
 		}
