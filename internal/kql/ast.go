@@ -412,6 +412,37 @@ type ForkLeg struct {
 	Ops  []Operator
 }
 
+// Scan is `scan [with_match_id=Name] [declare (Col:type [= Default], ...)]
+// with (step Name [output=all|last|none]: Condition [=> Col = Expr, ...]; ...)`:
+// a state machine over the ordered input rows that outputs the rows its
+// steps match, extended with the declared columns.
+type Scan struct {
+	Pos
+	Hints   []*Option
+	MatchID *Ident // nil when not asked for
+	Declare []*ScanDecl
+	Steps   []*ScanStep
+}
+
+// ScanDecl is a column a scan adds: its default (nil: null) is its value
+// where no step assigned it.
+type ScanDecl struct {
+	Pos
+	Name    *Ident
+	Type    string
+	Default Expr
+}
+
+// ScanStep is one step of a scan. Output is "all", "last" or "none" ("":
+// all).
+type ScanStep struct {
+	Pos
+	Name   *Ident
+	Output string
+	Cond   Expr
+	Assign []*NamedExpr
+}
+
 // Facet is `facet by Col, ... [with (op | op ...)]`: a result table of
 // each column's values and their counts, after the table With makes of
 // the input (when given). It ends a statement.
@@ -596,6 +627,7 @@ func (*Evaluate) opNode()       {}
 func (*MakeSeries) opNode()     {}
 func (*Search) opNode()         {}
 func (*Reduce) opNode()         {}
+func (*Scan) opNode()           {}
 
 // Expr is a scalar expression: *Ident, *Literal, *Dynamic, *Binary,
 // *Unary, *Call, *NamedArg, *Star, *Member, *Index, *InList, *Between or

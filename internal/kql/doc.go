@@ -104,7 +104,7 @@
 // distinct, count, union, join, lookup, mv-expand, mv-apply, partition,
 // fork, facet, parse, parse-where, parse-kv, render, serialize, getschema,
 // as, invoke, sample, sample-distinct, top-nested, evaluate, make-series,
-// search, reduce. The graph operators (make-graph, graph-match, ...), scan
+// search, reduce, scan. The graph operators (make-graph, graph-match, ...)
 // and find are recognized and refused with "not supported";
 // declare, alias, restrict and pattern statements likewise.
 //

@@ -80,6 +80,10 @@ func (f *formatter) node(n Node, top bool) {
 		f.option(n)
 	case *ColumnDecl:
 		f.w(fmtName(n.Name.Name), ":", n.Type)
+	case *ScanDecl:
+		f.scanDecl(n)
+	case *ScanStep:
+		f.scanStep(n)
 	case *Param:
 		f.param(n)
 	case *FuncBody:
@@ -555,6 +559,30 @@ func (f *formatter) op(op Operator) {
 				f.exprs(o.Values)
 			}
 		}
+	case *Scan:
+		f.w("scan")
+		f.options(op.Hints)
+		if op.MatchID != nil {
+			f.w(" with_match_id=", fmtName(op.MatchID.Name))
+		}
+		if len(op.Declare) > 0 {
+			f.w(" declare (")
+			for i, d := range op.Declare {
+				if i > 0 {
+					f.w(", ")
+				}
+				f.scanDecl(d)
+			}
+			f.w(")")
+		}
+		f.w(" with (")
+		for i, st := range op.Steps {
+			if i > 0 {
+				f.w(" ")
+			}
+			f.scanStep(st)
+		}
+		f.w(")")
 	default:
 		f.w(fmt.Sprintf("<%T>", op))
 	}
@@ -889,4 +917,26 @@ func commaList[T any](f *formatter, items []T, each func(T)) {
 		}
 		each(it)
 	}
+}
+
+func (f *formatter) scanDecl(d *ScanDecl) {
+	f.w(fmtName(d.Name.Name), ":", d.Type)
+	if d.Default != nil {
+		f.w(" = ")
+		f.expr(d.Default)
+	}
+}
+
+func (f *formatter) scanStep(st *ScanStep) {
+	f.w("step ", fmtName(st.Name.Name))
+	if st.Output != "" {
+		f.w(" output=", st.Output)
+	}
+	f.w(": ")
+	f.expr(st.Cond)
+	if len(st.Assign) > 0 {
+		f.w(" => ")
+		f.namedExprs(st.Assign)
+	}
+	f.w(";")
 }

@@ -93,6 +93,7 @@ func init() {
 		"make-series":      (*parser).parseMakeSeries,
 		"search":           func(p *parser, t token) Operator { p.i--; return p.parseSearch() },
 		"reduce":           (*parser).parseReduce,
+		"scan":             (*parser).parseScan,
 	}
 }
 
@@ -848,4 +849,63 @@ func (p *parser) parseReduce(t token) Operator {
 		}
 	}
 	return r
+}
+
+// parseScan reads `scan [with_match_id=Name] [declare (Col:type [=
+// Default], ...)] with (step Name [output=all|last|none]: Condition [=> Col
+// = Expr, ...]; ...)`.
+func (p *parser) parseScan(t token) Operator {
+	s := &Scan{Pos: t.pos}
+	for _, o := range p.parseOptions("scan", true, "with_match_id") {
+		if o.Name != "with_match_id" {
+			s.Hints = append(s.Hints, o)
+			continue
+		}
+		id, ok := o.Values[0].(*Ident)
+		if !ok {
+			p.failAt(o.Values[0].Position(), "with_match_id takes the name of the column to add, such as with_match_id=MatchId")
+		}
+		s.MatchID = id
+	}
+	if p.acceptWord("declare") {
+		open := p.expectPunct("(", "to start the columns scan declares")
+		for !p.isPunct(")") {
+			c := p.parseColumnDecl()
+			d := &ScanDecl{Pos: c.Pos, Name: c.Name, Type: c.Type}
+			if p.acceptPunct("=") {
+				d.Default = p.parseExpr()
+			}
+			s.Declare = append(s.Declare, d)
+			if !p.acceptPunct(",") {
+				break
+			}
+		}
+		p.closing(open)
+	}
+	p.expectWord("with", "and the steps of the scan, such as with (step s1: Condition;)")
+	open := p.expectPunct("(", "to start the steps of the scan")
+	for !p.isPunct(")") {
+		st := &ScanStep{Pos: p.tok().pos}
+		p.expectWord("step", "to start a scan step: step Name: Condition [=> Column = Expression, ...];")
+		st.Name = p.parseName("a step name after 'step'")
+		for _, o := range p.parseOptions("scan step", true, "output") {
+			if o.Name == "output" {
+				st.Output = p.optionWord(o, "scan step", []string{"all", "last", "none"})
+			}
+		}
+		p.expectPunct(":", "and the step's condition after the step name")
+		st.Cond = p.parseExpr()
+		if p.acceptPunct("=>") {
+			st.Assign = p.parseNamedExprs(false)
+		}
+		s.Steps = append(s.Steps, st)
+		if !p.acceptPunct(";") {
+			break
+		}
+	}
+	p.closing(open)
+	if len(s.Steps) == 0 {
+		p.failAt(open.pos, "scan needs at least one step: with (step s1: Condition;)")
+	}
+	return s
 }

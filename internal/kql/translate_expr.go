@@ -54,6 +54,12 @@ type scope struct {
 	// sessions are the columns of the session starts of the
 	// row_window_session calls in the expression (sessionLayer).
 	sessions map[*Call]col
+	// colRef, when set, gives the SQL of a column of r (scan's steps read
+	// the row from a lambda parameter); nil: the column's id.
+	colRef func(col) string
+	// stepRef, when set, resolves StepName.Column in scan's steps; false:
+	// an ordinary member access.
+	stepRef func(*Member) (texpr, bool)
 }
 
 // expr translates a scalar expression.
@@ -111,6 +117,9 @@ func (t *translator) expr(sc *scope, x Expr) texpr {
 func (t *translator) ident(sc *scope, v *Ident) texpr {
 	if sc.r != nil {
 		if c, ok := sc.r.find(v.Name); ok {
+			if sc.colRef != nil {
+				return texpr{sql: sc.colRef(c), typ: c.typ, name: c.name}
+			}
 			return texpr{sql: sqlIdent(c.id), typ: c.typ, name: c.name}
 		}
 	}
@@ -731,6 +740,11 @@ func isTermChar(c byte) bool {
 
 // member translates X.Name: a property of a dynamic value.
 func (t *translator) member(sc *scope, v *Member) texpr {
+	if sc.stepRef != nil {
+		if x, ok := sc.stepRef(v); ok {
+			return x
+		}
+	}
 	x := t.expr(sc, v.X)
 	if x.typ != tyDynamic && x.typ != tyNull {
 		t.fail(v, "'.%s' needs a dynamic value, but %s is a %s", v.Name, Format(v.X), x.typ)

@@ -55,6 +55,9 @@ func (t *translator) packAll(sc *scope, c *Call) texpr {
 	if sc.r == nil {
 		t.fail(c, "pack_all() needs a row: use it in extend or project")
 	}
+	if sc.colRef != nil {
+		t.fail(c, "pack_all() is not supported in scan's steps: pack the columns with bag_pack(\"Name\", Column, ...)")
+	}
 	ignoreNull := false
 	if len(c.Args) == 1 {
 		if l, ok := c.Args[0].(*Literal); ok && l.Kind == LitBool {
@@ -622,8 +625,10 @@ func (t *translator) partitioned(e *env, r *rel, op Operator, ridID, ridName, wh
 		return keep(out)
 	case *MvExpand:
 		return t.operator(e, r, op)
+	case *Scan:
+		return t.scan(e, r, v, ridID)
 	}
-	t.fail(op, "this operator is not supported inside %s (use where, extend, project, take, top, order by, summarize or mv-expand)", what)
+	t.fail(op, "this operator is not supported inside %s (use where, extend, project, take, top, order by, summarize, mv-expand or scan)", what)
 	return nil
 }
 

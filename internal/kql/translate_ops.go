@@ -148,6 +148,8 @@ func (t *translator) operator(e *env, r *rel, op Operator) *rel {
 		n := t.constLong(e, v.N, "sample-distinct")
 		d := t.distinct(e, r, &Distinct{Pos: v.Pos, Columns: []*NamedExpr{{Pos: v.Pos, Expr: v.Column}}})
 		return t.wrap(d, fmt.Sprintf("LIMIT %d", max(n, 0)))
+	case *Scan:
+		return t.scan(e, r, v, "")
 	case *Reduce:
 		t.fail(v, "reduce is not supported")
 	case *ProjectByNames:

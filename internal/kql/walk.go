@@ -240,6 +240,20 @@ func Children(n Node) []Node {
 	case *Reduce:
 		add(n.By)
 		options(n.Props)
+	case *Scan:
+		options(n.Hints)
+		add(n.MatchID)
+		for _, d := range n.Declare {
+			add(d)
+		}
+		for _, st := range n.Steps {
+			add(st)
+		}
+	case *ScanDecl:
+		add(n.Name, n.Default)
+	case *ScanStep:
+		add(n.Name, n.Cond)
+		named(n.Assign)
 	case *Dynamic:
 		add(n.Value)
 	case *DynArray:
