@@ -226,6 +226,13 @@ func hostileCases() []hostileCase {
 			payloads: []string{h.s},
 		})
 		add(hostileCase{
+			name: "scan/" + h.name,
+			query: fmt.Sprintf("print x = %s | serialize | scan with_match_id=[%s] declare ([%s]:string = %s) with (step [%s]: x == %s => [%s] = strcat(x, [%s].x);) | project [%s]",
+				hq(h.s), hq(h.s+"m"), hq(h.s), hq(h.s), hq(h.s+"s"), hq(h.s), hq(h.s), hq(h.s+"s"), hq(h.s)),
+			want:     hWant(hCol(h.s, "string"), []any{h.s}),
+			payloads: []string{h.s},
+		})
+		add(hostileCase{
 			name:     "getschema/" + h.name,
 			query:    fmt.Sprintf("print [%s] = 1 | getschema | project ColumnName", hq(h.s)),
 			want:     hWant(hCol("ColumnName", "string"), []any{h.s}),

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// scan translates the scan operator into one DuckDB list_reduce over the
+// scan translates the scan operator into a DuckDB list_reduce over the
 // input rows in their order (per group of the column with id group, inside
 // partition; "" for none). The accumulator is Kusto's state: for each
 // step k whether it has an active sequence, its match id, and the values
@@ -23,9 +23,8 @@ import (
 // A matched row is output (unless the step says output=none) with the
 // declared columns as the step assigned them (their defaults otherwise).
 // Every check depends only on the state before the row and on the check 1
-// of the step after it, so that a row's checks are computed in two
-// layers, bound to lambda parameters (p, q) with single-element
-// list_transform calls, and the assignments in a third (w).
+// of the step after it, so each is written out where it is used (binding
+// it to a lambda parameter costs more than evaluating it again).
 //
 // Within a check 1, s_k.Column reads s_k's record before the row. An
 // unqualified declared column reads its default. output=last is refused.
@@ -33,7 +32,7 @@ func (t *translator) scan(e *env, r *rel, v *Scan, group string) *rel {
 	if !r.ordered {
 		t.fail(v, "scan needs ordered rows: put it after serialize, order by or top")
 	}
-	s := &scanTr{t: t, v: v, r: r, steps: map[string]int{}, used: map[string]bool{}}
+	s := &scanTr{t: t, v: v, steps: map[string]int{}, used: map[string]bool{}}
 	for k, st := range v.Steps {
 		if _, dup := s.steps[st.Name.Name]; dup {
 			t.fail(st.Name, "scan: step '%s' is defined twice", st.Name.Name)
@@ -200,7 +199,6 @@ const scanChunk = 512
 type scanTr struct {
 	t     *translator
 	v     *Scan
-	r     *rel
 	view  *rel // the input's and the declared columns, as expressions see them
 	decls []scanDecl
 	steps map[string]int // step name → index
@@ -274,6 +272,12 @@ func (s *scanTr) activeAfter(k int) string {
 	return fmt.Sprintf("scan_a.a%d", k)
 }
 
+// row is the SQL of input column c of the row being checked.
+func (s *scanTr) row(c col) string {
+	s.used[c.id] = true
+	return "scan_x." + sqlIdent("x_"+c.id)
+}
+
 // empty is the value of column c in an empty state.
 func (s *scanTr) empty(c col) string {
 	if d, ok := s.decl(c.id); ok {
@@ -286,8 +290,7 @@ func (s *scanTr) empty(c col) string {
 func (s *scanTr) extended(k int, c col) string {
 	d, ok := s.decl(c.id)
 	if !ok {
-		s.used[c.id] = true
-		return "scan_x." + sqlIdent("x_"+c.id)
+		return s.row(c)
 	}
 	if x, ok := s.asg[k][d.id]; ok {
 		return x
@@ -317,8 +320,7 @@ func (s *scanTr) scope(e *env, k, check int) *scope {
 			if d, ok := s.decl(c.id); ok {
 				return d.def
 			}
-			s.used[c.id] = true
-			return "scan_x." + sqlIdent("x_"+c.id)
+			return s.row(c)
 		},
 		stepRef: func(m *Member) (texpr, bool) {
 			id, ok := m.X.(*Ident)
