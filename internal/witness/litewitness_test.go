@@ -22,9 +22,13 @@ import (
 )
 
 // The tests in this file run a real witness: litewitness from
-// filippo.io/torchwood v0.6.1, with its key in a real ssh-agent.
-const installHint = "go install filippo.io/torchwood/cmd/litewitness@v0.6.1 filippo.io/torchwood/cmd/witnessctl@v0.6.1 " +
-	"(and apt-get install openssh-client for ssh-agent, ssh-add and ssh-keygen)"
+// filippo.io/torchwood v0.6.1, with its key in a real ssh-agent. Logs are
+// registered in its database as torchwood's witnessctl does it (add-log,
+// add-key, list-logs), through the sqlite3 command: witnessctl cannot be
+// built here, as one of its dependencies (sigsum.org/sigsum-go) is not
+// served by this machine's module proxy.
+const installHint = "go install filippo.io/torchwood/cmd/litewitness@v0.6.1 " +
+	"(and apt-get install openssh-client sqlite3 for ssh-agent, ssh-add, ssh-keygen and sqlite3)"
 
 // tools finds the programs the real witness needs. Without them the test
 // is skipped, naming the install command, except under CI (CI set), where
@@ -40,7 +44,7 @@ func tools(tb testing.TB) map[string]string {
 	}
 	found := map[string]string{}
 	var missing []string
-	for _, name := range []string{"litewitness", "witnessctl", "ssh-agent", "ssh-add", "ssh-keygen"} {
+	for _, name := range []string{"litewitness", "sqlite3", "ssh-agent", "ssh-add", "ssh-keygen"} {
 		if p, err := exec.LookPath(name); err == nil {
 			found[name] = p
 			continue
@@ -197,17 +201,58 @@ func (w *liteWitness) printedVKey() string {
 	return got
 }
 
-// addLog registers a log's origin and verifier key with the witness.
-func (w *liteWitness) addLog(origin, logKey string) {
+// witnessSchema is the schema litewitness v0.6.1 creates in its database
+// (torchwood's internal/witness.OpenDB); creating it first lets a log be
+// registered before litewitness has ever run.
+const witnessSchema = `PRAGMA foreign_keys = ON;
+CREATE TABLE IF NOT EXISTS log (
+	origin TEXT PRIMARY KEY,
+	tree_size INTEGER NOT NULL,
+	tree_hash TEXT NOT NULL -- base64-encoded
+);
+CREATE TABLE IF NOT EXISTS key (
+	origin TEXT NOT NULL,
+	key TEXT NOT NULL, -- note verifier key
+	FOREIGN KEY(origin) REFERENCES log(origin)
+);
+`
+
+// emptyTreeHash is the base64 root hash of an empty tree, which witnessctl
+// add-log records for a new log.
+var emptyTreeHash = func() string { h := sha256.Sum256(nil); return base64.StdEncoding.EncodeToString(h[:]) }()
+
+// sqlQuote renders s as an SQLite string literal.
+func sqlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// sqlite runs an SQL script on the witness's database with the sqlite3
+// command and returns what it printed.
+func (w *liteWitness) sqlite(script string) string {
 	w.tb.Helper()
-	run(w.tb, nil, w.bin["witnessctl"], "add-log", "-db", w.db, "-origin", origin)
-	run(w.tb, nil, w.bin["witnessctl"], "add-key", "-db", w.db, "-origin", origin, "-key", logKey)
+	cmd := exec.Command(w.bin["sqlite3"], "-bail", w.db)
+	cmd.Stdin = strings.NewReader(script)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		w.tb.Fatalf("sqlite3 %s: %v\n%s", w.db, err, out)
+	}
+	return string(out)
 }
 
-// listLogs returns witnessctl's list of known logs (JSON lines).
+// addLog registers a log's origin and verifier key with the witness, as
+// witnessctl add-log and add-key do.
+func (w *liteWitness) addLog(origin, logKey string) {
+	w.tb.Helper()
+	w.sqlite(witnessSchema +
+		"INSERT INTO log (origin, tree_size, tree_hash) VALUES (" + sqlQuote(origin) + ", 0, " + sqlQuote(emptyTreeHash) + ");\n" +
+		"INSERT INTO key (origin, key) VALUES (" + sqlQuote(origin) + ", " + sqlQuote(logKey) + ");\n")
+}
+
+// listLogs returns the known logs as witnessctl list-logs prints them
+// (JSON lines: origin, size, root_hash, keys).
 func (w *liteWitness) listLogs() string {
 	w.tb.Helper()
-	return run(w.tb, nil, w.bin["witnessctl"], "list-logs", "-db", w.db)
+	return w.sqlite(`SELECT json_object('origin', log.origin, 'size', log.tree_size, 'root_hash', log.tree_hash, 'keys', json_group_array(key.key))
+FROM log LEFT JOIN key ON log.origin = key.origin GROUP BY log.origin ORDER BY log.origin;
+`)
 }
 
 // readSSHPublicKey returns the Ed25519 key of an OpenSSH public key file

@@ -165,7 +165,7 @@ func TestLitewitnessPublish(t *testing.T) {
 	}
 	checkCosigned(t, p.Status()[0].File, cp2, l.Verifier(), lw.VKey)
 	if logs := lw.listLogs(); !strings.Contains(logs, `"size":`+itoa(cp2.Size)) {
-		t.Fatalf("witnessctl list-logs does not show size %d: %s", cp2.Size, logs)
+		t.Fatalf("the witness's list of logs does not show size %d: %s", cp2.Size, logs)
 	}
 
 	// Restart from the state file: it continues from cp2 in one request.
