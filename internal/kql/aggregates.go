@@ -448,6 +448,9 @@ func (t *translator) callTabular(e *env, b *binding, c *Call) *rel {
 // window translates row_number(), prev(), next() and row_cumsum(), which
 // need rows in a fixed order (after serialize, order by or top).
 func (t *translator) window(sc *scope, c *Call) texpr {
+	if sc.colRef != nil {
+		t.fail(c, "%s() cannot be used in scan's steps: read the row before through the state, StepName.Column", c.Name)
+	}
 	if !sc.window || sc.r == nil || !sc.r.ordered {
 		t.fail(c, "%s() needs ordered rows: put it after serialize, order by or top", c.Name)
 	}

@@ -85,6 +85,11 @@ func (e *Engine) runStmt(ctx context.Context, st *StmtPlan, size *int64) (*Table
 // run time, an overflow) are the query's fault.
 func (e *Engine) dbError(err error) error {
 	msg := err.Error()
+	if strings.Contains(msg, "subqueries in lambda expressions are not supported") {
+		// scan's steps (and some array functions' arguments) run inside
+		// DuckDB lambdas
+		return &Error{Pos: Pos{Line: 1, Col: 1}, Msg: "a sub-query (toscalar(), a tabular let value, in (table)) cannot be used in scan's steps or in this function's arguments: compute it with extend before and use the column"}
+	}
 	for _, p := range []string{"Conversion Error", "Invalid Input Error", "Out of Range Error", "Binder Error", "Parser Error", "Not implemented Error"} {
 		if strings.Contains(msg, p) {
 			return &Error{Pos: Pos{Line: 1, Col: 1}, Msg: "the query failed while running: " + msg}
