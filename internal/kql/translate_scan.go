@@ -18,7 +18,8 @@ import (
 //     with the row as s_k's record;
 //   - check 2 (when check 1 did not match): s_k is active, or is the first
 //     step, and the condition holds on s_k's state: the row replaces s_k's
-//     record; a match of the first step starts a new sequence (match id).
+//     record; a match of the first step without an active sequence starts
+//     a new one (the next match id).
 //
 // A matched row is output (unless the step says output=none) with the
 // declared columns as the step assigned them (their defaults otherwise).
@@ -94,12 +95,15 @@ func (t *translator) scan(e *env, r *rel, v *Scan, group string) *rel {
 
 	// the new accumulator
 	outType := s.outType()
-	fields := []scanField{{"cnt", tyLong, fmt.Sprintf("scan_a.cnt + CASE WHEN %s THEN 1 ELSE 0 END", cond2[0]), "-1"}}
+	// a match of the first step without a sequence in progress starts a
+	// new one, with the next match id
+	start := fmt.Sprintf("%s AND NOT (%s)", cond2[0], s.activeAfter(0))
+	fields := []scanField{{"cnt", tyLong, fmt.Sprintf("scan_a.cnt + CASE WHEN %s THEN 1 ELSE 0 END", start), "-1"}}
 	outs := "scan_a.outs"
 	for k := n - 1; k >= 0; k-- {
 		// matched: check 1, or else check 2
 		matched := cond2[0]
-		mid := fmt.Sprintf("CASE WHEN %s THEN scan_a.cnt + 1 ELSE scan_a.m0 END", cond2[0])
+		mid := fmt.Sprintf("CASE WHEN %s THEN scan_a.cnt + 1 ELSE scan_a.m0 END", start)
 		if k > 0 {
 			matched = fmt.Sprintf("(%s OR (%s AND %s))", s.c1(k), s.activeAfter(k), cond2[k])
 			mid = fmt.Sprintf("CASE WHEN %s THEN scan_a.m%d ELSE scan_a.m%d END", s.c1(k), k-1, k)
