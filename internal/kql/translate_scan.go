@@ -27,8 +27,13 @@ import (
 // of the step after it, so each is written out where it is used (binding
 // it to a lambda parameter costs more than evaluating it again).
 //
+// A step with output=last keeps only the last match of each series of its
+// matches: the series ends when the sequence moves on to the next step,
+// when a check 1 of the step starts another sequence in it, or at the end
+// of the rows.
+//
 // Within a check 1, s_k.Column reads s_k's record before the row. An
-// unqualified declared column reads its default. output=last is refused.
+// unqualified declared column reads its default.
 func (t *translator) scan(e *env, r *rel, v *Scan, group string) *rel {
 	if !r.ordered {
 		t.fail(v, "scan needs ordered rows: put it after serialize, order by or top")
@@ -37,9 +42,6 @@ func (t *translator) scan(e *env, r *rel, v *Scan, group string) *rel {
 	for k, st := range v.Steps {
 		if _, dup := s.steps[st.Name.Name]; dup {
 			t.fail(st.Name, "scan: step '%s' is defined twice", st.Name.Name)
-		}
-		if st.Output == "last" {
-			t.fail(st, "scan: output=last is not supported; use output=all (the default) or output=none")
 		}
 		s.steps[st.Name.Name] = k
 	}
@@ -98,7 +100,7 @@ func (t *translator) scan(e *env, r *rel, v *Scan, group string) *rel {
 	// a match of the first step without a sequence in progress starts a
 	// new one, with the next match id
 	start := fmt.Sprintf("%s AND NOT (%s)", cond2[0], s.activeAfter(0))
-	fields := []scanField{{"cnt", tyLong, fmt.Sprintf("scan_a.cnt + CASE WHEN %s THEN 1 ELSE 0 END", start), "-1"}}
+	fields := []scanField{{"cnt", "BIGINT", fmt.Sprintf("scan_a.cnt + CASE WHEN %s THEN 1 ELSE 0 END", start), "-1"}}
 	outs := "scan_a.outs"
 	for k := n - 1; k >= 0; k-- {
 		// matched: check 1, or else check 2
@@ -109,8 +111,8 @@ func (t *translator) scan(e *env, r *rel, v *Scan, group string) *rel {
 			mid = fmt.Sprintf("CASE WHEN %s THEN scan_a.m%d ELSE scan_a.m%d END", s.c1(k), k-1, k)
 		}
 		fields = append(fields,
-			scanField{fmt.Sprintf("a%d", k), tyBool, fmt.Sprintf("(%s) OR %s", s.activeAfter(k), matched), "FALSE"},
-			scanField{fmt.Sprintf("m%d", k), tyLong, mid, sqlNull(tyLong)})
+			scanField{fmt.Sprintf("a%d", k), "BOOLEAN", fmt.Sprintf("(%s) OR %s", s.activeAfter(k), matched), "FALSE"},
+			scanField{fmt.Sprintf("m%d", k), "BIGINT", mid, sqlNull(tyLong)})
 		for j := 0; j <= k; j++ {
 			for _, c := range s.needed(j) {
 				f := s.field(k, j, c)
@@ -120,7 +122,7 @@ func (t *translator) scan(e *env, r *rel, v *Scan, group string) *rel {
 				} else {
 					x = fmt.Sprintf("CASE WHEN %s THEN %s ELSE scan_a.%s END", matched, s.extended(k, c), sqlIdent(f))
 				}
-				fields = append(fields, scanField{f, c.typ, x, sqlNull(c.typ)})
+				fields = append(fields, scanField{f, sqlType(c.typ), x, sqlNull(c.typ)})
 			}
 		}
 		if v.Steps[k].Output == "none" {
@@ -130,14 +132,38 @@ func (t *translator) scan(e *env, r *rel, v *Scan, group string) *rel {
 		for _, d := range s.decls {
 			o = append(o, sqlString("d_"+d.id)+": "+s.extended(k, d.col))
 		}
-		outs = fmt.Sprintf("list_concat(%s, CASE WHEN %s THEN [CAST({%s} AS %s)] ELSE CAST([] AS %s[]) END)", outs, matched, strings.Join(o, ", "), outType, outType)
+		out := fmt.Sprintf("CAST({%s} AS %s)", strings.Join(o, ", "), outType)
+		if v.Steps[k].Output != "last" {
+			outs = fmt.Sprintf("list_concat(%s, CASE WHEN %s THEN [%s] ELSE CAST([] AS %s[]) END)", outs, matched, out, outType)
+			continue
+		}
+		// output=last: the step's latest match waits in p<k> until its
+		// series of matches ends: when the sequence moves on to the next
+		// step, when a check 1 replaces it with another sequence, or at
+		// the end of the rows (lastOuts)
+		var ends []string
+		if k < n-1 {
+			ends = append(ends, s.c1(k+1))
+		}
+		if k > 0 {
+			ends = append(ends, s.c1(k))
+		}
+		pend := fmt.Sprintf("p%d", k)
+		next := fmt.Sprintf("CASE WHEN %s THEN %s ELSE scan_a.%s END", matched, out, pend)
+		if len(ends) > 0 {
+			end := "(" + strings.Join(ends, " OR ") + ")"
+			next = fmt.Sprintf("CASE WHEN %s THEN %s WHEN %s THEN NULL ELSE scan_a.%s END", matched, out, end, pend)
+			outs = fmt.Sprintf("list_concat(%s, CASE WHEN %s AND scan_a.%s IS NOT NULL THEN [scan_a.%s] ELSE CAST([] AS %s[]) END)", outs, end, pend, pend, outType)
+		}
+		fields = append(fields, scanField{pend, outType, next, "NULL"})
+		s.pending = append(s.pending, "acc."+pend)
 	}
 	accType := make([]string, 0, len(fields)+1)
 	acc, init, carry := make([]string, 0, len(fields)+1), make([]string, 0, len(fields)+1), make([]string, 0, len(fields)+1)
 	for _, f := range fields {
-		accType = append(accType, sqlIdent(f.name)+" "+sqlType(f.typ))
-		acc = append(acc, fmt.Sprintf("%s: CAST(%s AS %s)", sqlString(f.name), f.sql, sqlType(f.typ)))
-		init = append(init, fmt.Sprintf("%s: CAST(%s AS %s)", sqlString(f.name), f.init, sqlType(f.typ)))
+		accType = append(accType, sqlIdent(f.name)+" "+f.sqlt)
+		acc = append(acc, fmt.Sprintf("%s: CAST(%s AS %s)", sqlString(f.name), f.sql, f.sqlt))
+		init = append(init, fmt.Sprintf("%s: CAST(%s AS %s)", sqlString(f.name), f.init, f.sqlt))
 		carry = append(carry, fmt.Sprintf("%s: scan_rec.acc.%s", sqlString(f.name), sqlIdent(f.name)))
 	}
 	accType = append(accType, "outs "+outType+"[]")
@@ -176,7 +202,14 @@ func (t *translator) scan(e *env, r *rel, v *Scan, group string) *rel {
 	}
 	fmt.Fprintf(&sb, "scan_rec AS (%s UNION ALL SELECT %sc.scan_ch, CAST(list_reduce(c.l, %s, {%s}) AS STRUCT(%s)) FROM scan_rec JOIN scan_chunks AS c ON c.scan_ch = scan_rec.scan_ch + 1%s), ",
 		anchor, recSel, step, strings.Join(carry, ", "), strings.Join(accType, ", "), grpJoin)
-	fmt.Fprintf(&sb, "%s AS (SELECT unnest(acc.outs) AS o FROM scan_rec) ", outT)
+	lastOuts := ""
+	if len(s.pending) > 0 {
+		// the matches of output=last steps still waiting after the last
+		// chunk
+		lastOuts = fmt.Sprintf(" UNION ALL SELECT o FROM (SELECT unnest([%s]) AS o FROM scan_rec QUALIFY scan_ch = max(scan_ch) OVER (%s)) WHERE o IS NOT NULL",
+			strings.Join(s.pending, ", "), strings.TrimSpace(over))
+	}
+	fmt.Fprintf(&sb, "%s AS (SELECT unnest(acc.outs) AS o FROM scan_rec%s) ", outT, lastOuts)
 	cols := append([]col(nil), r.cols...)
 	sel := make([]string, 0, len(cols)+len(s.decls)+1)
 	for _, c := range r.cols {
@@ -215,6 +248,9 @@ type scanTr struct {
 	// 0); asg[k] its assignments (declared column id → value), by check
 	cond1 []string
 	asg   []map[string]string
+	// pending are the accumulator fields (acc.p<k>) of the output=last
+	// steps' waiting matches
+	pending []string
 }
 
 type scanDecl struct {
@@ -222,10 +258,10 @@ type scanDecl struct {
 	def string // the default value's SQL
 }
 
-// scanField is a field of the accumulator: its new value (sql) and its
-// initial one.
+// scanField is a field of the accumulator: its SQL type, its new value
+// (sql) and its initial one.
 type scanField struct {
-	name, typ, sql, init string
+	name, sqlt, sql, init string
 }
 
 func (s *scanTr) declCols() []col {
