@@ -69,23 +69,29 @@ func (t *translator) scan(e *env, r *rel, v *Scan, group string) *rel {
 	}
 	s.view = &rel{cols: append(append([]col(nil), r.cols...), s.declCols()...)}
 
-	// translate every condition and assignment, noting the columns and
-	// the state values they read; the checks 1 first, which the checks 2
-	// of the steps before them depend on
-	n := len(v.Steps)
+	s.translate(e)
+	fields, outs := s.accumulator()
+	return s.query(r, group, fields, outs)
+}
+
+// translate translates every condition and assignment, noting the columns
+// and the state values they read: the checks 1 first, which the checks 2
+// of the steps before them depend on.
+func (s *scanTr) translate(e *env) {
+	n := len(s.v.Steps)
 	s.cond1 = make([]string, n)
-	cond2 := make([]string, n)
+	s.cond2 = make([]string, n)
 	asg1, asg2 := make([]map[string]string, n), make([]map[string]string, n)
 	for k := 1; k < n; k++ {
-		s.cond1[k] = s.cond(e, k, 1, v.Steps[k].Cond)
-		asg1[k] = s.assign(e, k, 1, v.Steps[k])
+		s.cond1[k] = s.cond(e, k, 1, s.v.Steps[k].Cond)
+		asg1[k] = s.assign(e, k, 1, s.v.Steps[k])
 	}
-	for k, st := range v.Steps {
-		cond2[k] = s.cond(e, k, 2, st.Cond)
+	for k, st := range s.v.Steps {
+		s.cond2[k] = s.cond(e, k, 2, st.Cond)
 		asg2[k] = s.assign(e, k, 2, st)
 	}
 	s.asg = make([]map[string]string, n)
-	for k := range v.Steps {
+	for k := range s.v.Steps {
 		s.asg[k] = asg2[k]
 		if k > 0 {
 			s.asg[k] = map[string]string{}
@@ -94,20 +100,24 @@ func (t *translator) scan(e *env, r *rel, v *Scan, group string) *rel {
 			}
 		}
 	}
+}
 
-	// the new accumulator
+// accumulator returns the fields of the accumulator with their new values
+// after a row, and the new list of output rows.
+func (s *scanTr) accumulator() (fields []scanField, outs string) {
+	n := len(s.v.Steps)
 	outType := s.outType()
 	// a match of the first step without a sequence in progress starts a
 	// new one, with the next match id
-	start := fmt.Sprintf("%s AND NOT (%s)", cond2[0], s.activeAfter(0))
-	fields := []scanField{{"cnt", "BIGINT", fmt.Sprintf("scan_a.cnt + CASE WHEN %s THEN 1 ELSE 0 END", start), "-1"}}
-	outs := "scan_a.outs"
+	start := fmt.Sprintf("%s AND NOT (%s)", s.cond2[0], s.activeAfter(0))
+	fields = []scanField{{"cnt", "BIGINT", fmt.Sprintf("scan_a.cnt + CASE WHEN %s THEN 1 ELSE 0 END", start), "-1"}}
+	outs = "scan_a.outs"
 	for k := n - 1; k >= 0; k-- {
 		// matched: check 1, or else check 2
-		matched := cond2[0]
+		matched := s.cond2[0]
 		mid := fmt.Sprintf("CASE WHEN %s THEN scan_a.cnt + 1 ELSE scan_a.m0 END", start)
 		if k > 0 {
-			matched = fmt.Sprintf("(%s OR (%s AND %s))", s.c1(k), s.activeAfter(k), cond2[k])
+			matched = fmt.Sprintf("(%s OR (%s AND %s))", s.c1(k), s.activeAfter(k), s.cond2[k])
 			mid = fmt.Sprintf("CASE WHEN %s THEN scan_a.m%d ELSE scan_a.m%d END", s.c1(k), k-1, k)
 		}
 		fields = append(fields,
@@ -125,7 +135,7 @@ func (t *translator) scan(e *env, r *rel, v *Scan, group string) *rel {
 				fields = append(fields, scanField{f, sqlType(c.typ), x, sqlNull(c.typ)})
 			}
 		}
-		if v.Steps[k].Output == "none" {
+		if s.v.Steps[k].Output == "none" {
 			continue
 		}
 		o := []string{"'rn': scan_x.rn", fmt.Sprintf("'k': %d", k), "'mid': " + mid}
@@ -133,7 +143,7 @@ func (t *translator) scan(e *env, r *rel, v *Scan, group string) *rel {
 			o = append(o, sqlString("d_"+d.id)+": "+s.extended(k, d.col))
 		}
 		out := fmt.Sprintf("CAST({%s} AS %s)", strings.Join(o, ", "), outType)
-		if v.Steps[k].Output != "last" {
+		if s.v.Steps[k].Output != "last" {
 			outs = fmt.Sprintf("list_concat(%s, CASE WHEN %s THEN [%s] ELSE CAST([] AS %s[]) END)", outs, matched, out, outType)
 			continue
 		}
@@ -158,6 +168,13 @@ func (t *translator) scan(e *env, r *rel, v *Scan, group string) *rel {
 		fields = append(fields, scanField{pend, outType, next, "NULL"})
 		s.pending = append(s.pending, "acc."+pend)
 	}
+	return fields, outs
+}
+
+// query returns the relation of the scan's output: the input rows each
+// step output, extended with the declared columns and the match id.
+func (s *scanTr) query(r *rel, group string, fields []scanField, outs string) *rel {
+	t, v, outType := s.t, s.v, s.outType()
 	accType := make([]string, 0, len(fields)+1)
 	acc, init, carry := make([]string, 0, len(fields)+1), make([]string, 0, len(fields)+1), make([]string, 0, len(fields)+1)
 	for _, f := range fields {
@@ -244,9 +261,11 @@ type scanTr struct {
 	need []map[string]col
 	// used are the input columns (by id) the expressions read of the row
 	used map[string]bool
-	// cond1[k] is step k's condition as its check 1 reads the state (k >
-	// 0); asg[k] its assignments (declared column id → value), by check
+	// cond1[k] and cond2[k] are step k's condition as its check 1 (k >
+	// 0) and its check 2 read the state; asg[k] its assignments (declared
+	// column id → value)
 	cond1 []string
+	cond2 []string
 	asg   []map[string]string
 	// pending are the accumulator fields (acc.p<k>) of the output=last
 	// steps' waiting matches
