@@ -226,6 +226,12 @@ func hostileCases() []hostileCase {
 			payloads: []string{h.s},
 		})
 		add(hostileCase{
+			name:     "pivot/" + h.name,
+			query:    fmt.Sprintf("datatable(k:string, g:long)[%s, 1] | evaluate pivot(k) | project-away g", hq(h.s)),
+			want:     hWant(hCol(h.s, "long"), []any{int64(1)}),
+			payloads: []string{h.s},
+		})
+		add(hostileCase{
 			name: "scan/" + h.name,
 			query: fmt.Sprintf("print x = %s | serialize | scan with_match_id=[%s] declare ([%s]:string = %s) with (step [%s]: x == %s => [%s] = strcat(x, [%s].x);) | project [%s]",
 				hq(h.s), hq(h.s+"m"), hq(h.s), hq(h.s), hq(h.s+"s"), hq(h.s), hq(h.s), hq(h.s+"s"), hq(h.s)),
