@@ -42,7 +42,10 @@ func seriesFunctions() map[string]fnSpec {
 			fields[i] = f.name
 		}
 		name, dyn, list := name, tu.dynamic, strings.Join(fields, ", ")
-		out[name] = fnSpec{1, 2, func(t *translator, c *Call, a []texpr) texpr {
+		out[name] = fnSpec{1, -1, func(t *translator, c *Call, a []texpr) texpr {
+			if strings.HasPrefix(dyn, "$") {
+				t.fail(c, "%s returns several columns (%s) and can be used only as `extend (%s) = %s(...)` or `extend %s(...)`", name, list, list, name, name)
+			}
 			t.fail(c, "%s returns several columns (%s) and can be used only as `extend (%s) = %s(...)`; to use its result in an expression, call %s, which returns them as one dynamic bag", name, list, list, name, dyn)
 			return texpr{}
 		}}
@@ -344,6 +347,11 @@ func seriesDefs() []seriesDef {
 	// anomalies and seasonality
 	add("series_outliers", 1, 5, tyDynamic, seriesOutliers)
 	add("series_seasonal", 1, 2, tyDynamic, seriesSeasonal)
+	// decomposition (series_decompose.go); the functions returning
+	// several columns have an internal variant returning them as one bag
+	add("$series_decompose", 1, 5, tyDynamic, seriesDecompose)
+	add("$series_decompose_anomalies", 1, 7, tyDynamic, seriesDecomposeAnomalies)
+	add("series_decompose_forecast", 2, 5, tyDynamic, seriesDecomposeForecast)
 	return defs
 }
 
@@ -1080,20 +1088,26 @@ func seriesOutliers(args []any) (any, error) {
 	}
 	sort.Float64s(vals)
 	q1, q3 := percentileOf(vals, lo), percentileOf(vals, hi)
-	iqr := q3 - q1
 	for i, x := range s {
 		score := 0.0
 		if x.ok && !missing[i] && !math.IsNaN(x.v) {
-			switch {
-			case x.v > q3:
-				score = (x.v - q3) / iqr
-			case x.v < q1:
-				score = (x.v - q1) / iqr
-			}
+			score = tukeyScore(x.v, q1, q3)
 		}
 		out[i] = sReal(score)
 	}
 	return encodeSeries(out), nil
+}
+
+// tukeyScore is v's distance beyond the percentiles q1 and q3, in units of
+// q3 - q1 (positive above q3, negative below q1, 0 between them).
+func tukeyScore(v, q1, q3 float64) float64 {
+	switch {
+	case v > q3:
+		return (v - q3) / (q3 - q1)
+	case v < q1:
+		return (v - q1) / (q3 - q1)
+	}
+	return 0
 }
 
 // seriesSeasonal is series_seasonal(series [, period]): the median of the
@@ -1175,6 +1189,13 @@ var seriesTuples = map[string]struct {
 		{"left_rsquare", "left/rsquare", tyReal}, {"left_slope", "left/slope", tyReal},
 		{"left_interception", "left/interception", tyReal}, {"left_variance", "left/variance", tyReal},
 		{"left_rvariance", "left/rvariance", tyReal},
+	}},
+	"series_decompose": {"$series_decompose", []seriesField{
+		{"baseline", "baseline", tyDynamic}, {"seasonal", "seasonal", tyDynamic},
+		{"trend", "trend", tyDynamic}, {"residual", "residual", tyDynamic},
+	}},
+	"series_decompose_anomalies": {"$series_decompose_anomalies", []seriesField{
+		{"ad_flag", "ad_flag", tyDynamic}, {"ad_score", "ad_score", tyDynamic}, {"baseline", "baseline", tyDynamic},
 	}},
 	"series_stats": {"series_stats_dynamic", []seriesField{
 		{"min", "min", tyReal}, {"min_idx", "min_idx", tyLong}, {"max", "max", tyReal},
