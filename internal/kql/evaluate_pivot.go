@@ -137,3 +137,27 @@ func (t *translator) pivot(e *env, r *rel, v *Evaluate) *rel {
 	}
 	return &rel{sql: sql, cols: cols}
 }
+
+// narrow translates evaluate narrow(): each cell of the input becomes a
+// row of Row (the input row's number, from 0, in the input's order),
+// Column (the column's name) and Value (the cell as a string, as
+// tostring() makes it).
+func (t *translator) narrow(r *rel, v *Evaluate) *rel {
+	if len(v.Call.Args) > 0 {
+		t.fail(v.Call, "narrow takes no arguments: evaluate narrow()")
+	}
+	var cells []string
+	for _, c := range r.cols {
+		if !c.hidden {
+			cells = append(cells, "{'i': "+strconv.Itoa(len(cells))+", 'c': "+sqlString(c.name)+", 'v': "+toStringSQL(texpr{sql: sqlIdent(c.id), typ: c.typ})+"}")
+		}
+	}
+	if len(cells) == 0 {
+		t.fail(v.Call, "narrow needs a table with columns")
+	}
+	cols := []col{{name: "Row", typ: tyLong, id: t.newID()}, {name: "Column", typ: tyString, id: t.newID()}, {name: "Value", typ: tyString, id: t.newID()}}
+	cell := t.alias()
+	sql := fmt.Sprintf("SELECT rn AS %s, %s.c AS %s, %s.v AS %s FROM (SELECT row_number() OVER (%s) - 1 AS rn, unnest([%s]) AS %s FROM (%s) AS %s) ORDER BY rn, %s.i",
+		sqlIdent(cols[0].id), cell, sqlIdent(cols[1].id), cell, sqlIdent(cols[2].id), rowOrder(r), strings.Join(cells, ", "), cell, r.sql, t.alias(), cell)
+	return &rel{sql: sql, cols: cols, ordered: true}
+}

@@ -226,6 +226,12 @@ func hostileCases() []hostileCase {
 			payloads: []string{h.s},
 		})
 		add(hostileCase{
+			name:     "narrow/" + h.name,
+			query:    fmt.Sprintf("print [%s] = %s | evaluate narrow() | project Column, Value", hq(h.s), hq(h.s)),
+			want:     hWant([]string{"Column:string", "Value:string"}, []any{h.s, h.s}),
+			payloads: []string{h.s},
+		})
+		add(hostileCase{
 			name:     "pivot/" + h.name,
 			query:    fmt.Sprintf("datatable(k:string, g:long)[%s, 1] | evaluate pivot(k) | project-away g", hq(h.s)),
 			want:     hWant(hCol(h.s, "long"), []any{int64(1)}),
