@@ -1,5 +1,8 @@
 package kql
 
+// The reshaping plugins: pivot (values of a column become columns) and
+// narrow (every cell becomes a row).
+
 import (
 	"fmt"
 	"strconv"
