@@ -303,6 +303,15 @@ type Top struct {
 	By []*SortKey
 }
 
+// TopHitters is `top-hitters N of Value [by Sum]`: the N values of Value
+// with the most rows (or the largest sum of Sum).
+type TopHitters struct {
+	Pos
+	N     Expr
+	Value Expr
+	Sum   Expr // nil: count the rows
+}
+
 // Take is `take N` (also written `limit N`).
 type Take struct {
 	Pos
@@ -628,6 +637,7 @@ func (*MakeSeries) opNode()     {}
 func (*Search) opNode()         {}
 func (*Reduce) opNode()         {}
 func (*Scan) opNode()           {}
+func (*TopHitters) opNode()     {}
 
 // Expr is a scalar expression: *Ident, *Literal, *Dynamic, *Binary,
 // *Unary, *Call, *NamedArg, *Star, *Member, *Index, *InList, *Between or

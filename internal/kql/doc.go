@@ -103,7 +103,7 @@
 // project-by-names, extend, summarize, order/sort, top, take/limit,
 // distinct, count, union, join, lookup, mv-expand, mv-apply, partition,
 // fork, facet, parse, parse-where, parse-kv, render, serialize, getschema,
-// as, invoke, sample, sample-distinct, top-nested, evaluate, make-series,
+// as, invoke, sample, sample-distinct, top-nested, top-hitters, evaluate, make-series,
 // search, reduce, scan. The graph operators (make-graph, graph-match, ...)
 // and find are recognized and refused with "not supported";
 // declare, alias, restrict and pattern statements likewise.

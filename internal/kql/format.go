@@ -365,6 +365,15 @@ func (f *formatter) op(op Operator) {
 		f.expr(op.N)
 		f.w(" by ")
 		f.sortKeys(op.By)
+	case *TopHitters:
+		f.w("top-hitters ")
+		f.expr(op.N)
+		f.w(" of ")
+		f.expr(op.Value)
+		if op.Sum != nil {
+			f.w(" by ")
+			f.expr(op.Sum)
+		}
 	case *Take:
 		f.w("take ")
 		f.expr(op.N)

@@ -8,7 +8,7 @@ var Operators = []string{
 	"top", "take", "limit", "distinct", "count", "union", "join", "lookup",
 	"mv-expand", "mv-apply", "partition", "fork", "facet", "parse", "parse-where", "parse-kv", "render",
 	"serialize", "getschema", "as", "invoke", "sample", "sample-distinct",
-	"top-nested", "evaluate", "make-series", "search", "reduce", "scan",
+	"top-nested", "top-hitters", "evaluate", "make-series", "search", "reduce", "scan",
 }
 
 // unsupportedOperators are Kusto operators this parser knows by name but
@@ -17,7 +17,7 @@ var unsupportedOperators = map[string]bool{
 	"make-graph": true, "graph-match": true, "graph-shortest-paths": true,
 	"graph-to-table": true, "graph-mark-components": true, "graph-merge": true,
 	"find": true, "macro-expand": true,
-	"top-hitters": true, "consume": true,
+	"consume": true,
 	"assert-schema": true, "execute-and-cache": true, "project-smart": true,
 }
 

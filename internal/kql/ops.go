@@ -94,6 +94,7 @@ func init() {
 		"search":           func(p *parser, t token) Operator { p.i--; return p.parseSearch() },
 		"reduce":           (*parser).parseReduce,
 		"scan":             (*parser).parseScan,
+		"top-hitters":      (*parser).parseTopHitters,
 	}
 }
 
@@ -908,4 +909,19 @@ func (p *parser) parseScan(t token) Operator {
 		p.failAt(open.pos, "scan needs at least one step: with (step s1: Condition;)")
 	}
 	return s
+}
+
+// parseTopHitters reads `top-hitters N of Value [by Sum]`.
+func (p *parser) parseTopHitters(t token) Operator {
+	th := &TopHitters{Pos: t.pos}
+	if p.endOfList() || p.tok().isWord("of") {
+		p.unexpected("the number of values after 'top-hitters'")
+	}
+	th.N = p.parseExpr()
+	p.expectWord("of", "and the values to count after 'top-hitters N' (top-hitters N of Column [by Sum])")
+	th.Value = p.parseExpr()
+	if p.acceptWord("by") {
+		th.Sum = p.parseExpr()
+	}
+	return th
 }

@@ -808,3 +808,34 @@ func (t *translator) tupleCall(sc *scope, x Expr) (names []string, cols []texpr,
 	}
 	return names, cols, true
 }
+
+// topHitters translates top-hitters N of Value [by Sum] exactly, as Kusto
+// documents its result: summarize approximate_count_Value = count() (or
+// approximate_sum_Sum = sum(Sum)) by Value | top N by it desc. Kusto
+// estimates the counts with a count-min sketch; these are exact.
+func (t *translator) topHitters(e *env, r *rel, v *TopHitters) *rel {
+	n := t.constLong(e, v.N, "top-hitters")
+	const tmp = "$top_hitters"
+	var agg Expr = &Call{Pos: v.Pos, Name: "count"}
+	if v.Sum != nil {
+		agg = &Call{Pos: v.Pos, Name: "sum", Args: []Expr{v.Sum}}
+	}
+	out := t.summarize(e, r, &Summarize{Pos: v.Pos,
+		Aggs: []*NamedExpr{{Pos: v.Pos, Names: []*Ident{{Pos: v.Pos, Name: tmp}}, Expr: agg}},
+		By:   []*NamedExpr{{Pos: v.Pos, Expr: v.Value}}})
+	name := "approximate_count_" + out.cols[0].name
+	if v.Sum != nil {
+		name = "approximate_sum_" + t.expr(&scope{env: e, r: r}, v.Sum).name
+		if name == "approximate_sum_" {
+			name += out.cols[0].name
+		}
+	}
+	cols := append([]col(nil), out.cols...)
+	for i := range cols {
+		if cols[i].name == tmp {
+			cols[i].name = name
+		}
+	}
+	renamed := &rel{sql: out.sql, cols: cols}
+	return t.sortOp(e, renamed, []*SortKey{{Pos: v.Pos, Expr: &Ident{Pos: v.Pos, Name: name}, Order: "desc"}}, &n)
+}

@@ -67,6 +67,8 @@ func (t *translator) operator(e *env, r *rel, op Operator) *rel {
 	case *Top:
 		n := t.constLong(e, v.N, "top")
 		return t.sortOp(e, r, v.By, &n)
+	case *TopHitters:
+		return t.topHitters(e, r, v)
 	case *Take:
 		n := t.constLong(e, v.N, "take")
 		return t.wrap(r, fmt.Sprintf("LIMIT %d", max(n, 0)))

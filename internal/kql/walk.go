@@ -140,6 +140,8 @@ func Children(n Node) []Node {
 		for _, k := range n.By {
 			add(k)
 		}
+	case *TopHitters:
+		add(n.N, n.Value, n.Sum)
 	case *Take:
 		add(n.N)
 	case *Distinct:
