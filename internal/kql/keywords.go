@@ -16,8 +16,7 @@ var Operators = []string{
 var unsupportedOperators = map[string]bool{
 	"make-graph": true, "graph-match": true, "graph-shortest-paths": true,
 	"graph-to-table": true, "graph-mark-components": true, "graph-merge": true,
-	"find": true, "macro-expand": true,
-	"consume":       true,
+	"find": true, "macro-expand": true, "consume": true,
 	"assert-schema": true, "execute-and-cache": true, "project-smart": true,
 }
 
