@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
@@ -47,6 +48,11 @@ type AzureOptions struct {
 	// worm weakens the immutability checks for tests against Azurite,
 	// which implements no immutability. Only this package's tests set it.
 	worm wormCheck
+	// token and transport replace, for this package's tests, the
+	// Microsoft Entra ID credential of an auth=entra-id location and the
+	// HTTP client (to trust a test server's certificate).
+	token     azcore.TokenCredential
+	transport policy.Transporter
 }
 
 // wormCheck says how much of the immutability protection OpenAzure
@@ -78,14 +84,9 @@ func OpenAzure(ctx context.Context, loc Location, opts AzureOptions) (*AzureStor
 	if loc.Scheme != "azblob" {
 		return nil, fmt.Errorf("archive location %s is not an azblob:// URL", loc)
 	}
-	cred, err := azureCredential(loc, opts.CredentialsFile)
+	ctr, err := azureContainer(loc, opts)
 	if err != nil {
 		return nil, err
-	}
-	ctr, err := container.NewClientWithSharedKeyCredential(loc.Endpoint+"/"+loc.Container, cred,
-		&container.ClientOptions{ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: 3}}})
-	if err != nil {
-		return nil, fmt.Errorf("archive %s: Azure Blob client: %w", loc, err)
 	}
 	s := &AzureStore{ctr: ctr, loc: loc, lock: opts.worm != wormNone}
 	props, err := ctr.GetProperties(ctx, nil)
@@ -93,6 +94,12 @@ func OpenAzure(ctx context.Context, loc Location, opts AzureOptions) (*AzureStor
 	case bloberror.HasCode(err, bloberror.ContainerNotFound):
 		return nil, fmt.Errorf("%w: archive %s: container %q does not exist in storage account %q at %s; %s",
 			ErrUnsuitable, loc, loc.Container, loc.Account, loc.Endpoint, howToCreateWORMContainer(loc))
+	case loc.AzureAuth == AzureAuthEntraID && bloberror.HasCode(err, bloberror.AuthenticationFailed, bloberror.AuthorizationFailure, bloberror.AuthorizationPermissionMismatch):
+		return nil, fmt.Errorf("archive %s: the storage account %q refused cdewatch's Microsoft Entra ID identity: assign it a data role on the container that writes blobs and sets their immutability policies (Storage Blob Data Owner): %w",
+			loc, loc.Account, err)
+	case loc.AzureAuth == AzureAuthEntraID && isTokenError(err):
+		return nil, fmt.Errorf("archive %s: no Microsoft Entra ID token for Azure Storage: on AKS enable workload identity for cdewatch's service account (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE); elsewhere use a managed identity, a service principal (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET) or `az login`: %w",
+			loc, err)
 	case bloberror.HasCode(err, bloberror.AuthenticationFailed, bloberror.AuthorizationFailure):
 		return nil, fmt.Errorf("archive %s: the storage account %q refused the account key: check %s or the credentials file, and that shared key access is allowed on the account: %w",
 			loc, loc.Account, envAzureKey, err)
@@ -116,6 +123,49 @@ func OpenAzure(ctx context.Context, loc Location, opts AzureOptions) (*AzureStor
 func howToCreateWORMContainer(loc Location) string {
 	return fmt.Sprintf("Create a container with version-level immutability support: enable blob versioning on the account (`az storage account blob-service-properties update --account-name %s --enable-versioning true`), then `az storage container-rm create --storage-account %s --name %s --enable-vlw`; in the Azure portal: storage account > Containers > + Container > Advanced > Enable version-level immutability support",
 		loc.Account, loc.Account, loc.Container)
+}
+
+// azureContainer returns a client for loc's container, authenticated as
+// loc says: with Microsoft Entra ID (azidentity's default chain: the
+// environment's service principal, workload identity, managed identity,
+// the Azure CLI) or with the account's shared key.
+func azureContainer(loc Location, opts AzureOptions) (*container.Client, error) {
+	copts := &container.ClientOptions{ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: 3}, Transport: opts.transport}}
+	url := loc.Endpoint + "/" + loc.Container
+	if loc.AzureAuth == AzureAuthEntraID {
+		if opts.CredentialsFile != "" {
+			return nil, fmt.Errorf("%w: archive %s: auth=%s signs in with Microsoft Entra ID and takes no credentials file: remove credentials_file, or drop auth=%s to use the account key", ErrUnsuitable, loc, AzureAuthEntraID, AzureAuthEntraID)
+		}
+		tok := opts.token
+		if tok == nil {
+			c, err := azidentity.NewDefaultAzureCredential(nil)
+			if err != nil {
+				return nil, fmt.Errorf("archive %s: Microsoft Entra ID credential: %w", loc, err)
+			}
+			tok = c
+		}
+		ctr, err := container.NewClient(url, tok, copts)
+		if err != nil {
+			return nil, fmt.Errorf("archive %s: Azure Blob client: %w", loc, err)
+		}
+		return ctr, nil
+	}
+	cred, err := azureCredential(loc, opts.CredentialsFile)
+	if err != nil {
+		return nil, err
+	}
+	ctr, err := container.NewClientWithSharedKeyCredential(url, cred, copts)
+	if err != nil {
+		return nil, fmt.Errorf("archive %s: Azure Blob client: %w", loc, err)
+	}
+	return ctr, nil
+}
+
+// isTokenError reports whether err is a failure to get a token (no
+// response from the storage service).
+func isTokenError(err error) bool {
+	var re *azcore.ResponseError
+	return err != nil && !errors.As(err, &re)
 }
 
 // azureCredential reads the shared key of loc's account from file, or

@@ -3,13 +3,18 @@ package archive
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
@@ -471,6 +476,10 @@ func TestParseLocationAzblob(t *testing.T) {
 		{in: "azblob://acct1/c01?endpoint=https%3A%2F%2Facct1.blob.core.usgovcloudapi.net", want: Location{Scheme: "azblob", Account: "acct1", Container: "c01", Endpoint: "https://acct1.blob.core.usgovcloudapi.net"}},
 		{in: "azblob://acct1/c01?endpoint=http://[::1]:10000", want: Location{Scheme: "azblob", Account: "acct1", Container: "c01", Endpoint: "http://[::1]:10000"}},
 		{in: "azblob://acct1/c01?endpoint=http://localhost:10000/acct1", want: Location{Scheme: "azblob", Account: "acct1", Container: "c01", Endpoint: "http://localhost:10000/acct1"}},
+		{in: "azblob://acct1/c01?auth=entra-id", want: Location{Scheme: "azblob", Account: "acct1", Container: "c01", Endpoint: "https://acct1.blob.core.windows.net", AzureAuth: AzureAuthEntraID}},
+		{in: "azblob://acct1/c01/p?endpoint=https://127.0.0.1:10000/acct1&auth=entra-id", want: Location{Scheme: "azblob", Account: "acct1", Container: "c01", Prefix: "p", Endpoint: "https://127.0.0.1:10000/acct1", AzureAuth: AzureAuthEntraID}},
+		{in: "azblob://acct1/c01?auth=shared-key", want: Location{Scheme: "azblob", Account: "acct1", Container: "c01", Endpoint: "https://acct1.blob.core.windows.net"}},
+		{in: "azblob://acct1/c01?auth=msi", err: `auth "msi": want shared-key`},
 		{in: "azblob://acct1:s3cr3tkey@acct1/c01", err: "AZURE_STORAGE_KEY"},
 		{in: "azblob://ab/c01", err: "3 to 24 characters"},
 		{in: "azblob://Acct1/c01", err: "lowercase letters and digits only"},
@@ -498,7 +507,98 @@ func TestParseLocationAzblob(t *testing.T) {
 		{in: "azblob://acct1/c01?endpoint=https://host/a%20b", err: "the path has a character"},
 		{in: "azblob://acct1/c01?endpoint=https://", err: "no host"},
 		{in: "azblob://acct1/c01?endpoint=https://a&endpoint=https://b", err: "given 2 times"},
-		{in: "azblob://acct1/c01?region=x", err: `unknown parameter "region" (known: endpoint)`},
+		{in: "azblob://acct1/c01?region=x", err: `unknown parameter "region" (known: endpoint, auth)`},
 	}
 	checkLocations(t, tests, "s3cr3t")
+}
+
+// fakeToken stands in for Microsoft Entra ID, which cannot run here: it
+// issues JWTs for Azurite's OAuth check (form, lifetime, issuer and
+// audience; Azurite verifies no signature), or fails with err.
+type fakeToken struct {
+	aud string
+	err error
+}
+
+func (f fakeToken) GetToken(_ context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	if f.err != nil {
+		return azcore.AccessToken{}, f.err
+	}
+	if len(opts.Scopes) != 1 || opts.Scopes[0] != "https://storage.azure.com/.default" {
+		return azcore.AccessToken{}, fmt.Errorf("token asked for scopes %v, want Azure Storage's", opts.Scopes)
+	}
+	now := time.Now()
+	enc := func(v any) string {
+		b, _ := json.Marshal(v)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	jwt := enc(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." +
+		enc(map[string]any{"aud": f.aud, "iss": "https://sts.windows.net/ab1f708d-50f6-404c-a006-d71b2ac7a606/",
+			"nbf": now.Add(-time.Minute).Unix(), "iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix(),
+			"oid": "11059fcc-5514-4800-b5f8-49808b9cfab6", "tid": "ab1f708d-50f6-404c-a006-d71b2ac7a606"}) + "." +
+		base64.RawURLEncoding.EncodeToString([]byte("not verified by Azurite"))
+	return azcore.AccessToken{Token: jwt, ExpiresOn: now.Add(time.Hour)}, nil
+}
+
+// TestArchiveAzureEntraID: an auth=entra-id archive signs its requests with
+// an OAuth bearer token instead of the account key, against a real Azure
+// Blob server (Azurite over HTTPS with OAuth). Microsoft Entra ID itself
+// cannot run here: a fake credential issues the tokens. A token for
+// another audience is refused by the server, a credential that cannot get
+// a token, or a credentials file given with auth=entra-id, are refused
+// with errors that say what to do.
+func TestArchiveAzureEntraID(t *testing.T) {
+	ctx := context.Background()
+	az := azuritetest.StartOAuth(t)
+	az.Container(t, "entra")
+	loc, err := ParseLocation("azblob://" + azuritetest.Account + "/entra/p?endpoint=" + az.Endpoint + "&auth=entra-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No key anywhere: the environment's would otherwise be a fallback.
+	t.Setenv(envAzureAccount, "")
+	t.Setenv(envAzureKey, "")
+	s, err := OpenAzure(ctx, loc, AzureOptions{worm: wormNone, token: fakeToken{aud: "https://storage.azure.com"}, transport: az.Transport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "log.pub", []byte("verifier"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := s.Stat(ctx, "log.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, obj); err != nil || string(got) != "verifier" {
+		t.Fatalf("get: %q, %v", got, err)
+	}
+	if all, err := s.List(ctx, ""); err != nil || len(all) != 1 {
+		t.Fatalf("list: %+v, %v", all, err)
+	}
+	if got := s.String(); !strings.HasSuffix(got, "&auth=entra-id") {
+		t.Errorf("String() = %q, want it to keep auth=entra-id", got)
+	}
+
+	tests := []struct {
+		name       string
+		opts       AzureOptions
+		want       string
+		unsuitable bool
+	}{
+		{name: "token for another audience", opts: AzureOptions{token: fakeToken{aud: "https://management.azure.com"}},
+			want: "refused cdewatch's Microsoft Entra ID identity: assign it a data role"},
+		{name: "no token", opts: AzureOptions{token: fakeToken{err: errors.New("ManagedIdentityCredential: no managed identity endpoint")}},
+			want: "no Microsoft Entra ID token for Azure Storage: on AKS enable workload identity"},
+		{name: "credentials file too", opts: AzureOptions{CredentialsFile: "/etc/cdewatch/azure", token: fakeToken{aud: "https://storage.azure.com"}},
+			want: "takes no credentials file", unsuitable: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.worm, tc.opts.transport = wormNone, az.Transport()
+			_, err := OpenAzure(ctx, loc, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || errors.Is(err, ErrUnsuitable) != tc.unsuitable {
+				t.Fatalf("%v; want %q (unsuitable %v)", err, tc.want, tc.unsuitable)
+			}
+		})
+	}
 }

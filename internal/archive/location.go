@@ -12,14 +12,17 @@ import (
 // Location is where an archive lives, as written in a URL:
 //
 //	s3://BUCKET[/PREFIX][?endpoint=HOST[:PORT]&region=REGION&insecure=1]
-//	azblob://ACCOUNT/CONTAINER[/PREFIX][?endpoint=https://HOST[:PORT][/PATH]]
+//	azblob://ACCOUNT/CONTAINER[/PREFIX][?endpoint=https://HOST[:PORT][/PATH]&auth=entra-id]
 //	file:///ABSOLUTE/PATH
 //
 // An S3 endpoint defaults to s3.amazonaws.com; insecure=1 talks plain HTTP
 // (for a server on the loopback interface only, never across a network).
 // An Azure Blob endpoint is the account's blob service URL, by default
 // https://ACCOUNT.blob.core.windows.net; plain http:// is accepted for a
-// loopback address only.
+// loopback address only. auth=entra-id signs in to Azure with Microsoft
+// Entra ID (workload identity, managed identity, a service principal in
+// the environment, or the Azure CLI's sign-in) instead of the account's
+// shared key.
 type Location struct {
 	Scheme    string // "s3", "azblob" or "file"
 	Bucket    string // s3
@@ -30,7 +33,14 @@ type Location struct {
 	Region    string // s3: optional
 	Insecure  bool   // s3: plain HTTP
 	Path      string // file: absolute directory
+	// AzureAuth is how to authenticate to Azure Blob: "" with the
+	// account's shared key, AzureAuthEntraID with Microsoft Entra ID.
+	AzureAuth string
 }
+
+// AzureAuthEntraID is the auth= value of an azblob:// URL that signs in
+// with Microsoft Entra ID.
+const AzureAuthEntraID = "entra-id"
 
 // DefaultS3Endpoint is the endpoint of an s3:// URL that names none.
 const DefaultS3Endpoint = "s3.amazonaws.com"
@@ -152,11 +162,21 @@ func parseAzblob(u *url.URL) (Location, error) {
 		if len(v) != 1 {
 			return Location{}, fmt.Errorf("archive URL %q: parameter %q given %d times", u, k, len(v))
 		}
-		if k != "endpoint" {
-			return Location{}, fmt.Errorf("archive URL %q: unknown parameter %q (known: endpoint)", u, k)
-		}
-		if loc.Endpoint, err = parseAzblobEndpoint(v[0]); err != nil {
-			return Location{}, fmt.Errorf("archive URL %q: %w", u, err)
+		switch k {
+		case "endpoint":
+			if loc.Endpoint, err = parseAzblobEndpoint(v[0]); err != nil {
+				return Location{}, fmt.Errorf("archive URL %q: %w", u, err)
+			}
+		case "auth":
+			switch v[0] {
+			case "shared-key":
+			case AzureAuthEntraID:
+				loc.AzureAuth = AzureAuthEntraID
+			default:
+				return Location{}, fmt.Errorf("archive URL %q: auth %q: want shared-key (the default: the account key) or %s (Microsoft Entra ID)", u, v[0], AzureAuthEntraID)
+			}
+		default:
+			return Location{}, fmt.Errorf("archive URL %q: unknown parameter %q (known: endpoint, auth)", u, k)
 		}
 	}
 	return loc, nil
@@ -316,13 +336,19 @@ func (l Location) String() string {
 		if l.Prefix != "" {
 			u.Path += "/" + l.Prefix
 		}
+		var q []string
 		if l.Endpoint != DefaultAzblobEndpoint(l.Account) {
 			// Unescaped when it can be, for readable messages.
-			u.RawQuery = url.Values{"endpoint": {l.Endpoint}}.Encode()
+			e := url.Values{"endpoint": {l.Endpoint}}.Encode()
 			if strings.Trim(l.Endpoint, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:/[]") == "" {
-				u.RawQuery = "endpoint=" + l.Endpoint
+				e = "endpoint=" + l.Endpoint
 			}
+			q = append(q, e)
 		}
+		if l.AzureAuth != "" {
+			q = append(q, "auth="+l.AzureAuth)
+		}
+		u.RawQuery = strings.Join(q, "&")
 		return u.String()
 	case "file":
 		return (&url.URL{Scheme: "file", Path: l.Path}).String()

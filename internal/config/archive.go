@@ -11,8 +11,9 @@ import (
 type Archive struct {
 	// URL of the archive: s3://BUCKET/PREFIX?endpoint=HOST:PORT (a bucket
 	// with S3 Object Lock), azblob://ACCOUNT/CONTAINER/PREFIX (a container
-	// with version-level immutability) or file:///PATH (a local folder,
-	// weaker). Empty:
+	// with version-level immutability; ?auth=entra-id signs in with
+	// Microsoft Entra ID instead of the account key) or file:///PATH (a
+	// local folder, weaker). Empty:
 	// no archive. internal/archive.ParseLocation checks the rest when
 	// serve starts.
 	URL string `yaml:"url"`
@@ -63,6 +64,8 @@ func (a *Archive) Validate(bad func(key, format string, args ...any)) {
 		bad("archive.url", "must not carry credentials: use credentials_file, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (S3) or AZURE_STORAGE_KEY (Azure)")
 	case scheme == "file" && a.CredentialsFile != "":
 		bad("archive.credentials_file", "is for s3:// and azblob:// archives only")
+	case scheme == "azblob" && a.CredentialsFile != "" && strings.Contains(a.URL, "auth=entra-id"):
+		bad("archive.credentials_file", "is not used with auth=entra-id, which signs in with Microsoft Entra ID: remove it, or drop auth=entra-id to use the account key")
 	}
 	if a.Retention == 0 {
 		a.Retention = Duration(DefaultArchiveRetention)

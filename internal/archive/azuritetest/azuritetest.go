@@ -10,12 +10,24 @@ package azuritetest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/cdewatch/cdewatch/internal/proctest"
 )
@@ -41,6 +53,8 @@ type Server struct {
 	Endpoint string
 	// Dir holds Azurite's data and its log (azurite.log).
 	Dir string
+
+	transport *http.Client // trusts the certificate of StartOAuth
 }
 
 // Binary finds azurite-blob: the path in $CDEWATCH_AZURITE_BLOB, then
@@ -67,7 +81,16 @@ func Binary() string {
 // Start runs azurite-blob on a free loopback port until the test ends,
 // with its data in a temporary directory and telemetry off. Without the
 // executable the test is skipped, or fails when CI is set.
-func Start(tb testing.TB) *Server {
+func Start(tb testing.TB) *Server { return start(tb, false) }
+
+// StartOAuth runs azurite-blob as Start does, but over HTTPS (with a
+// certificate made for the test, which Transport trusts) and accepting
+// OAuth bearer tokens as well as the shared key. Azurite's "basic" OAuth
+// checks a token's form, lifetime, issuer (https://sts.windows.net/...)
+// and audience (https://storage.azure.com), not its signature.
+func StartOAuth(tb testing.TB) *Server { return start(tb, true) }
+
+func start(tb testing.TB, oauth bool) *Server {
 	tb.Helper()
 	bin := Binary()
 	if bin == "" {
@@ -81,9 +104,64 @@ func Start(tb testing.TB) *Server {
 	if err := os.Mkdir(data, 0o700); err != nil {
 		tb.Fatal(err)
 	}
-	proctest.Run(tb, exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", port, "--location", data,
-		"--disableTelemetry", "--disableProductStyleUrl", "--skipApiVersionCheck"), "azurite", dir, addr)
-	return &Server{Endpoint: "http://" + addr + "/" + Account, Dir: dir}
+	args := []string{"--blobHost", "127.0.0.1", "--blobPort", port, "--location", data,
+		"--disableTelemetry", "--disableProductStyleUrl", "--skipApiVersionCheck"}
+	srv := &Server{Endpoint: "http://" + addr + "/" + Account, Dir: dir}
+	if oauth {
+		certFile, keyFile, pool := selfSignedCert(tb, dir)
+		args = append(args, "--cert", certFile, "--key", keyFile, "--oauth", "basic")
+		srv.Endpoint = "https://" + addr + "/" + Account
+		srv.transport = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	}
+	proctest.Run(tb, exec.Command(bin, args...), "azurite", dir, addr)
+	return srv
+}
+
+// Transport is the HTTP client for the server: one that trusts its
+// certificate (StartOAuth), or nil for the SDK's default.
+func (s *Server) Transport() policy.Transporter {
+	if s.transport == nil {
+		return nil
+	}
+	return s.transport
+}
+
+// selfSignedCert writes a certificate for 127.0.0.1 and its key into dir
+// and returns their paths and a pool trusting the certificate.
+func selfSignedCert(tb testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "azurite"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
 }
 
 // Credential returns the shared key of Account.
@@ -99,7 +177,8 @@ func (s *Server) Credential(tb testing.TB) *container.SharedKeyCredential {
 // Container creates a container and returns a client for it.
 func (s *Server) Container(tb testing.TB, name string) *container.Client {
 	tb.Helper()
-	c, err := container.NewClientWithSharedKeyCredential(s.Endpoint+"/"+name, s.Credential(tb), nil)
+	c, err := container.NewClientWithSharedKeyCredential(s.Endpoint+"/"+name, s.Credential(tb),
+		&container.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: s.Transport()}})
 	if err != nil {
 		tb.Fatal(err)
 	}
