@@ -94,10 +94,10 @@ func OpenAzure(ctx context.Context, loc Location, opts AzureOptions) (*AzureStor
 	case bloberror.HasCode(err, bloberror.ContainerNotFound):
 		return nil, fmt.Errorf("%w: archive %s: container %q does not exist in storage account %q at %s; %s",
 			ErrUnsuitable, loc, loc.Container, loc.Account, loc.Endpoint, howToCreateWORMContainer(loc))
-	case loc.AzureAuth == AzureAuthEntraID && bloberror.HasCode(err, bloberror.AuthenticationFailed, bloberror.AuthorizationFailure, bloberror.AuthorizationPermissionMismatch):
+	case loc.Auth == AuthEntraID && bloberror.HasCode(err, bloberror.AuthenticationFailed, bloberror.AuthorizationFailure, bloberror.AuthorizationPermissionMismatch):
 		return nil, fmt.Errorf("archive %s: the storage account %q refused cdewatch's Microsoft Entra ID identity: assign it a data role on the container that writes blobs and sets their immutability policies (Storage Blob Data Owner): %w",
 			loc, loc.Account, err)
-	case loc.AzureAuth == AzureAuthEntraID && isTokenError(err):
+	case loc.Auth == AuthEntraID && isTokenError(err):
 		return nil, fmt.Errorf("archive %s: no Microsoft Entra ID token for Azure Storage: on AKS enable workload identity for cdewatch's service account (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE); elsewhere use a managed identity, a service principal (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET) or `az login`: %w",
 			loc, err)
 	case bloberror.HasCode(err, bloberror.AuthenticationFailed, bloberror.AuthorizationFailure):
@@ -132,9 +132,9 @@ func howToCreateWORMContainer(loc Location) string {
 func azureContainer(loc Location, opts AzureOptions) (*container.Client, error) {
 	copts := &container.ClientOptions{ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: 3}, Transport: opts.transport}}
 	url := loc.Endpoint + "/" + loc.Container
-	if loc.AzureAuth == AzureAuthEntraID {
+	if loc.Auth == AuthEntraID {
 		if opts.CredentialsFile != "" {
-			return nil, fmt.Errorf("%w: archive %s: auth=%s signs in with Microsoft Entra ID and takes no credentials file: remove credentials_file, or drop auth=%s to use the account key", ErrUnsuitable, loc, AzureAuthEntraID, AzureAuthEntraID)
+			return nil, fmt.Errorf("%w: archive %s: auth=%s signs in with Microsoft Entra ID and takes no credentials file: remove credentials_file, or drop auth=%s to use the account key", ErrUnsuitable, loc, AuthEntraID, AuthEntraID)
 		}
 		tok := opts.token
 		if tok == nil {

@@ -11,12 +11,14 @@ import (
 
 // Location is where an archive lives, as written in a URL:
 //
-//	s3://BUCKET[/PREFIX][?endpoint=HOST[:PORT]&region=REGION&insecure=1]
+//	s3://BUCKET[/PREFIX][?endpoint=HOST[:PORT]&region=REGION&insecure=1&auth=iam]
 //	azblob://ACCOUNT/CONTAINER[/PREFIX][?endpoint=https://HOST[:PORT][/PATH]&auth=entra-id]
 //	file:///ABSOLUTE/PATH
 //
 // An S3 endpoint defaults to s3.amazonaws.com; insecure=1 talks plain HTTP
-// (for a server on the loopback interface only, never across a network).
+// (for a server on the loopback interface only, never across a network);
+// auth=iam takes the credentials of the AWS role the environment provides
+// instead of access keys.
 // An Azure Blob endpoint is the account's blob service URL, by default
 // https://ACCOUNT.blob.core.windows.net; plain http:// is accepted for a
 // loopback address only. auth=entra-id signs in to Azure with Microsoft
@@ -33,14 +35,21 @@ type Location struct {
 	Region    string // s3: optional
 	Insecure  bool   // s3: plain HTTP
 	Path      string // file: absolute directory
-	// AzureAuth is how to authenticate to Azure Blob: "" with the
-	// account's shared key, AzureAuthEntraID with Microsoft Entra ID.
-	AzureAuth string
+	// Auth is how to authenticate: "" with keys (S3 access keys, the
+	// Azure account's shared key), AuthIAM (s3) with the AWS role the
+	// environment provides, AuthEntraID (azblob) with Microsoft Entra ID.
+	Auth string
 }
 
-// AzureAuthEntraID is the auth= value of an azblob:// URL that signs in
-// with Microsoft Entra ID.
-const AzureAuthEntraID = "entra-id"
+// The auth= values of archive URLs.
+const (
+	// AuthEntraID: an azblob:// archive signs in with Microsoft Entra ID.
+	AuthEntraID = "entra-id"
+	// AuthIAM: an s3:// archive takes the credentials of the AWS role
+	// the environment provides (EKS IRSA or Pod Identity, ECS, an EC2
+	// instance profile).
+	AuthIAM = "iam"
+)
 
 // DefaultS3Endpoint is the endpoint of an s3:// URL that names none.
 const DefaultS3Endpoint = "s3.amazonaws.com"
@@ -122,8 +131,16 @@ func parseS3(u *url.URL) (Location, error) {
 			default:
 				return Location{}, fmt.Errorf("archive URL %q: insecure=%q: want 1 or 0", u, v[0])
 			}
+		case "auth":
+			switch v[0] {
+			case "keys":
+			case AuthIAM:
+				loc.Auth = AuthIAM
+			default:
+				return Location{}, fmt.Errorf("archive URL %q: auth %q: want keys (the default: access keys) or %s (the AWS role of the environment)", u, v[0], AuthIAM)
+			}
 		default:
-			return Location{}, fmt.Errorf("archive URL %q: unknown parameter %q (known: endpoint, region, insecure)", u, k)
+			return Location{}, fmt.Errorf("archive URL %q: unknown parameter %q (known: endpoint, region, insecure, auth)", u, k)
 		}
 	}
 	return loc, nil
@@ -170,10 +187,10 @@ func parseAzblob(u *url.URL) (Location, error) {
 		case "auth":
 			switch v[0] {
 			case "shared-key":
-			case AzureAuthEntraID:
-				loc.AzureAuth = AzureAuthEntraID
+			case AuthEntraID:
+				loc.Auth = AuthEntraID
 			default:
-				return Location{}, fmt.Errorf("archive URL %q: auth %q: want shared-key (the default: the account key) or %s (Microsoft Entra ID)", u, v[0], AzureAuthEntraID)
+				return Location{}, fmt.Errorf("archive URL %q: auth %q: want shared-key (the default: the account key) or %s (Microsoft Entra ID)", u, v[0], AuthEntraID)
 			}
 		default:
 			return Location{}, fmt.Errorf("archive URL %q: unknown parameter %q (known: endpoint, auth)", u, k)
@@ -329,6 +346,9 @@ func (l Location) String() string {
 		if l.Insecure {
 			q.Set("insecure", "1")
 		}
+		if l.Auth != "" {
+			q.Set("auth", l.Auth)
+		}
 		u.RawQuery = q.Encode()
 		return u.String()
 	case "azblob":
@@ -345,8 +365,8 @@ func (l Location) String() string {
 			}
 			q = append(q, e)
 		}
-		if l.AzureAuth != "" {
-			q = append(q, "auth="+l.AzureAuth)
+		if l.Auth != "" {
+			q = append(q, "auth="+l.Auth)
 		}
 		u.RawQuery = strings.Join(q, "&")
 		return u.String()

@@ -32,15 +32,23 @@ type S3Store struct {
 
 // OpenS3 connects to the bucket of loc and checks that it has Object Lock
 // and versioning enabled; it refuses a bucket without them. creds nil reads
-// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or, for
+// auth=iam, the credentials of the environment's AWS role (IRSA, EKS Pod
+// Identity, ECS, EC2 instance profile), renewed before they expire.
 func OpenS3(ctx context.Context, loc Location, creds *credentials.Credentials) (*S3Store, error) {
 	if loc.Scheme != "s3" {
 		return nil, fmt.Errorf("archive location %s is not an s3:// URL", loc)
 	}
 	if creds == nil {
 		creds = credentials.NewEnvAWS()
+		if loc.Auth == AuthIAM {
+			creds = credentials.NewIAM("")
+		}
 	}
 	v, err := creds.GetWithContext(&credentials.CredContext{Client: http.DefaultClient})
+	if err != nil && loc.Auth == AuthIAM {
+		return nil, fmt.Errorf("archive %s: no credentials from the AWS role of the environment: on EKS use IAM roles for service accounts (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE) or Pod Identity (AWS_CONTAINER_CREDENTIALS_FULL_URI), on EC2 an instance profile, on ECS a task role: %w", loc, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("archive %s: read S3 credentials: %w", loc, err)
 	}
@@ -231,6 +239,9 @@ func Open(ctx context.Context, loc Location, credentialsFile string) (Store, err
 	switch loc.Scheme {
 	case "s3":
 		var creds *credentials.Credentials
+		if credentialsFile != "" && loc.Auth == AuthIAM {
+			return nil, fmt.Errorf("%w: archive %s: auth=%s takes the AWS role's credentials and no credentials file: remove credentials_file, or drop auth=%s to use access keys", ErrUnsuitable, loc, AuthIAM, AuthIAM)
+		}
 		if credentialsFile != "" {
 			creds = credentials.NewFileAWSCredentials(credentialsFile, "default")
 		}

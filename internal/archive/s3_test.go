@@ -3,9 +3,13 @@ package archive
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,5 +152,73 @@ func TestArchiveS3RestoreTest(t *testing.T) {
 	r := a.RestoreTest(context.Background())
 	if !r.OK || r.Records != led.Size() || r.ArchivedRecords != led.Size() || r.CheckpointSize != led.Size() {
 		t.Fatalf("restore test: %+v", r)
+	}
+}
+
+// TestArchiveS3IAM: an auth=iam archive takes its S3 credentials from the
+// AWS role the environment provides, against a real S3 server
+// (versitygw). The role's credential endpoint is a stand-in: this one
+// answers as EKS Pod Identity's agent does (AWS_CONTAINER_CREDENTIALS_FULL_URI,
+// with the pod's token from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE), with
+// versitygw's keys; no AWS service can run here. A role that gives no
+// credentials, or a credentials file given with auth=iam, is refused with
+// an error that says what to do.
+func TestArchiveS3IAM(t *testing.T) {
+	ctx := context.Background()
+	v := startVersity(t)
+	v.bucket(t, "iam-archive", true)
+	tokenFile := filepath.Join(t.TempDir(), "eks-pod-identity-token")
+	writeFile(t, tokenFile, []byte("pod-token"))
+	var calls atomic.Int64
+	deny := atomic.Bool{}
+	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if deny.Load() || r.Header.Get("Authorization") != "pod-token" {
+			http.Error(w, "no association for this service account", http.StatusForbidden)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"AccessKeyId": v.AccessKey, "SecretAccessKey": v.SecretKey,
+			"Expiration": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
+	}))
+	defer agent.Close()
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", agent.URL+"/v1/credentials")
+	t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", tokenFile)
+
+	loc, err := ParseLocation("s3://iam-archive/prod?endpoint=" + v.Endpoint + "&insecure=1&auth=iam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, loc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "log.pub", []byte("verifier"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := s.Stat(ctx, "log.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, obj); err != nil || string(got) != "verifier" {
+		t.Fatalf("get: %q, %v", got, err)
+	}
+	if calls.Load() == 0 {
+		t.Fatal("the role's credential endpoint was never asked")
+	}
+	if got := s.String(); !strings.Contains(got, "auth=iam") {
+		t.Errorf("String() = %q, want it to keep auth=iam", got)
+	}
+
+	deny.Store(true)
+	if _, err := Open(ctx, loc, ""); err == nil || !strings.Contains(err.Error(), "no credentials from the AWS role of the environment: on EKS use IAM roles for service accounts") {
+		t.Fatalf("a role without credentials: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "aws-credentials")
+	writeFile(t, file, []byte("[default]\naws_access_key_id = x\naws_secret_access_key = y\n"))
+	if _, err := Open(ctx, loc, file); !errors.Is(err, ErrUnsuitable) || !strings.Contains(err.Error(), "no credentials file") {
+		t.Fatalf("a credentials file with auth=iam: %v", err)
 	}
 }

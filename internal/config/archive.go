@@ -10,7 +10,8 @@ import (
 // values take the defaults written beside each field.
 type Archive struct {
 	// URL of the archive: s3://BUCKET/PREFIX?endpoint=HOST:PORT (a bucket
-	// with S3 Object Lock), azblob://ACCOUNT/CONTAINER/PREFIX (a container
+	// with S3 Object Lock; ?auth=iam takes the AWS role's credentials
+	// instead of access keys), azblob://ACCOUNT/CONTAINER/PREFIX (a container
 	// with version-level immutability; ?auth=entra-id signs in with
 	// Microsoft Entra ID instead of the account key) or file:///PATH (a
 	// local folder, weaker). Empty:
@@ -66,6 +67,8 @@ func (a *Archive) Validate(bad func(key, format string, args ...any)) {
 		bad("archive.credentials_file", "is for s3:// and azblob:// archives only")
 	case scheme == "azblob" && a.CredentialsFile != "" && strings.Contains(a.URL, "auth=entra-id"):
 		bad("archive.credentials_file", "is not used with auth=entra-id, which signs in with Microsoft Entra ID: remove it, or drop auth=entra-id to use the account key")
+	case scheme == "s3" && a.CredentialsFile != "" && strings.Contains(a.URL, "auth=iam"):
+		bad("archive.credentials_file", "is not used with auth=iam, which takes the AWS role's credentials: remove it, or drop auth=iam to use access keys")
 	}
 	if a.Retention == 0 {
 		a.Retention = Duration(DefaultArchiveRetention)

@@ -35,6 +35,7 @@ func TestArchiveSection(t *testing.T) {
 		{name: "bad scheme", yaml: "archive:\n  url: https://bucket.s3.amazonaws.com\n", wantErr: "line 2: archive.url: \"https://bucket.s3.amazonaws.com\": want s3://"},
 		{name: "credentials in url", yaml: "archive:\n  url: s3://AK:SK@bucket/p\n", wantErr: "archive.url: must not carry credentials"},
 		{name: "credentials file for a folder", yaml: "archive:\n  url: file:///x\n  credentials_file: /etc/c\n", wantErr: "line 3: archive.credentials_file"},
+		{name: "credentials file with an AWS role", yaml: "archive:\n  url: s3://bucket/p?auth=iam\n  credentials_file: /etc/c\n", wantErr: "line 3: archive.credentials_file: is not used with auth=iam"},
 		{name: "credentials file with Entra ID", yaml: "archive:\n  url: azblob://acct1/c01/p?auth=entra-id\n  credentials_file: /etc/c\n", wantErr: "line 3: archive.credentials_file: is not used with auth=entra-id"},
 		{name: "retention too short", yaml: "archive:\n  url: s3://bucket\n  retention: 90d\n", wantErr: "line 3: archive.retention: 2160h0m0s must be between 365d and 3650d"},
 		{name: "retention too long", yaml: "archive:\n  url: s3://bucket\n  retention: 36500d\n", wantErr: "archive.retention"},
