@@ -562,16 +562,7 @@ func TestArchiveAzureEntraID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Put(ctx, "log.pub", []byte("verifier"), time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	obj, err := s.Stat(ctx, "log.pub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := s.Get(ctx, obj); err != nil || string(got) != "verifier" {
-		t.Fatalf("get: %q, %v", got, err)
-	}
+	putAndGet(t, s)
 	if all, err := s.List(ctx, ""); err != nil || len(all) != 1 {
 		t.Fatalf("list: %+v, %v", all, err)
 	}

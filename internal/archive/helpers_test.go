@@ -163,3 +163,19 @@ func readFile(tb testing.TB, path string) []byte {
 	}
 	return b
 }
+
+// putAndGet uploads one object to s and reads it back.
+func putAndGet(tb testing.TB, s Store) {
+	tb.Helper()
+	ctx := context.Background()
+	if err := s.Put(ctx, "log.pub", []byte("verifier"), time.Now().Add(time.Hour)); err != nil {
+		tb.Fatal(err)
+	}
+	obj, err := s.Stat(ctx, "log.pub")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if got, err := s.Get(ctx, obj); err != nil || string(got) != "verifier" {
+		tb.Fatalf("get: %q, %v", got, err)
+	}
+}

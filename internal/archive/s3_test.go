@@ -195,16 +195,7 @@ func TestArchiveS3IAM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Put(ctx, "log.pub", []byte("verifier"), time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	obj, err := s.Stat(ctx, "log.pub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := s.Get(ctx, obj); err != nil || string(got) != "verifier" {
-		t.Fatalf("get: %q, %v", got, err)
-	}
+	putAndGet(t, s)
 	if calls.Load() == 0 {
 		t.Fatal("the role's credential endpoint was never asked")
 	}
