@@ -132,12 +132,8 @@ func parseS3(u *url.URL) (Location, error) {
 				return Location{}, fmt.Errorf("archive URL %q: insecure=%q: want 1 or 0", u, v[0])
 			}
 		case "auth":
-			switch v[0] {
-			case "keys":
-			case AuthIAM:
-				loc.Auth = AuthIAM
-			default:
-				return Location{}, fmt.Errorf("archive URL %q: auth %q: want keys (the default: access keys) or %s (the AWS role of the environment)", u, v[0], AuthIAM)
+			if loc.Auth, err = parseAuth(v[0], "keys", "access keys", AuthIAM, "the AWS role of the environment"); err != nil {
+				return Location{}, fmt.Errorf("archive URL %q: %w", u, err)
 			}
 		default:
 			return Location{}, fmt.Errorf("archive URL %q: unknown parameter %q (known: endpoint, region, insecure, auth)", u, k)
@@ -185,12 +181,8 @@ func parseAzblob(u *url.URL) (Location, error) {
 				return Location{}, fmt.Errorf("archive URL %q: %w", u, err)
 			}
 		case "auth":
-			switch v[0] {
-			case "shared-key":
-			case AuthEntraID:
-				loc.Auth = AuthEntraID
-			default:
-				return Location{}, fmt.Errorf("archive URL %q: auth %q: want shared-key (the default: the account key) or %s (Microsoft Entra ID)", u, v[0], AuthEntraID)
+			if loc.Auth, err = parseAuth(v[0], "shared-key", "the account key", AuthEntraID, "Microsoft Entra ID"); err != nil {
+				return Location{}, fmt.Errorf("archive URL %q: %w", u, err)
 			}
 		default:
 			return Location{}, fmt.Errorf("archive URL %q: unknown parameter %q (known: endpoint, auth)", u, k)
@@ -374,4 +366,17 @@ func (l Location) String() string {
 		return (&url.URL{Scheme: "file", Path: l.Path}).String()
 	}
 	return ""
+}
+
+// parseAuth reads an auth= value: keys (the default, "" in Location.Auth;
+// keysDesc says what they are) or keyless, a sign-in without stored keys
+// (keylessDesc).
+func parseAuth(v, keys, keysDesc, keyless, keylessDesc string) (string, error) {
+	switch v {
+	case keys:
+		return "", nil
+	case keyless:
+		return keyless, nil
+	}
+	return "", fmt.Errorf("auth %q: want %s (the default: %s) or %s (%s)", v, keys, keysDesc, keyless, keylessDesc)
 }
