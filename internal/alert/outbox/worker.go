@@ -99,13 +99,11 @@ func (w *worker) run() {
 		err := w.send(p.send)
 		now = w.o.opts.Now()
 		if err == nil {
-			if err := w.commit(p, now); err != nil {
+			if err := w.commitWith(p, now, nil, true); err != nil {
 				if !w.storageError(err) {
 					return
 				}
-				continue
 			}
-			w.succeeded(len(p.send), now)
 			continue
 		}
 		if w.o.ctx.Err() != nil {
@@ -123,7 +121,7 @@ func (w *worker) run() {
 			it := p.send[0]
 			w.o.log.Error("outbox: alert rejected by the receiver; recorded as failed", "notifier", w.name, "id", it.id, "rule", it.a.Rule, "err", err)
 			rec := w.failedEntry(it, "rejected", err, now)
-			if err := w.commitWith(p, now, []FailedEntry{rec}); err != nil {
+			if err := w.commitWith(p, now, []FailedEntry{rec}, false); err != nil {
 				if !w.storageError(err) {
 					return
 				}
@@ -226,9 +224,13 @@ func (w *worker) send(items []item) error {
 
 // commit finishes with the plan's consumed entries: failed records first,
 // then the cursor with the new throttle state, durably.
-func (w *worker) commit(p plan, now time.Time) error { return w.commitWith(p, now, nil) }
+func (w *worker) commit(p plan, now time.Time) error { return w.commitWith(p, now, nil, false) }
 
-func (w *worker) commitWith(p plan, now time.Time, recs []FailedEntry) error {
+// commitWith is commit with extra failed records; delivered says the
+// plan's alerts were sent. The health counters are updated before the new
+// cursor is published, so whoever sees the backlog empty (Drain, Health)
+// also sees the deliveries that emptied it.
+func (w *worker) commitWith(p plan, now time.Time, recs []FailedEntry, delivered bool) error {
 	for _, it := range p.expired {
 		recs = append(recs, w.failedEntry(it, "expired", errors.New(w.lastError()), now))
 	}
@@ -246,13 +248,16 @@ func (w *worker) commitWith(p plan, now time.Time, recs []FailedEntry) error {
 	}
 	w.next, w.thr = next, p.thr
 	w.pending = w.pending[p.consumed:]
-	w.persisted.Store(next)
-	w.o.requestCompaction()
 	w.hmu.Lock()
 	w.h.Failed += uint64(len(recs))
 	w.h.Suppressed += uint64(p.supp)
 	w.h.PendingSuppressed = p.thr.pendingSuppressed()
 	w.hmu.Unlock()
+	if delivered {
+		w.succeeded(len(p.send), now)
+	}
+	w.persisted.Store(next)
+	w.o.requestCompaction()
 	return nil
 }
 
