@@ -256,6 +256,11 @@ func arity(min, max int) string {
 // call translates a function call: a user function, an aggregation, a
 // window function or a built-in scalar function.
 func (t *translator) call(sc *scope, c *Call) texpr {
+	if sc.graph != nil {
+		if x, ok := t.graphCall(sc, c); ok {
+			return x
+		}
+	}
 	if b := sc.env.lookup(c.Name); b != nil && b.fn != nil {
 		if t.fnIsTabular(b) {
 			return t.scalarSubquery(sc, &Pipe{Pos: c.Pos, Source: &FuncSource{Pos: c.Pos, Call: c}}, c)

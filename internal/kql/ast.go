@@ -452,6 +452,85 @@ type ScanStep struct {
 	Assign []*NamedExpr
 }
 
+// MakeGraph is `make-graph Source --> Target [with Nodes on Key [, Nodes2
+// on Key2]]` or `make-graph Source --> Target [with_node_id=Name]`: a graph
+// whose edges are the input rows, for the graph operators after it.
+type MakeGraph struct {
+	Pos
+	Source, Target *Ident
+	Nodes          []*GraphNodes
+	NodeID         *Ident // nil when not given
+}
+
+// GraphNodes is one `Nodes on Key` of make-graph: a table of node
+// properties and its column of node ids.
+type GraphNodes struct {
+	Pos
+	Table *Pipe
+	On    *Ident
+}
+
+// GraphMatch is `graph-match [cycles=...] Pattern [where Pred] project
+// Columns`, or with Shortest `graph-shortest-paths [output=any|all]
+// Pattern [where Pred] project Columns`.
+type GraphMatch struct {
+	Pos
+	Shortest bool
+	Options  []*Option
+	Paths    []*GraphPath
+	Where    Expr // nil when not given
+	Project  []*NamedExpr
+}
+
+// GraphPath is one sequence of a pattern: nodes joined by edges
+// (len(Edges) == len(Nodes)-1).
+type GraphPath struct {
+	Pos
+	Nodes []*GraphNode
+	Edges []*GraphEdge
+}
+
+// GraphNode is `(name)` or `()` in a pattern; Name is nil when anonymous.
+type GraphNode struct {
+	Pos
+	Name *Ident
+}
+
+// GraphEdge is an edge of a pattern: `-[e]->`, `<-[e]-`, `-[e]-` (Dir
+// "->", "<-", "--"), anonymous (`-->`, Name nil) or of variable length
+// (`-[e*Min..Max]->`, Var set).
+type GraphEdge struct {
+	Pos
+	Name     *Ident
+	Dir      string
+	Var      bool
+	Min, Max int64
+}
+
+// GraphToTable is `graph-to-table nodes|edges [as Name] [with_... = Col]`;
+// Kusto's form with both parts gives two tables.
+type GraphToTable struct {
+	Pos
+	Parts []*GraphTablePart
+}
+
+// GraphTablePart is one part of graph-to-table: Kind is "nodes" or
+// "edges"; Options are with_node_id, with_source_id and with_target_id.
+type GraphTablePart struct {
+	Pos
+	Kind    string
+	As      *Ident
+	Options []*Option
+}
+
+// GraphMarkComponents is `graph-mark-components [kind=weak|strong]
+// [with_component_id=Name]`: it gives each node the id of its connected
+// component.
+type GraphMarkComponents struct {
+	Pos
+	Options []*Option
+}
+
 // Facet is `facet by Col, ... [with (op | op ...)]`: a result table of
 // each column's values and their counts, after the table With makes of
 // the input (when given). It ends a statement.
@@ -600,44 +679,48 @@ type Reduce struct {
 	Props []*Option
 }
 
-func (*Where) opNode()          {}
-func (*Project) opNode()        {}
-func (*ProjectAway) opNode()    {}
-func (*ProjectKeep) opNode()    {}
-func (*ProjectRename) opNode()  {}
-func (*ProjectReorder) opNode() {}
-func (*ProjectByNames) opNode() {}
-func (*Extend) opNode()         {}
-func (*Summarize) opNode()      {}
-func (*Sort) opNode()           {}
-func (*Top) opNode()            {}
-func (*Take) opNode()           {}
-func (*Distinct) opNode()       {}
-func (*Count) opNode()          {}
-func (*Union) opNode()          {}
-func (*Join) opNode()           {}
-func (*Lookup) opNode()         {}
-func (*MvExpand) opNode()       {}
-func (*MvApply) opNode()        {}
-func (*Partition) opNode()      {}
-func (*Fork) opNode()           {}
-func (*Facet) opNode()          {}
-func (*ParseOp) opNode()        {}
-func (*ParseKV) opNode()        {}
-func (*Render) opNode()         {}
-func (*Serialize) opNode()      {}
-func (*GetSchema) opNode()      {}
-func (*As) opNode()             {}
-func (*Invoke) opNode()         {}
-func (*Sample) opNode()         {}
-func (*SampleDistinct) opNode() {}
-func (*TopNested) opNode()      {}
-func (*Evaluate) opNode()       {}
-func (*MakeSeries) opNode()     {}
-func (*Search) opNode()         {}
-func (*Reduce) opNode()         {}
-func (*Scan) opNode()           {}
-func (*TopHitters) opNode()     {}
+func (*Where) opNode()               {}
+func (*Project) opNode()             {}
+func (*ProjectAway) opNode()         {}
+func (*ProjectKeep) opNode()         {}
+func (*ProjectRename) opNode()       {}
+func (*ProjectReorder) opNode()      {}
+func (*ProjectByNames) opNode()      {}
+func (*Extend) opNode()              {}
+func (*Summarize) opNode()           {}
+func (*Sort) opNode()                {}
+func (*Top) opNode()                 {}
+func (*Take) opNode()                {}
+func (*Distinct) opNode()            {}
+func (*Count) opNode()               {}
+func (*Union) opNode()               {}
+func (*Join) opNode()                {}
+func (*Lookup) opNode()              {}
+func (*MvExpand) opNode()            {}
+func (*MvApply) opNode()             {}
+func (*Partition) opNode()           {}
+func (*Fork) opNode()                {}
+func (*Facet) opNode()               {}
+func (*ParseOp) opNode()             {}
+func (*ParseKV) opNode()             {}
+func (*Render) opNode()              {}
+func (*Serialize) opNode()           {}
+func (*GetSchema) opNode()           {}
+func (*As) opNode()                  {}
+func (*Invoke) opNode()              {}
+func (*Sample) opNode()              {}
+func (*SampleDistinct) opNode()      {}
+func (*TopNested) opNode()           {}
+func (*Evaluate) opNode()            {}
+func (*MakeSeries) opNode()          {}
+func (*Search) opNode()              {}
+func (*Reduce) opNode()              {}
+func (*Scan) opNode()                {}
+func (*TopHitters) opNode()          {}
+func (*MakeGraph) opNode()           {}
+func (*GraphMatch) opNode()          {}
+func (*GraphToTable) opNode()        {}
+func (*GraphMarkComponents) opNode() {}
 
 // Expr is a scalar expression: *Ident, *Literal, *Dynamic, *Binary,
 // *Unary, *Call, *NamedArg, *Star, *Member, *Index, *InList, *Between or

@@ -82,6 +82,16 @@ func (f *formatter) node(n Node, top bool) {
 		f.w(fmtName(n.Name.Name), ":", n.Type)
 	case *ScanDecl:
 		f.scanDecl(n)
+	case *GraphNodes:
+		f.graphNodes(n)
+	case *GraphPath:
+		f.graphPath(n)
+	case *GraphNode:
+		f.graphNode(n)
+	case *GraphEdge:
+		f.graphEdge(n)
+	case *GraphTablePart:
+		f.graphTablePart(n)
 	case *ScanStep:
 		f.scanStep(n)
 	case *Param:
@@ -365,6 +375,8 @@ func (f *formatter) op(op Operator) {
 		f.expr(op.N)
 		f.w(" by ")
 		f.sortKeys(op.By)
+	case *MakeGraph, *GraphMatch, *GraphToTable, *GraphMarkComponents:
+		f.graphOp(op)
 	case *TopHitters:
 		f.w("top-hitters ")
 		f.expr(op.N)
@@ -948,4 +960,106 @@ func (f *formatter) scanStep(st *ScanStep) {
 		f.namedExprs(st.Assign)
 	}
 	f.w(";")
+}
+
+// graphOp renders the graph operators.
+func (f *formatter) graphOp(op Operator) {
+	switch op := op.(type) {
+	case *MakeGraph:
+		f.w("make-graph ", fmtName(op.Source.Name), " --> ", fmtName(op.Target.Name))
+		for i, g := range op.Nodes {
+			if i == 0 {
+				f.w(" with ")
+			} else {
+				f.w(", ")
+			}
+			f.graphNodes(g)
+		}
+		if op.NodeID != nil {
+			f.w(" with_node_id=", fmtName(op.NodeID.Name))
+		}
+	case *GraphMatch:
+		if op.Shortest {
+			f.w("graph-shortest-paths")
+		} else {
+			f.w("graph-match")
+		}
+		f.options(op.Options)
+		for i, gp := range op.Paths {
+			if i > 0 {
+				f.w(",")
+			}
+			f.w(" ")
+			f.graphPath(gp)
+		}
+		if op.Where != nil {
+			f.w(" where ")
+			f.expr(op.Where)
+		}
+		f.w(" project ")
+		f.namedExprs(op.Project)
+	case *GraphToTable:
+		f.w("graph-to-table")
+		for i, part := range op.Parts {
+			if i > 0 {
+				f.w(",")
+			}
+			f.w(" ")
+			f.graphTablePart(part)
+		}
+	case *GraphMarkComponents:
+		f.w("graph-mark-components")
+		f.options(op.Options)
+	}
+}
+
+func (f *formatter) graphNodes(g *GraphNodes) {
+	f.operand(g.Table)
+	f.w(" on ", fmtName(g.On.Name))
+}
+
+func (f *formatter) graphTablePart(p *GraphTablePart) {
+	f.w(p.Kind)
+	if p.As != nil {
+		f.w(" as ", fmtName(p.As.Name))
+	}
+	f.options(p.Options)
+}
+
+// graphPath renders a pattern sequence: (a)-[e*1..3]->(b)<--(c).
+func (f *formatter) graphPath(gp *GraphPath) {
+	f.graphNode(gp.Nodes[0])
+	for i, e := range gp.Edges {
+		f.graphEdge(e)
+		f.graphNode(gp.Nodes[i+1])
+	}
+}
+
+func (f *formatter) graphNode(n *GraphNode) {
+	f.w("(")
+	if n.Name != nil {
+		f.w(fmtName(n.Name.Name))
+	}
+	f.w(")")
+}
+
+func (f *formatter) graphEdge(e *GraphEdge) {
+	if e.Dir == "<-" {
+		f.w("<")
+	}
+	f.w("-")
+	if e.Name != nil || e.Var {
+		f.w("[")
+		if e.Name != nil {
+			f.w(fmtName(e.Name.Name))
+		}
+		if e.Var {
+			f.w(fmt.Sprintf("*%d..%d", e.Min, e.Max))
+		}
+		f.w("]")
+	}
+	f.w("-")
+	if e.Dir == "->" {
+		f.w(">")
+	}
 }

@@ -244,6 +244,20 @@ func hostileCases() []hostileCase {
 			want:     hWant(hCol(h.s, "string"), []any{h.s}),
 			payloads: []string{h.s},
 		})
+		if h.name != "long" { // 33 copies of it pass the 1 MiB limit on a query's size
+			add(hostileCase{
+				name: "graph/" + h.name,
+				query: fmt.Sprintf("datatable([%s]:string, [%s]:string, [%s]:string)[%s, %s, %s] | make-graph [%s] --> [%s] with_node_id=[%s] | graph-mark-components with_component_id=[%s] | graph-match cycles=all ([%s])-[[%s]]->([%s])-[[%s]*1..2]->([%s]) where [%s].[%s] == %s and [%s].[%s] == %s and [%s].[%s] == 0 and all([%s], [%s] == %s) project [%s] = strcat([%s].[%s], array_length(map(inner_nodes([%s]), [%s])))",
+					hq(h.s+"s"), hq(h.s+"d"), hq(h.s), hq(h.s), hq(h.s), hq(h.s),
+					hq(h.s+"s"), hq(h.s+"d"), hq(h.s+"n"), hq(h.s+"c"),
+					hq(h.s+"v"), hq(h.s+"e"), hq(h.s+"w"), hq(h.s+"p"), hq(h.s+"x"),
+					hq(h.s+"v"), hq(h.s+"n"), hq(h.s), hq(h.s+"e"), hq(h.s), hq(h.s), hq(h.s+"w"), hq(h.s+"c"),
+					hq(h.s+"p"), hq(h.s), hq(h.s),
+					hq(h.s), hq(h.s+"x"), hq(h.s+"n"), hq(h.s+"p"), hq(h.s+"n")),
+				want:     hWant(hCol(h.s, "string"), []any{h.s + "0"}, []any{h.s + "1"}),
+				payloads: []string{h.s},
+			})
+		}
 		add(hostileCase{
 			name:     "getschema/" + h.name,
 			query:    fmt.Sprintf("print [%s] = 1 | getschema | project ColumnName", hq(h.s)),

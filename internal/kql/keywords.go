@@ -9,14 +9,14 @@ var Operators = []string{
 	"mv-expand", "mv-apply", "partition", "fork", "facet", "parse", "parse-where", "parse-kv", "render",
 	"serialize", "getschema", "as", "invoke", "sample", "sample-distinct",
 	"top-nested", "top-hitters", "evaluate", "make-series", "search", "reduce", "scan",
+	"make-graph", "graph-match", "graph-shortest-paths", "graph-to-table", "graph-mark-components",
 }
 
 // unsupportedOperators are Kusto operators this parser knows by name but
 // does not read; they get a "not supported" error rather than a suggestion.
 var unsupportedOperators = map[string]bool{
-	"make-graph": true, "graph-match": true, "graph-shortest-paths": true,
-	"graph-to-table": true, "graph-mark-components": true, "graph-merge": true,
-	"find": true, "macro-expand": true, "consume": true,
+	"graph-merge": true,
+	"find":        true, "macro-expand": true, "consume": true,
 	"assert-schema": true, "execute-and-cache": true, "project-smart": true,
 }
 

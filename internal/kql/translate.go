@@ -72,6 +72,9 @@ type rel struct {
 	// table is the catalog table the rows come from unchanged in shape
 	// (for search's $table); "" otherwise.
 	table string
+	// graph is set when the value is a graph (make-graph), not a table:
+	// sql and cols are then empty.
+	graph *graphVal
 }
 
 // find returns the column named name.
@@ -380,6 +383,20 @@ func (t *translator) fnIsTabular(b *binding) bool {
 
 // pipe translates a tabular expression.
 func (t *translator) pipe(e *env, p *Pipe) *rel {
+	r := t.pipeOrGraph(e, p)
+	t.notGraph(p, r)
+	return r
+}
+
+// notGraph fails when r is a graph where a table is needed.
+func (t *translator) notGraph(pos Node, r *rel) {
+	if r.graph != nil {
+		t.fail(pos, "this is a graph (make-graph), where a table is needed: follow make-graph with graph-match, graph-shortest-paths or graph-to-table")
+	}
+}
+
+// pipeOrGraph translates a pipe whose value may be a graph.
+func (t *translator) pipeOrGraph(e *env, p *Pipe) *rel {
 	t.depth++
 	defer func() { t.depth-- }()
 	if t.depth > 100 {
@@ -396,9 +413,9 @@ func (t *translator) pipe(e *env, p *Pipe) *rel {
 func (t *translator) source(e *env, s Source) *rel {
 	switch v := s.(type) {
 	case *TableRef:
-		return t.tableRef(e, v)
+		return t.tableOrGraph(e, v)
 	case *Pipe:
-		return t.pipe(e, v)
+		return t.pipeOrGraph(e, v)
 	case *FuncSource:
 		return t.funcSource(e, v)
 	case *Print:
@@ -422,6 +439,14 @@ func (t *translator) source(e *env, s Source) *rel {
 
 // tableRef resolves a table name: a let binding first, then the catalog.
 func (t *translator) tableRef(e *env, v *TableRef) *rel {
+	r := t.tableOrGraph(e, v)
+	t.notGraph(v, r)
+	return r
+}
+
+// tableOrGraph resolves a table name, which may name a graph (let G =
+// Edges | make-graph ...).
+func (t *translator) tableOrGraph(e *env, v *TableRef) *rel {
 	if v.Wildcard {
 		t.fail(v, "table name patterns such as '%s' are supported only in union and search", v.Name)
 	}
@@ -430,7 +455,7 @@ func (t *translator) tableRef(e *env, v *TableRef) *rel {
 		case b.rel != nil:
 			return b.rel
 		case b.tab != nil:
-			return t.pipe(b.env, b.tab)
+			return t.pipeOrGraph(b.env, b.tab)
 		case b.fn != nil:
 			if len(b.fn.Params) == 0 {
 				return t.callTabular(e, b, &Call{Pos: v.Pos, Name: v.Name})

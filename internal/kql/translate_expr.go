@@ -60,6 +60,9 @@ type scope struct {
 	// stepRef, when set, resolves StepName.Column in scan's steps; false:
 	// an ordinary member access.
 	stepRef func(*Member) (texpr, bool)
+	// graph, when set, resolves graph-match's pattern variables and graph
+	// functions.
+	graph *graphScope
 }
 
 // expr translates a scalar expression.
@@ -115,6 +118,9 @@ func (t *translator) expr(sc *scope, x Expr) texpr {
 
 // ident resolves a name: a column of the row, then a let binding.
 func (t *translator) ident(sc *scope, v *Ident) texpr {
+	if sc.graph != nil && (sc.r == nil || !hasName(sc.r.cols, v.Name)) {
+		t.graphIdent(sc, v)
+	}
 	if sc.r != nil {
 		if c, ok := sc.r.find(v.Name); ok {
 			if sc.colRef != nil {
@@ -740,6 +746,11 @@ func isTermChar(c byte) bool {
 
 // member translates X.Name: a property of a dynamic value.
 func (t *translator) member(sc *scope, v *Member) texpr {
+	if sc.graph != nil {
+		if x, ok := t.graphMember(sc, v); ok {
+			return x
+		}
+	}
 	if sc.stepRef != nil {
 		if x, ok := sc.stepRef(v); ok {
 			return x

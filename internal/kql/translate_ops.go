@@ -11,6 +11,9 @@ import (
 
 // operator applies one tabular operator to r.
 func (t *translator) operator(e *env, r *rel, op Operator) *rel {
+	if _, mg := op.(*MakeGraph); mg || r.graph != nil || isGraphOp(op) {
+		return t.graphOperator(e, r, op)
+	}
 	switch v := op.(type) {
 	case *Where:
 		sc := &scope{env: e, r: r, window: true}

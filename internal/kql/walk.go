@@ -1,5 +1,7 @@
 package kql
 
+import "sort"
+
 // Inspect walks the tree rooted at n depth-first, in source order: it
 // calls f(n) and, when f returns true, walks each child of n. Nil children
 // are skipped.
@@ -142,6 +144,49 @@ func Children(n Node) []Node {
 		}
 	case *TopHitters:
 		add(n.N, n.Value, n.Sum)
+	case *MakeGraph:
+		add(n.Source, n.Target)
+		for _, g := range n.Nodes {
+			add(g)
+		}
+		add(n.NodeID)
+	case *GraphNodes:
+		add(n.Table, n.On)
+	case *GraphMatch:
+		options(n.Options)
+		for _, gp := range n.Paths {
+			add(gp)
+		}
+		add(n.Where)
+		named(n.Project)
+	case *GraphPath:
+		for i, nd := range n.Nodes {
+			if i > 0 {
+				add(n.Edges[i-1])
+			}
+			add(nd)
+		}
+	case *GraphNode:
+		add(n.Name)
+	case *GraphEdge:
+		add(n.Name)
+	case *GraphToTable:
+		for _, part := range n.Parts {
+			add(part)
+		}
+	case *GraphTablePart:
+		// `as Name` may come before, between or after the options
+		var cs []Node
+		for _, o := range n.Options {
+			cs = append(cs, o)
+		}
+		if n.As != nil {
+			cs = append(cs, n.As)
+		}
+		sort.SliceStable(cs, func(i, j int) bool { return cs[i].Position().Offset < cs[j].Position().Offset })
+		add(cs...)
+	case *GraphMarkComponents:
+		options(n.Options)
 	case *Take:
 		add(n.N)
 	case *Distinct:
