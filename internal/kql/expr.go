@@ -203,6 +203,9 @@ func (p *parser) parseUnary() Expr {
 		p.enter()
 		x := p.parseUnary()
 		p.leave()
+		if _, ok := x.(*Star); ok {
+			p.failAt(x.Position(), "'*' is not a value: unary %s needs a number or a timespan", t.text)
+		}
 		if lit, ok := x.(*Literal); ok && t.text == "-" && !lit.Null {
 			if neg, ok := negateLiteral(lit); ok {
 				neg.Pos = t.pos
