@@ -23,7 +23,7 @@ var conformanceReport = flag.Bool("conformance-report", false, "write the report
 // requires to pass. It is raised as the engine improves, so that a change
 // that breaks passing examples fails the test; the target is 80% of the
 // corpus, 375 of 468.
-const conformanceFloor = 383
+const conformanceFloor = 392
 
 // docErrors lists the examples (by index in the corpus) whose expected
 // output in the documentation is itself wrong, with the reason. They are
@@ -51,6 +51,9 @@ var docErrors = map[int]string{
 	297: "the column is named result; the query leaves it unnamed (Column1)",
 	303: "the column is named Val1; the query's table names it Val",
 	309: "the column is named DateType; getschema names it DataType",
+	315: "the third row names Ellen, who is not in the example's data (the rows of its employees match)",
+	316: "the columns are named degree_in_m and degree_out_m, two of the four missing; the query projects di_m, do_m, di_e and do_e",
+	317: "the columns are named manager_1 and manager_2; the query names them manager1 and manager2",
 	323: "the column is named Result; the query leaves it unnamed (print_0)",
 	336: "the expected value is JSON text nested in quotes that do not parse",
 	353: "the expected output has two rows; the query prints one",

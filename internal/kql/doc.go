@@ -104,9 +104,11 @@
 // distinct, count, union, join, lookup, mv-expand, mv-apply, partition,
 // fork, facet, parse, parse-where, parse-kv, render, serialize, getschema,
 // as, invoke, sample, sample-distinct, top-nested, top-hitters, evaluate, make-series,
-// search, reduce, scan. The graph operators (make-graph, graph-match, ...)
-// and find are recognized and refused with "not supported";
-// declare, alias, restrict and pattern statements likewise.
+// search, reduce, scan, and the graph operators make-graph, graph-match,
+// graph-shortest-paths, graph-to-table and graph-mark-components
+// (translate_graph.go). graph-merge and find are recognized and refused
+// with "not supported"; declare, alias, restrict and pattern statements
+// likewise.
 //
 // Scalars: string literals '..' and ".." with escapes, verbatim @'..',
 // multi-line ```..```, obfuscated h'..', adjacent strings concatenated;

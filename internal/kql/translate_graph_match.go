@@ -28,11 +28,18 @@ type graphScope struct {
 	// kind is gvNode or gvEdge ("" outside them).
 	elem     string
 	elemKind int
-	// lists is the alias of the one-row table of every node's and edge's
-	// properties (lists.n, lists.e), for the elements of variable-length
-	// edges.
-	lists string
+	// lists is the one-row table of every node's and edge's properties,
+	// for the elements of variable-length edges; shared by the scopes of
+	// one match.
+	lists *graphLists
 	depth int
+}
+
+// graphLists names the one-row table of lists (columns n and e) and
+// records whether an expression read it.
+type graphLists struct {
+	alias string
+	used  bool
 }
 
 // graphMatch translates graph-match and graph-shortest-paths.
@@ -50,7 +57,7 @@ func (t *translator) graphMatch(e *env, g *graphVal, v *GraphMatch) *rel {
 		// a shortest walk never repeats a node
 		cycles = "none"
 	}
-	gs := &graphScope{g: g, vars: map[string]*graphVar{}, lists: t.alias()}
+	gs := &graphScope{g: g, vars: map[string]*graphVar{}, lists: &graphLists{alias: t.alias()}}
 	var nodeVars, edgeVars, pathVars []*graphVar
 	declare := func(id *Ident, kind int) *graphVar {
 		if id == nil {
@@ -143,10 +150,6 @@ func (t *translator) graphMatch(e *env, g *graphVal, v *GraphMatch) *rel {
 		conds = append(conds, fmt.Sprintf("%s.g_s = %s.%s AND %s.g_l = %s.%s AND %s.g_n >= %d",
 			h.edge.alias, h.from.alias, gNid, h.edge.alias, h.to.alias, gNid, h.edge.alias, h.pat.Min))
 	}
-	if len(pathVars) > 0 {
-		from = append(from, fmt.Sprintf("(SELECT (SELECT list(n ORDER BY n.%s) FROM %s AS n) AS n, (SELECT list(x ORDER BY x.%s) FROM %s AS x) AS e) AS %s",
-			gNid, sqlIdent(g.nodes), gEid, sqlIdent(g.edges), gs.lists))
-	}
 	conds = append(conds, t.cycleConds(cycles, nodeVars, edgeVars, pathVars)...)
 	sc := &scope{env: e, graph: gs}
 	if v.Where != nil {
@@ -175,6 +178,10 @@ func (t *translator) graphMatch(e *env, g *graphVal, v *GraphMatch) *rel {
 		id := t.newID()
 		cols = append(cols, col{name: uniqueName(name, cols), typ: x.typ, id: id})
 		sel = append(sel, x.sql+" AS "+sqlIdent(id))
+	}
+	if gs.lists.used {
+		from = append(from, fmt.Sprintf("(SELECT (SELECT list(n ORDER BY n.%s) FROM %s AS n) AS n, (SELECT list(x ORDER BY x.%s) FROM %s AS x) AS e) AS %s",
+			gNid, sqlIdent(g.nodes), gEid, sqlIdent(g.edges), gs.lists.alias))
 	}
 	q := g.with(ctes...) + "SELECT " + strings.Join(sel, ", ") + " FROM " + strings.Join(from, ", ")
 	if len(conds) > 0 {
@@ -466,12 +473,14 @@ func (gs *graphScope) lambda() string {
 
 // pathEdges is the SQL list of the edges (structs) of path variable gv.
 func (gs *graphScope) pathEdges(gv *graphVar) string {
-	return "list_transform(" + gv.alias + ".g_eids, gi -> " + gs.lists + ".e[gi + 1])"
+	gs.lists.used = true
+	return "list_transform(" + gv.alias + ".g_eids, gi -> " + gs.lists.alias + ".e[gi + 1])"
 }
 
 // pathInner is the SQL list of the inner nodes (structs) of path gv.
 func (gs *graphScope) pathInner(gv *graphVar) string {
-	return "list_transform(" + innerNids(gv) + ", gi -> " + gs.lists + ".n[gi + 1])"
+	gs.lists.used = true
+	return "list_transform(" + innerNids(gv) + ", gi -> " + gs.lists.alias + ".n[gi + 1])"
 }
 
 // graphCall translates the graph functions: all, any, map, inner_nodes,
