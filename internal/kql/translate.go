@@ -226,6 +226,23 @@ func (t *translator) statement(e *env, p *Pipe) []*StmtPlan {
 			leg(r, l.Ops, name)
 		}
 		return out
+	case *GraphToTable:
+		if len(last.Parts) > 1 {
+			// a table of the nodes and one of the edges, each named by
+			// its `as`
+			g := t.pipeOrGraph(e, &Pipe{Pos: p.Pos, Source: p.Source, Ops: p.Ops[:len(p.Ops)-1]})
+			if g.graph == nil {
+				t.fail(last, "graph-to-table needs a graph: build one with make-graph first (Edges | make-graph Source --> Target | ...)")
+			}
+			for _, part := range last.Parts {
+				sp := t.finish(t.graphToTable(e, g.graph, &GraphToTable{Pos: last.Pos, Parts: []*GraphTablePart{part}}))
+				if part.As != nil {
+					sp.Name = part.As.Name
+				}
+				out = append(out, sp)
+			}
+			return out
+		}
 	case *Facet:
 		r := input()
 		if last.With != nil {

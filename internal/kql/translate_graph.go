@@ -258,7 +258,7 @@ func (t *translator) markComponents(g *graphVal, v *GraphMarkComponents) *graphV
 // graphToTable turns the graph's nodes or edges into a table.
 func (t *translator) graphToTable(e *env, g *graphVal, v *GraphToTable) *rel {
 	if len(v.Parts) > 1 {
-		t.fail(v, "graph-to-table with both nodes and edges returns two tables, which is not supported: write one statement with graph-to-table nodes and one with graph-to-table edges")
+		t.fail(v, "graph-to-table with both nodes and edges returns two tables: it must end its statement")
 	}
 	part := v.Parts[0]
 	var cols []col
