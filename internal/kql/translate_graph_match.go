@@ -58,64 +58,8 @@ func (t *translator) graphMatch(e *env, g *graphVal, v *GraphMatch) *rel {
 		cycles = "none"
 	}
 	gs := &graphScope{g: g, vars: map[string]*graphVar{}, lists: &graphLists{alias: t.alias()}}
-	var nodeVars, edgeVars, pathVars []*graphVar
-	declare := func(id *Ident, kind int) *graphVar {
-		if id == nil {
-			return &graphVar{kind: kind, alias: t.alias()}
-		}
-		if old, ok := gs.vars[id.Name]; ok {
-			if old.kind != kind || kind != gvNode {
-				t.fail(id, "%s: the name '%s' is given to two elements of the pattern (only a node can appear twice, and then it is the same node)", opName(v), id.Name)
-			}
-			return old
-		}
-		gv := &graphVar{name: id.Name, kind: kind, alias: t.alias()}
-		gs.vars[id.Name] = gv
-		return gv
-	}
-	type hop struct {
-		from, to *graphVar
-		edge     *graphVar
-		pat      *GraphEdge
-	}
-	var hops []hop
-	seenNode := map[*graphVar]bool{}
-	seenEdge := map[*graphVar]bool{}
-	for _, gp := range v.Paths {
-		prev := declare(gp.Nodes[0].Name, gvNode)
-		for i, pe := range gp.Edges {
-			kind := gvEdge
-			if pe.Var {
-				kind = gvPath
-			}
-			ev := declare(pe.Name, kind)
-			next := declare(gp.Nodes[i+1].Name, gvNode)
-			for _, n := range []*graphVar{prev, next} {
-				if !seenNode[n] {
-					seenNode[n] = true
-					nodeVars = append(nodeVars, n)
-				}
-			}
-			if !seenEdge[ev] {
-				seenEdge[ev] = true
-				if kind == gvPath {
-					pathVars = append(pathVars, ev)
-				} else {
-					edgeVars = append(edgeVars, ev)
-				}
-			}
-			hops = append(hops, hop{prev, next, ev, pe})
-			prev = next
-		}
-		if len(gp.Edges) == 0 && !seenNode[prev] {
-			seenNode[prev] = true
-			nodeVars = append(nodeVars, prev)
-		}
-	}
-	if len(v.Paths) > 1 && !t.connectedPattern(v.Paths) {
-		t.fail(v.Paths[1], "%s: the sequences of a pattern must share node variables (only patterns of one connected component are supported)", opName(v))
-	}
-
+	pat := t.graphPattern(gs, v)
+	nodeVars, edgeVars, pathVars := pat.nodes, pat.edges, pat.paths
 	var conjuncts []Expr
 	if v.Where != nil {
 		conjuncts = splitAnd(v.Where)
@@ -129,7 +73,7 @@ func (t *translator) graphMatch(e *env, g *graphVal, v *GraphMatch) *rel {
 	for _, ev := range edgeVars {
 		from = append(from, sqlIdent(g.edges)+" AS "+ev.alias)
 	}
-	endpoints := func(h hop, a, b string) string {
+	endpoints := func(h graphHop, a, b string) string {
 		f, to := h.from.alias+"."+gNid, h.to.alias+"."+gNid
 		switch h.pat.Dir {
 		case "->":
@@ -139,7 +83,7 @@ func (t *translator) graphMatch(e *env, g *graphVal, v *GraphMatch) *rel {
 		}
 		return fmt.Sprintf("((%s = %s AND %s = %s) OR (%s = %s AND %s = %s))", a, f, b, to, a, to, b, f)
 	}
-	for _, h := range hops {
+	for _, h := range pat.hops {
 		if h.edge.kind == gvEdge {
 			conds = append(conds, endpoints(h, h.edge.alias+"."+gSrc, h.edge.alias+"."+gDst))
 			continue
@@ -156,29 +100,7 @@ func (t *translator) graphMatch(e *env, g *graphVal, v *GraphMatch) *rel {
 		x := t.expr(sc, v.Where)
 		conds = append(conds, t.asBool(v.Where, x))
 	}
-	var cols []col
-	var sel []string
-	n := 0
-	for _, ne := range v.Project {
-		if len(ne.Names) > 1 {
-			t.fail(ne, "%s: project gives each expression one name", opName(v))
-		}
-		x := t.expr(sc, ne.Expr)
-		if x.agg {
-			t.fail(ne, "%s: aggregation functions are not allowed in project: summarize after it", opName(v))
-		}
-		name := x.name
-		if len(ne.Names) == 1 {
-			name = ne.Names[0].Name
-		}
-		if name == "" {
-			n++
-			name = fmt.Sprintf("Column%d", n)
-		}
-		id := t.newID()
-		cols = append(cols, col{name: uniqueName(name, cols), typ: x.typ, id: id})
-		sel = append(sel, x.sql+" AS "+sqlIdent(id))
-	}
+	cols, sel := t.graphProject(sc, v)
 	if gs.lists.used {
 		from = append(from, fmt.Sprintf("(SELECT (SELECT list(n ORDER BY n.%s) FROM %s AS n) AS n, (SELECT list(x ORDER BY x.%s) FROM %s AS x) AS e) AS %s",
 			gNid, sqlIdent(g.nodes), gEid, sqlIdent(g.edges), gs.lists.alias))
@@ -205,6 +127,102 @@ func (t *translator) graphMatch(e *env, g *graphVal, v *GraphMatch) *rel {
 	return &rel{sql: q, cols: cols}
 }
 
+// graphHop is one edge of a pattern between two of its nodes.
+type graphHop struct {
+	from, to *graphVar
+	edge     *graphVar
+	pat      *GraphEdge
+}
+
+// graphPatternVars are a pattern's variables, each once, in the order
+// they first appear, and its hops.
+type graphPatternVars struct {
+	nodes, edges, paths []*graphVar
+	hops                []graphHop
+}
+
+// graphPattern declares the variables of v's pattern in gs.
+func (t *translator) graphPattern(gs *graphScope, v *GraphMatch) graphPatternVars {
+	var pv graphPatternVars
+	declare := func(id *Ident, kind int) *graphVar {
+		if id == nil {
+			return &graphVar{kind: kind, alias: t.alias()}
+		}
+		if old, ok := gs.vars[id.Name]; ok {
+			if old.kind != kind || kind != gvNode {
+				t.fail(id, "%s: the name '%s' is given to two elements of the pattern (only a node can appear twice, and then it is the same node)", opName(v), id.Name)
+			}
+			return old
+		}
+		gv := &graphVar{name: id.Name, kind: kind, alias: t.alias()}
+		gs.vars[id.Name] = gv
+		return gv
+	}
+	seen := map[*graphVar]bool{}
+	addNode := func(n *graphVar) {
+		if !seen[n] {
+			seen[n] = true
+			pv.nodes = append(pv.nodes, n)
+		}
+	}
+	for _, gp := range v.Paths {
+		prev := declare(gp.Nodes[0].Name, gvNode)
+		addNode(prev)
+		for i, pe := range gp.Edges {
+			kind := gvEdge
+			if pe.Var {
+				kind = gvPath
+			}
+			ev := declare(pe.Name, kind)
+			next := declare(gp.Nodes[i+1].Name, gvNode)
+			addNode(next)
+			if !seen[ev] {
+				seen[ev] = true
+				if kind == gvPath {
+					pv.paths = append(pv.paths, ev)
+				} else {
+					pv.edges = append(pv.edges, ev)
+				}
+			}
+			pv.hops = append(pv.hops, graphHop{prev, next, ev, pe})
+			prev = next
+		}
+	}
+	if len(v.Paths) > 1 && !connectedPattern(v.Paths) {
+		t.fail(v.Paths[1], "%s: the sequences of a pattern must share node variables (only patterns of one connected component are supported)", opName(v))
+	}
+	return pv
+}
+
+// graphProject translates the project clause of graph-match: the columns
+// and the SQL of their values.
+func (t *translator) graphProject(sc *scope, v *GraphMatch) ([]col, []string) {
+	var cols []col
+	var sel []string
+	n := 0
+	for _, ne := range v.Project {
+		if len(ne.Names) > 1 {
+			t.fail(ne, "%s: project gives each expression one name", opName(v))
+		}
+		x := t.expr(sc, ne.Expr)
+		if x.agg {
+			t.fail(ne, "%s: aggregation functions are not allowed in project: summarize after it", opName(v))
+		}
+		name := x.name
+		if len(ne.Names) == 1 {
+			name = ne.Names[0].Name
+		}
+		if name == "" {
+			n++
+			name = fmt.Sprintf("Column%d", n)
+		}
+		id := t.newID()
+		cols = append(cols, col{name: uniqueName(name, cols), typ: x.typ, id: id})
+		sel = append(sel, x.sql+" AS "+sqlIdent(id))
+	}
+	return cols, sel
+}
+
 func optionText(o *Option) string {
 	switch v := o.Values[0].(type) {
 	case *Ident:
@@ -217,7 +235,7 @@ func optionText(o *Option) string {
 
 // connectedPattern reports whether the sequences of a pattern form one
 // connected component (they share node variables).
-func (t *translator) connectedPattern(paths []*GraphPath) bool {
+func connectedPattern(paths []*GraphPath) bool {
 	names := make([]map[string]bool, len(paths))
 	for i, gp := range paths {
 		names[i] = map[string]bool{}
