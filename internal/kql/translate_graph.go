@@ -46,7 +46,8 @@ func (g *graphVal) with(more ...string) string {
 	return kw + strings.Join(append(append([]string(nil), g.ctes...), more...), ", ") + " "
 }
 
-func (t *translator) cte(name, body string) string {
+// materialized renders a CTE that DuckDB computes once.
+func materialized(name, body string) string {
 	return sqlIdent(name) + " AS MATERIALIZED (" + body + ")"
 }
 
@@ -120,15 +121,10 @@ func (t *translator) makeGraph(e *env, r *rel, v *MakeGraph) *rel {
 	}
 	// the edges with both ends, numbered
 	edges0 := "g" + t.newID()
-	g.ctes = append(g.ctes, t.cte(edges0, fmt.Sprintf("SELECT *, row_number() OVER () - 1 AS %s FROM (%s) AS %s WHERE %s IS NOT NULL AND %s IS NOT NULL",
+	g.ctes = append(g.ctes, materialized(edges0, fmt.Sprintf("SELECT *, row_number() OVER () - 1 AS %s FROM (%s) AS %s WHERE %s IS NOT NULL AND %s IS NOT NULL",
 		gEid, r.sql, t.alias(), sqlIdent(src.id), sqlIdent(dst.id))))
 	// the node tables, numbered in their order
-	type nodeTable struct {
-		cte string
-		key col
-		r   *rel
-	}
-	var tables []nodeTable
+	var tables []graphNodeTable
 	for _, gn := range v.Nodes {
 		nr := t.pipe(e, gn.Table)
 		key := find(nr, gn.On, "node id")
@@ -136,8 +132,8 @@ func (t *translator) makeGraph(e *env, r *rel, v *MakeGraph) *rel {
 			t.fail(gn.On, "make-graph: the node id column '%s' is a %s but the edges' node ids are %s: they must have one type", key.name, key.typ, keyTyp)
 		}
 		name := "g" + t.newID()
-		g.ctes = append(g.ctes, t.cte(name, fmt.Sprintf("SELECT *, row_number() OVER () AS %s FROM (%s) AS %s WHERE %s IS NOT NULL", gOrd, nr.sql, t.alias(), sqlIdent(key.id))))
-		tables = append(tables, nodeTable{name, key, nr})
+		g.ctes = append(g.ctes, materialized(name, fmt.Sprintf("SELECT *, row_number() OVER () AS %s FROM (%s) AS %s WHERE %s IS NOT NULL", gOrd, nr.sql, t.alias(), sqlIdent(key.id))))
+		tables = append(tables, graphNodeTable{cte: name, key: key, r: nr, on: gn.On})
 	}
 	// every node id, numbered by first appearance
 	var keys []string
@@ -148,11 +144,11 @@ func (t *translator) makeGraph(e *env, r *rel, v *MakeGraph) *rel {
 		fmt.Sprintf("SELECT %s AS %s, 3000000000000 + 2 * %s AS %s FROM %s", sqlIdent(src.id), gKey, gEid, gOrd, sqlIdent(edges0)),
 		fmt.Sprintf("SELECT %s AS %s, 3000000000001 + 2 * %s AS %s FROM %s", sqlIdent(dst.id), gKey, gEid, gOrd, sqlIdent(edges0)))
 	keyCTE := "g" + t.newID()
-	g.ctes = append(g.ctes, t.cte(keyCTE, fmt.Sprintf("SELECT %s, row_number() OVER (ORDER BY min(%s)) - 1 AS %s FROM (%s) AS %s GROUP BY %s",
+	g.ctes = append(g.ctes, materialized(keyCTE, fmt.Sprintf("SELECT %s, row_number() OVER (ORDER BY min(%s)) - 1 AS %s FROM (%s) AS %s GROUP BY %s",
 		gKey, gOrd, gNid, strings.Join(keys, " UNION ALL "), t.alias(), gKey)))
 	// the edges with their nodes' numbers
 	g.edges = "g" + t.newID()
-	g.ctes = append(g.ctes, t.cte(g.edges, fmt.Sprintf("SELECT e.*, s.%s AS %s, d.%s AS %s FROM %s AS e JOIN %s AS s ON s.%s = e.%s JOIN %s AS d ON d.%s = e.%s",
+	g.ctes = append(g.ctes, materialized(g.edges, fmt.Sprintf("SELECT e.*, s.%s AS %s, d.%s AS %s FROM %s AS e JOIN %s AS s ON s.%s = e.%s JOIN %s AS d ON d.%s = e.%s",
 		gNid, gSrc, gNid, gDst, sqlIdent(edges0), sqlIdent(keyCTE), gKey, sqlIdent(src.id), sqlIdent(keyCTE), gKey, sqlIdent(dst.id))))
 	// the nodes: degrees and properties
 	sel := []string{"k." + gNid, "k." + gKey,
@@ -164,14 +160,38 @@ func (t *translator) makeGraph(e *env, r *rel, v *MakeGraph) *rel {
 		sel = append(sel, "k."+gKey+" AS "+sqlIdent(id))
 		g.nprops = append(g.nprops, col{name: v.NodeID.Name, typ: keyTyp, id: id})
 	}
+	joins, props, psel := t.nodeProps(tables)
+	from += joins
+	sel = append(sel, psel...)
+	g.nprops = append(g.nprops, props...)
+	g.nodes = "g" + t.newID()
+	g.ctes = append(g.ctes, materialized(g.nodes, "SELECT "+strings.Join(sel, ", ")+" FROM "+from))
+	return &rel{graph: g}
+}
+
+// graphNodeTable is a node table of make-graph: its CTE, its column of
+// node ids and its columns.
+type graphNodeTable struct {
+	cte string
+	key col
+	r   *rel
+	on  *Ident
+}
+
+// nodeProps merges the columns of the node tables into node properties: a
+// node in several tables takes a property from the first with a value for
+// it. It returns the joins of the tables to the node ids (alias k), the
+// properties, and the SQL of their values.
+func (t *translator) nodeProps(tables []graphNodeTable) (string, []col, []string) {
 	type prop struct {
 		c   col
 		src []string // SQL of the value in each table that has it
 	}
 	var props []*prop
+	var joins string
 	for i, nt := range tables {
 		a := "n" + strconv.Itoa(i+1)
-		from += fmt.Sprintf(" LEFT JOIN (SELECT DISTINCT ON (%s) * FROM %s ORDER BY %s, %s) AS %s ON %s.%s = k.%s",
+		joins += fmt.Sprintf(" LEFT JOIN (SELECT DISTINCT ON (%s) * FROM %s ORDER BY %s, %s) AS %s ON %s.%s = k.%s",
 			sqlIdent(nt.key.id), sqlIdent(nt.cte), sqlIdent(nt.key.id), gOrd, a, a, sqlIdent(nt.key.id), gKey)
 		for _, c := range nt.r.cols {
 			if c.hidden {
@@ -187,25 +207,22 @@ func (t *translator) makeGraph(e *env, r *rel, v *MakeGraph) *rel {
 				p = &prop{c: col{name: c.name, typ: c.typ, id: t.newID()}}
 				props = append(props, p)
 			} else if p.c.typ != c.typ {
-				t.fail(v.Nodes[i].On, "make-graph: the node property '%s' is a %s in one node table and a %s in another: give it one type", c.name, p.c.typ, c.typ)
+				t.fail(nt.on, "make-graph: the node property '%s' is a %s in one node table and a %s in another: give it one type", c.name, p.c.typ, c.typ)
 			}
 			p.src = append(p.src, a+"."+sqlIdent(c.id))
 		}
 	}
+	var cols []col
+	var sel []string
 	for _, p := range props {
-		if v.NodeID != nil && p.c.name == v.NodeID.Name {
-			t.fail(v.NodeID, "make-graph: with_node_id names '%s', which the node tables already have", p.c.name)
-		}
 		x := p.src[0]
 		if len(p.src) > 1 {
 			x = "coalesce(" + strings.Join(p.src, ", ") + ")"
 		}
 		sel = append(sel, x+" AS "+sqlIdent(p.c.id))
-		g.nprops = append(g.nprops, p.c)
+		cols = append(cols, p.c)
 	}
-	g.nodes = "g" + t.newID()
-	g.ctes = append(g.ctes, t.cte(g.nodes, "SELECT "+strings.Join(sel, ", ")+" FROM "+from))
-	return &rel{graph: g}
+	return joins, cols, sel
 }
 
 // markComponents adds graph-mark-components' column to the nodes.
@@ -237,7 +254,7 @@ func (t *translator) markComponents(g *graphVal, v *GraphMarkComponents) *graphV
 		rc := sqlIdent(reach)
 		out.ctes = append(out.ctes,
 			fmt.Sprintf("%s(a, b) AS (SELECT %s, %s FROM %s UNION SELECT r.a, e.%s FROM %s AS r JOIN %s AS e ON e.%s = r.b)", rc, gNid, gNid, n, gDst, rc, ed, gSrc),
-			t.cte(comp, fmt.Sprintf("SELECT r1.a AS %s, min(r1.b) AS c FROM %s AS r1 JOIN %s AS r2 ON r2.a = r1.b AND r2.b = r1.a GROUP BY r1.a", gNid, rc, rc)))
+			materialized(comp, fmt.Sprintf("SELECT r1.a AS %s, min(r1.b) AS c FROM %s AS r1 JOIN %s AS r2 ON r2.a = r1.b AND r2.b = r1.a GROUP BY r1.a", gNid, rc, rc)))
 	}
 	id := t.newID()
 	var keep []col
@@ -250,7 +267,7 @@ func (t *translator) markComponents(g *graphVal, v *GraphMarkComponents) *graphV
 	}
 	out.nprops = append(keep, col{name: name, typ: tyLong, id: id})
 	out.nodes = "g" + t.newID()
-	out.ctes = append(out.ctes, t.cte(out.nodes, fmt.Sprintf("SELECT n.%s, n.%s, n.%s, n.%s, %s dense_rank() OVER (ORDER BY c.c) - 1 AS %s FROM %s AS n JOIN %s AS c ON c.%s = n.%s",
+	out.ctes = append(out.ctes, materialized(out.nodes, fmt.Sprintf("SELECT n.%s, n.%s, n.%s, n.%s, %s dense_rank() OVER (ORDER BY c.c) - 1 AS %s FROM %s AS n JOIN %s AS c ON c.%s = n.%s",
 		gNid, gKey, gDin, gDout, strings.Join(append(sel, ""), ", "), sqlIdent(id), n, sqlIdent(comp), gNid, gNid)))
 	return &out
 }
