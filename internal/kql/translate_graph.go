@@ -231,9 +231,9 @@ func (t *translator) markComponents(g *graphVal, v *GraphMarkComponents) *graphV
 	for _, o := range v.Options {
 		switch o.Name {
 		case "kind":
-			kind = o.Values[0].(*Ident).Name
+			kind = optionText(o)
 		case "with_component_id":
-			name = o.Values[0].(*Ident).Name
+			name = optionText(o)
 		}
 	}
 	out := *g
@@ -288,11 +288,11 @@ func (t *translator) graphToTable(e *env, g *graphVal, v *GraphToTable) *rel {
 	for _, o := range part.Options {
 		switch o.Name {
 		case "with_node_id":
-			add(o.Values[0].(*Ident).Name, tyLong, gNid)
+			add(optionText(o), tyLong, gNid)
 		case "with_source_id":
-			add(o.Values[0].(*Ident).Name, tyLong, gSrc)
+			add(optionText(o), tyLong, gSrc)
 		case "with_target_id":
-			add(o.Values[0].(*Ident).Name, tyLong, gDst)
+			add(optionText(o), tyLong, gDst)
 		}
 	}
 	props, from := g.nprops, g.nodes
