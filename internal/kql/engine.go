@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -120,6 +121,25 @@ type LimitError struct {
 
 func (e *LimitError) Error() string { return e.Msg }
 
+// InternalError reports a bug of the engine met while handling a query (a
+// panic): the query fails with it instead of the caller crashing.
+type InternalError struct {
+	Value any    // what the engine panicked with
+	Stack []byte // where
+}
+
+func (e *InternalError) Error() string {
+	return fmt.Sprintf("internal error in the query engine, please report it with the query: %v", e.Value)
+}
+
+// recoverInternal turns a panic into an *InternalError in *err; deferred
+// by the entry points.
+func recoverInternal(err *error) {
+	if r := recover(); r != nil {
+		*err = &InternalError{Value: r, Stack: debug.Stack()}
+	}
+}
+
 // IsQueryError reports whether err is the query's fault (a syntax or
 // semantic *Error, or a *LimitError) rather than the engine's.
 func IsQueryError(err error) bool {
@@ -130,9 +150,11 @@ func IsQueryError(err error) bool {
 
 // Run parses, translates and executes a query. Errors: *Error for a
 // query that is wrong (with its line and column), *LimitError when a
-// limit stopped it, anything else for a failure of the database. On an
+// limit stopped it, *InternalError for a bug of the engine, anything else
+// for a failure of the database. On an
 // error after some statements ran, the result holds nothing.
-func (e *Engine) Run(ctx context.Context, src string) (*Result, error) {
+func (e *Engine) Run(ctx context.Context, src string) (res *Result, err error) {
+	defer recoverInternal(&err)
 	q, err := ParseWithLimits(src, e.opts.Limits)
 	if err != nil {
 		return nil, err

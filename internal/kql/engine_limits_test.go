@@ -89,3 +89,19 @@ func TestEngineCancel(t *testing.T) {
 		t.Fatalf("after cancel: %v", err)
 	}
 }
+
+// TestPanicIsInternalError: a panic of the engine reaches the caller as an
+// *InternalError with its stack, not as a crash of the caller's goroutine
+// (a scheduled rule's, a server's).
+func TestPanicIsInternalError(t *testing.T) {
+	err := func() (err error) {
+		defer recoverInternal(&err)
+		var m map[string]int
+		m["x"]++ // a nil map: the kind of bug it guards against
+		return nil
+	}()
+	var ie *InternalError
+	if !errors.As(err, &ie) || len(ie.Stack) == 0 || !strings.Contains(err.Error(), "internal error in the query engine") || IsQueryError(err) {
+		t.Fatalf("got %v (%T)", err, err)
+	}
+}

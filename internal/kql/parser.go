@@ -29,6 +29,7 @@ func Parse(src string) (*Query, error) {
 
 // ParseWithLimits is Parse with other limits.
 func ParseWithLimits(src string, lim Limits) (q *Query, err error) {
+	defer recoverInternal(&err)
 	if lim.MaxBytes <= 0 {
 		lim.MaxBytes = DefaultLimits.MaxBytes
 	}

@@ -152,10 +152,11 @@ type translator struct {
 }
 
 // Translate turns a parsed query into SQL. Errors are *Error values naming
-// the place in the query.
+// the place in the query (*InternalError for a bug of the engine).
 // Operators that read data to plan (bag_unpack) do so within the engine's
 // time limit.
 func (e *Engine) Translate(q *Query) (plan *Plan, err error) {
+	defer recoverInternal(&err)
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.Timeout)
 	defer cancel()
 	return e.translate(ctx, q, e.opts.Now())

@@ -204,7 +204,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				}
 				var qe queryError
 				if errors.As(err, &qe) {
-					s.Log.Error("scheduled query failed; retrying at the next tick", "rule", r.ID, "err", err)
+					args := []any{"rule", r.ID, "err", err}
+					var ie *kql.InternalError
+					if errors.As(err, &ie) {
+						args = append(args, "stack", string(ie.Stack))
+					}
+					s.Log.Error("scheduled query failed; retrying at the next tick", args...)
 					continue
 				}
 				return err
