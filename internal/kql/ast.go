@@ -453,13 +453,18 @@ type ScanStep struct {
 }
 
 // MakeGraph is `make-graph Source --> Target [with Nodes on Key [, Nodes2
-// on Key2]]` or `make-graph Source --> Target [with_node_id=Name]`: a graph
-// whose edges are the input rows, for the graph operators after it.
+// on Key2]]` or `make-graph Source --> Target [with_node_id=Name]`, then
+// optionally `partitioned-by Column (graph operators)`: a graph whose
+// edges are the input rows, for the graph operators after it.
 type MakeGraph struct {
 	Pos
 	Source, Target *Ident
 	Nodes          []*GraphNodes
 	NodeID         *Ident // nil when not given
+	// PartitionBy, when set, makes one graph for each value of the column
+	// (in the edges and the node tables), and PartitionOps run on each.
+	PartitionBy  *Ident
+	PartitionOps []Operator
 }
 
 // GraphNodes is one `Nodes on Key` of make-graph: a table of node

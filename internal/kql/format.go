@@ -978,6 +978,10 @@ func (f *formatter) graphOp(op Operator) {
 		if op.NodeID != nil {
 			f.w(" with_node_id=", fmtName(op.NodeID.Name))
 		}
+		if op.PartitionBy != nil {
+			f.w(" partitioned-by ", fmtName(op.PartitionBy.Name), " ")
+			f.subOps(op.PartitionOps)
+		}
 	case *GraphMatch:
 		if op.Shortest {
 			f.w("graph-shortest-paths")

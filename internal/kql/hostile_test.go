@@ -259,6 +259,12 @@ func hostileCases() []hostileCase {
 			})
 		}
 		add(hostileCase{
+			name:     "graph-partition/" + h.name,
+			query:    fmt.Sprintf("datatable([%s]:string, s:string, d:string)[%s, 'a', 'b'] | make-graph s --> d with_node_id=n partitioned-by [%s] (graph-match (x)-->(y) project [%s] = x.[%s])", hq(h.s), hq(h.s), hq(h.s), hq(h.s), hq(h.s)),
+			want:     hWant(hCol(h.s, "string"), []any{h.s}),
+			payloads: []string{h.s},
+		})
+		add(hostileCase{
 			name:     "getschema/" + h.name,
 			query:    fmt.Sprintf("print [%s] = 1 | getschema | project ColumnName", hq(h.s)),
 			want:     hWant(hCol("ColumnName", "string"), []any{h.s}),

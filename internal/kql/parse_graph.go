@@ -6,7 +6,8 @@ import (
 )
 
 // parseMakeGraph reads `make-graph Source --> Target [with Nodes on Key
-// [, Nodes2 on Key2]]` or `... [with_node_id=Name]`.
+// [, Nodes2 on Key2]]` or `... [with_node_id=Name]`, then optionally
+// `partitioned-by Column (operators)`.
 func (p *parser) parseMakeGraph(t token) Operator {
 	mg := &MakeGraph{Pos: t.pos}
 	mg.Source = p.parseName("the column of source node ids after 'make-graph' (make-graph Source --> Target)")
@@ -39,8 +40,10 @@ func (p *parser) parseMakeGraph(t token) Operator {
 			}
 		}
 	}
-	if p.tok().isWord("partitioned") {
-		p.fail(p.tok(), "make-graph ... partitioned-by is not supported: filter the edges to one partition, or use graph-match on each partition's graph in its own query")
+	if name, n := p.operatorName(p.i); name == "partitioned-by" {
+		p.i += n
+		mg.PartitionBy = p.parseName("the partition column after 'partitioned-by'")
+		mg.PartitionOps = p.parseSubOps("partitioned-by")
 	}
 	return mg
 }

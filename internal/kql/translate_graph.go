@@ -23,6 +23,7 @@ type graphVal struct {
 	nprops    []col    // node properties: ids are columns of nodes
 	eprops    []col    // edge properties: ids are columns of edges
 	keyTyp    string   // the type of node ids
+	partTyp   string   // the type of the partition column ("" without one)
 }
 
 // The fixed columns of a graph's CTEs (generated column ids are c1, c2...).
@@ -35,6 +36,7 @@ const (
 	gSrc  = "g_src"
 	gDst  = "g_dst"
 	gOrd  = "g_ord"
+	gPart = "g_part" // the partition of partitioned-by; null without it
 )
 
 // with renders the graph's CTEs plus more, as the start of a statement.
@@ -67,7 +69,19 @@ func (t *translator) graphOperator(e *env, r *rel, op Operator) *rel {
 		if r.graph != nil {
 			t.fail(op, "make-graph needs a table of edges, not a graph")
 		}
-		return t.makeGraph(e, r, mg)
+		out := t.makeGraph(e, r, mg)
+		if mg.PartitionBy == nil {
+			return out
+		}
+		// the graphs of the partitions are one graph whose nodes are told
+		// apart by partition: no edge joins two partitions
+		for _, op := range mg.PartitionOps {
+			out = t.operator(e, out, op)
+		}
+		if out.graph != nil {
+			t.fail(mg.PartitionBy, "make-graph ... partitioned-by: the operators in parentheses must end with a table (graph-match, graph-shortest-paths or graph-to-table)")
+		}
+		return out
 	}
 	if r.graph == nil {
 		t.fail(op, "%s needs a graph: build one with make-graph first (Edges | make-graph Source --> Target | ...)", opName(op))
@@ -119,6 +133,19 @@ func (t *translator) makeGraph(e *env, r *rel, v *MakeGraph) *rel {
 			g.eprops = append(g.eprops, c)
 		}
 	}
+	// partitioned-by: the column, in the edges and in each node table
+	part := func(rr *rel, pos Node) string {
+		if v.PartitionBy == nil {
+			return "NULL"
+		}
+		c := find(rr, v.PartitionBy, "partition")
+		if c.typ != g.partTyp && g.partTyp != "" {
+			t.fail(pos, "make-graph: the partition column '%s' is a %s here and a %s in the edges: it must have one type", c.name, c.typ, g.partTyp)
+		}
+		g.partTyp = c.typ
+		return sqlIdent(c.id)
+	}
+	edgePart := part(r, v.PartitionBy)
 	// the edges with both ends, numbered
 	edges0 := "g" + t.newID()
 	g.ctes = append(g.ctes, materialized(edges0, fmt.Sprintf("SELECT *, row_number() OVER () - 1 AS %s FROM (%s) AS %s WHERE %s IS NOT NULL AND %s IS NOT NULL",
@@ -133,25 +160,31 @@ func (t *translator) makeGraph(e *env, r *rel, v *MakeGraph) *rel {
 		}
 		name := "g" + t.newID()
 		g.ctes = append(g.ctes, materialized(name, fmt.Sprintf("SELECT *, row_number() OVER () AS %s FROM (%s) AS %s WHERE %s IS NOT NULL", gOrd, nr.sql, t.alias(), sqlIdent(key.id))))
-		tables = append(tables, graphNodeTable{cte: name, key: key, r: nr, on: gn.On})
+		tables = append(tables, graphNodeTable{cte: name, key: key, part: part(nr, gn.On), r: nr, on: gn.On})
 	}
 	// every node id, numbered by first appearance
 	var keys []string
 	for i, nt := range tables {
-		keys = append(keys, fmt.Sprintf("SELECT %s AS %s, %d * 1000000000000 + %s AS %s FROM %s", sqlIdent(nt.key.id), gKey, i, gOrd, gOrd, sqlIdent(nt.cte)))
+		keys = append(keys, fmt.Sprintf("SELECT %s AS %s, %s AS %s, %d * 1000000000000 + %s AS %s FROM %s", nt.part, gPart, sqlIdent(nt.key.id), gKey, i, gOrd, gOrd, sqlIdent(nt.cte)))
 	}
 	keys = append(keys,
-		fmt.Sprintf("SELECT %s AS %s, 3000000000000 + 2 * %s AS %s FROM %s", sqlIdent(src.id), gKey, gEid, gOrd, sqlIdent(edges0)),
-		fmt.Sprintf("SELECT %s AS %s, 3000000000001 + 2 * %s AS %s FROM %s", sqlIdent(dst.id), gKey, gEid, gOrd, sqlIdent(edges0)))
+		fmt.Sprintf("SELECT %s AS %s, %s AS %s, 3000000000000 + 2 * %s AS %s FROM %s", edgePart, gPart, sqlIdent(src.id), gKey, gEid, gOrd, sqlIdent(edges0)),
+		fmt.Sprintf("SELECT %s AS %s, %s AS %s, 3000000000001 + 2 * %s AS %s FROM %s", edgePart, gPart, sqlIdent(dst.id), gKey, gEid, gOrd, sqlIdent(edges0)))
 	keyCTE := "g" + t.newID()
-	g.ctes = append(g.ctes, materialized(keyCTE, fmt.Sprintf("SELECT %s, row_number() OVER (ORDER BY min(%s)) - 1 AS %s FROM (%s) AS %s GROUP BY %s",
-		gKey, gOrd, gNid, strings.Join(keys, " UNION ALL "), t.alias(), gKey)))
+	g.ctes = append(g.ctes, materialized(keyCTE, fmt.Sprintf("SELECT %s, %s, row_number() OVER (ORDER BY min(%s)) - 1 AS %s FROM (%s) AS %s GROUP BY %s, %s",
+		gPart, gKey, gOrd, gNid, strings.Join(keys, " UNION ALL "), t.alias(), gPart, gKey)))
 	// the edges with their nodes' numbers
 	g.edges = "g" + t.newID()
-	g.ctes = append(g.ctes, materialized(g.edges, fmt.Sprintf("SELECT e.*, s.%s AS %s, d.%s AS %s FROM %s AS e JOIN %s AS s ON s.%s = e.%s JOIN %s AS d ON d.%s = e.%s",
-		gNid, gSrc, gNid, gDst, sqlIdent(edges0), sqlIdent(keyCTE), gKey, sqlIdent(src.id), sqlIdent(keyCTE), gKey, sqlIdent(dst.id))))
+	end := func(a, key string) string {
+		return fmt.Sprintf("%s.%s IS NOT DISTINCT FROM e.%s AND %s.%s = e.%s", a, gPart, edgePart, a, gKey, key)
+	}
+	if v.PartitionBy == nil {
+		end = func(a, key string) string { return fmt.Sprintf("%s.%s = e.%s", a, gKey, key) }
+	}
+	g.ctes = append(g.ctes, materialized(g.edges, fmt.Sprintf("SELECT e.*, s.%s AS %s, d.%s AS %s FROM %s AS e JOIN %s AS s ON %s JOIN %s AS d ON %s",
+		gNid, gSrc, gNid, gDst, sqlIdent(edges0), sqlIdent(keyCTE), end("s", sqlIdent(src.id)), sqlIdent(keyCTE), end("d", sqlIdent(dst.id)))))
 	// the nodes: degrees and properties
-	sel := []string{"k." + gNid, "k." + gKey,
+	sel := []string{"k." + gNid, "k." + gKey, "k." + gPart,
 		"coalesce(di.n, 0) AS " + gDin, "coalesce(dout.n, 0) AS " + gDout}
 	from := fmt.Sprintf("%s AS k LEFT JOIN (SELECT %s, count(*) AS n FROM %s GROUP BY %s) AS di ON di.%s = k.%s LEFT JOIN (SELECT %s, count(*) AS n FROM %s GROUP BY %s) AS dout ON dout.%s = k.%s",
 		sqlIdent(keyCTE), gDst, sqlIdent(g.edges), gDst, gDst, gNid, gSrc, sqlIdent(g.edges), gSrc, gSrc, gNid)
@@ -160,10 +193,20 @@ func (t *translator) makeGraph(e *env, r *rel, v *MakeGraph) *rel {
 		sel = append(sel, "k."+gKey+" AS "+sqlIdent(id))
 		g.nprops = append(g.nprops, col{name: v.NodeID.Name, typ: keyTyp, id: id})
 	}
-	joins, props, psel := t.nodeProps(tables)
+	skip := ""
+	if v.PartitionBy != nil {
+		skip = v.PartitionBy.Name
+	}
+	joins, props, psel := t.nodeProps(tables, skip)
 	from += joins
 	sel = append(sel, psel...)
 	g.nprops = append(g.nprops, props...)
+	if v.PartitionBy != nil {
+		// each node tells its partition, also one the node tables lack
+		id := t.newID()
+		sel = append(sel, "k."+gPart+" AS "+sqlIdent(id))
+		g.nprops = append(g.nprops, col{name: v.PartitionBy.Name, typ: g.partTyp, id: id})
+	}
 	g.nodes = "g" + t.newID()
 	g.ctes = append(g.ctes, materialized(g.nodes, "SELECT "+strings.Join(sel, ", ")+" FROM "+from))
 	return &rel{graph: g}
@@ -172,17 +215,19 @@ func (t *translator) makeGraph(e *env, r *rel, v *MakeGraph) *rel {
 // graphNodeTable is a node table of make-graph: its CTE, its column of
 // node ids and its columns.
 type graphNodeTable struct {
-	cte string
-	key col
-	r   *rel
-	on  *Ident
+	cte  string
+	key  col
+	part string // SQL of its partition column ("NULL" without partitioned-by)
+	r    *rel
+	on   *Ident
 }
 
 // nodeProps merges the columns of the node tables into node properties: a
 // node in several tables takes a property from the first with a value for
-// it. It returns the joins of the tables to the node ids (alias k), the
+// it; a node in none has null properties ("" for strings). The column
+// skip (the partition column) is left out. It returns the joins of the tables to the node ids (alias k), the
 // properties, and the SQL of their values.
-func (t *translator) nodeProps(tables []graphNodeTable) (string, []col, []string) {
+func (t *translator) nodeProps(tables []graphNodeTable, skip string) (string, []col, []string) {
 	type prop struct {
 		c   col
 		src []string // SQL of the value in each table that has it
@@ -191,10 +236,15 @@ func (t *translator) nodeProps(tables []graphNodeTable) (string, []col, []string
 	var joins string
 	for i, nt := range tables {
 		a := "n" + strconv.Itoa(i+1)
-		joins += fmt.Sprintf(" LEFT JOIN (SELECT DISTINCT ON (%s) * FROM %s ORDER BY %s, %s) AS %s ON %s.%s = k.%s",
-			sqlIdent(nt.key.id), sqlIdent(nt.cte), sqlIdent(nt.key.id), gOrd, a, a, sqlIdent(nt.key.id), gKey)
+		keys, on := sqlIdent(nt.key.id), fmt.Sprintf("%s.%s = k.%s", a, sqlIdent(nt.key.id), gKey)
+		if nt.part != "NULL" {
+			keys = nt.part + ", " + keys
+			on += fmt.Sprintf(" AND %s.%s IS NOT DISTINCT FROM k.%s", a, nt.part, gPart)
+		}
+		joins += fmt.Sprintf(" LEFT JOIN (SELECT DISTINCT ON (%s) * FROM %s ORDER BY %s, %s) AS %s ON %s",
+			keys, sqlIdent(nt.cte), keys, gOrd, a, on)
 		for _, c := range nt.r.cols {
-			if c.hidden {
+			if c.hidden || c.name == skip {
 				continue
 			}
 			var p *prop
@@ -215,9 +265,14 @@ func (t *translator) nodeProps(tables []graphNodeTable) (string, []col, []string
 	var cols []col
 	var sel []string
 	for _, p := range props {
-		x := p.src[0]
-		if len(p.src) > 1 {
-			x = "coalesce(" + strings.Join(p.src, ", ") + ")"
+		srcs := p.src
+		if p.c.typ == tyString {
+			// a string is never null: a node without the property has ""
+			srcs = append(srcs[:len(srcs):len(srcs)], "''")
+		}
+		x := srcs[0]
+		if len(srcs) > 1 {
+			x = "coalesce(" + strings.Join(srcs, ", ") + ")"
 		}
 		sel = append(sel, x+" AS "+sqlIdent(p.c.id))
 		cols = append(cols, p.c)
@@ -267,8 +322,8 @@ func (t *translator) markComponents(g *graphVal, v *GraphMarkComponents) *graphV
 	}
 	out.nprops = append(keep, col{name: name, typ: tyLong, id: id})
 	out.nodes = "g" + t.newID()
-	out.ctes = append(out.ctes, materialized(out.nodes, fmt.Sprintf("SELECT n.%s, n.%s, n.%s, n.%s, %s dense_rank() OVER (ORDER BY c.c) - 1 AS %s FROM %s AS n JOIN %s AS c ON c.%s = n.%s",
-		gNid, gKey, gDin, gDout, strings.Join(append(sel, ""), ", "), sqlIdent(id), n, sqlIdent(comp), gNid, gNid)))
+	out.ctes = append(out.ctes, materialized(out.nodes, fmt.Sprintf("SELECT n.%s, n.%s, n.%s, n.%s, n.%s, %s dense_rank() OVER (PARTITION BY n.%s ORDER BY c.c) - 1 AS %s FROM %s AS n JOIN %s AS c ON c.%s = n.%s",
+		gNid, gKey, gPart, gDin, gDout, strings.Join(append(sel, ""), ", "), gPart, sqlIdent(id), n, sqlIdent(comp), gNid, gNid)))
 	return &out
 }
 

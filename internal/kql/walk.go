@@ -150,6 +150,8 @@ func Children(n Node) []Node {
 			add(g)
 		}
 		add(n.NodeID)
+		add(n.PartitionBy)
+		ops(n.PartitionOps)
 	case *GraphNodes:
 		add(n.Table, n.On)
 	case *GraphMatch:
