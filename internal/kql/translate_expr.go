@@ -445,6 +445,9 @@ func (t *translator) asBool(pos Node, x texpr) string {
 
 // binary translates a binary operator.
 func (t *translator) binary(sc *scope, v *Binary) texpr {
+	if _, ok := v.L.(*Star); ok {
+		return t.anyColumnOp(sc, v)
+	}
 	switch v.Op {
 	case "and", "or":
 		l, r := t.expr(sc, v.L), t.expr(sc, v.R)
@@ -467,6 +470,35 @@ func (t *translator) binary(sc *scope, v *Binary) texpr {
 		t.fail(v, "':' is allowed only in a search predicate")
 	}
 	return t.stringOp(sc, v)
+}
+
+// anyColumnOp translates `* op Value` (where * has "x"): true when the
+// string operator holds for any string, dynamic or guid column of the row.
+func (t *translator) anyColumnOp(sc *scope, v *Binary) texpr {
+	if sc.r == nil {
+		t.fail(v.L, "'*' stands for the row's columns, and there is no row here")
+	}
+	if strings.HasPrefix(v.Op, "!") {
+		t.fail(v, "'* %s' is not supported: write not(* %s ...), which holds when no column matches", v.Op, strings.TrimPrefix(v.Op, "!"))
+	}
+	if !stringOps[v.Op] && v.Op != "matches regex" {
+		t.fail(v, "'*' takes a string operator, such as * has \"text\" or * contains \"text\", not '%s'", v.Op)
+	}
+	var parts []string
+	agg := false
+	for _, c := range sc.r.cols {
+		if c.hidden || (c.typ != tyString && c.typ != tyDynamic && c.typ != tyGuid) {
+			continue
+		}
+		b := &Binary{Pos: v.Pos, Op: v.Op, OpPos: v.OpPos, L: &Ident{Pos: v.L.Position(), Name: c.name}, R: v.R}
+		x := t.expr(sc, b)
+		agg = agg || x.agg
+		parts = append(parts, "coalesce("+t.asBool(b, x)+", FALSE)")
+	}
+	if len(parts) == 0 {
+		return texpr{sql: "FALSE", typ: tyBool}
+	}
+	return texpr{sql: "(" + strings.Join(parts, " OR ") + ")", typ: tyBool, agg: agg}
 }
 
 // lowerSQL lower-cases a string, folding a literal.

@@ -317,9 +317,13 @@ func (t *translator) search(e *env, r *rel, v *Search) *rel {
 		if len(v.Tables) > 0 {
 			names = nil
 			for _, tr := range v.Tables {
-				if tr.Wildcard {
+				switch b := e.lookup(tr.Name); {
+				case tr.Wildcard:
 					names = append(names, t.matchTables(tr.Name)...)
-				} else {
+				case b != nil && (b.tab != nil || b.rel != nil):
+					// a tabular let value: searched under its name
+					legs = append(legs, unionLeg{t.tableRef(e, tr), tr.Name})
+				default:
 					if _, ok := t.eng.tables[tr.Name]; !ok {
 						t.fail(tr, "unknown table '%s'%s; the tables are: %s", tr.Name, didYouMean(tr.Name, t.eng.names), t.tableList())
 					}
