@@ -282,6 +282,17 @@ func (t *translator) call(sc *scope, c *Call) texpr {
 			return t.scalarSubquery(sc, p, c)
 		}
 		return t.expr(sc, c.Args[0])
+	case "column_names_of":
+		// the column names of a tabular value, as a dynamic array
+		if len(c.Args) != 1 {
+			t.fail(c, "column_names_of takes 1 argument, a table")
+		}
+		p := t.asTabular(sc.env, c.Args[0])
+		if p == nil {
+			t.fail(c.Args[0], "column_names_of takes a table: a table name, a tabular let value or a tabular function call")
+		}
+		names := t.pipe(sc.env, p).names()
+		return texpr{sql: sqlJSON(names), typ: tyDynamic}
 	case "ingestion_time":
 		// when cdewatch accepted the record: the ReceivedTime column of the
 		// catalog tables, while the rows have it; null otherwise
@@ -340,7 +351,7 @@ func (t *translator) call(sc *scope, c *Call) texpr {
 // nameKeeping are the functions whose result Kusto names after their first
 // argument when the column is not named (in summarize by and project).
 var nameKeeping = map[string]bool{
-	"bin": true, "floor": true, "bin_at": true, "tostring": true, "toint": true, "tolong": true,
+	"bin": true, "floor": true, "bin_at": true, "bin_auto": true, "tostring": true, "toint": true, "tolong": true,
 	"todouble": true, "toreal": true, "tobool": true, "todatetime": true, "totimespan": true,
 	"todecimal": true, "toguid": true, "startofday": true, "startofweek": true, "startofmonth": true,
 	"startofyear": true, "todynamic": true, "parse_json": true,

@@ -270,8 +270,17 @@ func moreFunctions() map[string]fnSpec {
 	add("datetime_utc_to_local", 2, 2, call(udfUTCToLocal))
 	add("todatetime", 1, 1, mfToDateTime)
 	add("bin_auto", 1, 1, func(t *translator, c *Call, a []texpr) texpr {
-		t.fail(c, "bin_auto() is not supported: its bin size and origin come from the query properties query_bin_auto_size and query_bin_auto_at, which cdewatch does not apply; write bin(value, size) or bin_at(value, size, origin)")
-		return texpr{}
+		// bin_at(value, query_bin_auto_size, query_bin_auto_at), or bin
+		// without an origin
+		size, ok := t.props["query_bin_auto_size"]
+		if !ok {
+			t.fail(c, "bin_auto() takes its bin size from the request property query_bin_auto_size: write set query_bin_auto_size=1h; before the query, or use bin(value, size)")
+		}
+		at, ok := t.props["query_bin_auto_at"]
+		if !ok {
+			return scalarFuncs["bin"].impl(t, &Call{Pos: c.Pos, Name: "bin", Args: []Expr{c.Args[0], c}}, []texpr{a[0], size})
+		}
+		return scalarFuncs["bin_at"].impl(t, &Call{Pos: c.Pos, Name: "bin_at", Args: []Expr{c.Args[0], c, c}}, []texpr{a[0], size, at})
 	})
 
 	// assertions and the caller's identity

@@ -149,6 +149,9 @@ type translator struct {
 	nextAlias int
 	read      map[string]bool
 	depth     int
+	// props are the request properties set statements gave that the
+	// translation applies (bin_auto's size and origin).
+	props map[string]texpr
 }
 
 // Translate turns a parsed query into SQL. Errors are *Error values naming
@@ -163,7 +166,7 @@ func (e *Engine) Translate(q *Query) (plan *Plan, err error) {
 }
 
 func (e *Engine) translate(ctx context.Context, q *Query, now time.Time) (plan *Plan, err error) {
-	t := &translator{eng: e, ctx: ctx, now: now.UTC().Truncate(time.Microsecond), read: map[string]bool{}}
+	t := &translator{eng: e, ctx: ctx, now: now.UTC().Truncate(time.Microsecond), read: map[string]bool{}, props: map[string]texpr{}}
 	defer func() {
 		if r := recover(); r != nil {
 			switch x := r.(type) {
@@ -183,8 +186,12 @@ func (e *Engine) translate(ctx context.Context, q *Query, now time.Time) (plan *
 		case *LetStmt:
 			t.bindLet(root, s)
 		case *SetStmt:
-			// request properties have no effect here; accepted so that
-			// queries written for Kusto run
+			// request properties have no effect here, but for bin_auto's
+			// two; the others are accepted so that queries written for
+			// Kusto run
+			if s.Value != nil && (s.Name == "query_bin_auto_size" || s.Name == "query_bin_auto_at") {
+				t.props[s.Name] = t.expr(&scope{env: root}, s.Value)
+			}
 		case *TabularStmt:
 			plan.Stmts = append(plan.Stmts, t.statement(root, s.Expr)...)
 		}
