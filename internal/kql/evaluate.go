@@ -24,12 +24,14 @@ func (t *translator) evaluate(e *env, r *rel, v *Evaluate) *rel {
 		return t.lookupPlugin(e, r, v)
 	case "activity_counts_metrics":
 		return t.activityCountsMetrics(e, r, v)
+	case "active_users_count":
+		return t.activeUsersCount(e, r, v)
 	case "pivot":
 		return t.pivot(e, r, v)
 	case "narrow":
 		return t.narrow(r, v)
 	}
-	t.fail(v, "evaluate %s is not supported (cdewatch supports activity_counts_metrics, bag_unpack, dcount_intersect, geo_line_lookup, geo_polygon_lookup, ipv4_lookup, ipv6_lookup, narrow, pivot, rolling_percentile, rows_near, schema_merge and sliding_window_counts)", v.Call.Name)
+	t.fail(v, "evaluate %s is not supported (cdewatch supports active_users_count, activity_counts_metrics, bag_unpack, dcount_intersect, geo_line_lookup, geo_polygon_lookup, ipv4_lookup, ipv6_lookup, narrow, pivot, rolling_percentile, rows_near, schema_merge and sliding_window_counts)", v.Call.Name)
 	return nil
 }
 
