@@ -156,7 +156,7 @@ func (t *translator) operator(e *env, r *rel, op Operator) *rel {
 	case *Scan:
 		return t.scan(e, r, v, "")
 	case *Reduce:
-		t.fail(v, "reduce is not supported")
+		t.fail(v, "reduce is not supported (Kusto does not document how it groups values): group similar values by a pattern you choose, e.g. | extend Pattern = replace_regex(Message, @'[0-9]+', '*') | summarize Count = count(), Representative = take_any(Message) by Pattern")
 	case *ProjectByNames:
 		return t.projectByNames(e, r, v)
 	}
