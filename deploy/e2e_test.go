@@ -3,17 +3,12 @@ package deploy_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +23,7 @@ import (
 
 	"github.com/cdewatch/cdewatch/internal/config"
 	"github.com/cdewatch/cdewatch/internal/proctest"
+	"github.com/cdewatch/cdewatch/internal/tlsutil/tlstest"
 	"gopkg.in/yaml.v3"
 	authnv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -86,11 +82,11 @@ func TestSelfManagedEndToEnd(t *testing.T) {
 	// The Secrets: the API's certificate with the SANs docs/DEPLOY.md asks
 	// for (here 127.0.0.1 stands for the Service's ClusterIP), the syslog
 	// listener's with the clients' CA, the webhook notifier's key.
-	ca := newTestCA(t)
-	apiCert, apiKey := ca.issue(t, "cdewatch", []string{"localhost", "cdewatch.cdewatch.svc"}, []net.IP{net.ParseIP("127.0.0.1")}, x509.ExtKeyUsageServerAuth)
-	writeFiles(t, local("/etc/cdewatch/tls"), map[string][]byte{"tls.crt": apiCert, "tls.key": apiKey, "ca.crt": ca.pem})
-	sysCert, sysKey := ca.issue(t, "cdewatch-syslog", []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}, x509.ExtKeyUsageServerAuth)
-	writeFiles(t, local("/etc/cdewatch/syslog-tls"), map[string][]byte{"tls.crt": sysCert, "tls.key": sysKey, "ca.crt": ca.pem})
+	ca := tlstest.NewCA(t, "deploy e2e CA")
+	apiTLS := ca.Issue(t, "cdewatch", []string{"localhost", "cdewatch.cdewatch.svc", "127.0.0.1"}, x509.ExtKeyUsageServerAuth)
+	writeFiles(t, local("/etc/cdewatch/tls"), map[string][]byte{"tls.crt": apiTLS.CertPEM, "tls.key": apiTLS.KeyPEM, "ca.crt": ca.CertPEM})
+	syslogTLS := ca.Issue(t, "cdewatch-syslog", []string{"localhost", "127.0.0.1"}, x509.ExtKeyUsageServerAuth)
+	writeFiles(t, local("/etc/cdewatch/syslog-tls"), map[string][]byte{"tls.crt": syslogTLS.CertPEM, "tls.key": syslogTLS.KeyPEM, "ca.crt": ca.CertPEM})
 	writeFiles(t, local("/etc/cdewatch/notifiers"), map[string][]byte{"webhook.secret": []byte("e2e-hmac-key-of-32-bytes-length\n")})
 
 	soc := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
@@ -203,14 +199,8 @@ func TestSelfManagedEndToEnd(t *testing.T) {
 	}
 
 	// A CDE host's syslog over TLS, with its client certificate.
-	hostCert, hostKey := ca.issue(t, "node-1.cde.example", []string{"node-1.cde.example"}, nil, x509.ExtKeyUsageClientAuth)
-	pair, err := tls.X509KeyPair(hostCert, hostKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca.pem)
-	conn, err := tls.Dial("tcp", syslogAddr, &tls.Config{RootCAs: roots, ServerName: "localhost", Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})
+	host := ca.Issue(t, "node-1.cde.example", []string{"node-1.cde.example"}, x509.ExtKeyUsageClientAuth)
+	conn, err := tls.Dial("tcp", syslogAddr, &tls.Config{RootCAs: ca.Pool, ServerName: "localhost", Certificates: []tls.Certificate{host.TLS}, MinVersion: tls.VersionTLS12})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +211,7 @@ func TestSelfManagedEndToEnd(t *testing.T) {
 	conn.Close()
 
 	// Both arrive, each under the source its credential names.
-	api := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}
+	api := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool, MinVersion: tls.VersionTLS12}}}
 	for _, q := range []struct {
 		kql  string
 		want float64
@@ -420,60 +410,4 @@ func exitStderr(err error) string {
 		return string(ee.Stderr)
 	}
 	return ""
-}
-
-// testCA is a certificate authority for the test's certificates.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(tb testing.TB) *testCA {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "deploy e2e CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue returns a PEM certificate and key signed by the CA.
-func (ca *testCA) issue(tb testing.TB, cn string, dns []string, ips []net.IP, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: cn}, DNSNames: dns, IPAddresses: ips,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
 }

@@ -2,16 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,6 +22,7 @@ import (
 	"github.com/cdewatch/cdewatch/internal/config"
 	"github.com/cdewatch/cdewatch/internal/event"
 	"github.com/cdewatch/cdewatch/internal/ledger"
+	"github.com/cdewatch/cdewatch/internal/tlsutil/tlstest"
 )
 
 // testServer runs serve in-process on a fresh data directory with an
@@ -106,34 +99,6 @@ func readRecords(tb testing.TB, data string) []event.Record {
 	return out
 }
 
-// selfSignedCert writes a certificate and key for 127.0.0.1 and returns their paths.
-func selfSignedCert(tb testing.TB) (certFile, keyFile string) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "cdewatch test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	dir := tb.TempDir()
-	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
-	return certFile, keyFile
-}
-
 // writeWebhookKubeconfig writes the --audit-webhook-config-file kubeconfig.
 // client-go sends bearer tokens only over TLS, so the server is https.
 func writeWebhookKubeconfig(tb testing.TB, server, caFile, token string) string {
@@ -187,7 +152,7 @@ func auditEvent(i int, verb, resource, ns, user string, code int32) *auditintern
 // once, stamped with the source bound to the token, and the ledger verifies.
 func TestWebhookBackendEndToEnd(t *testing.T) {
 	data := t.TempDir()
-	cert, key := selfSignedCert(t)
+	cert, key := tlstest.SelfSigned(t, "cdewatch test", "127.0.0.1").WriteFiles(t, t.TempDir(), "tls")
 	ts := startServer(t, data, "aks-pci-prod", func(c *config.Config) { c.TLS.Cert, c.TLS.Key = cert, key })
 	kc := writeWebhookKubeconfig(t, "https://"+ts.addr+"/v1/ingest/k8s-audit", cert, ts.ingestToken)
 

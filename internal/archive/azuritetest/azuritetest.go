@@ -10,26 +10,19 @@ package azuritetest
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/cdewatch/cdewatch/internal/proctest"
+	"github.com/cdewatch/cdewatch/internal/tlsutil/tlstest"
 )
 
 // InstallCommand installs the Azurite these tests run, where Binary finds it.
@@ -108,10 +101,11 @@ func start(tb testing.TB, oauth bool) *Server {
 		"--disableTelemetry", "--disableProductStyleUrl", "--skipApiVersionCheck"}
 	srv := &Server{Endpoint: "http://" + addr + "/" + Account, Dir: dir}
 	if oauth {
-		certFile, keyFile, pool := selfSignedCert(tb, dir)
+		cert := tlstest.SelfSigned(tb, "azurite", "127.0.0.1")
+		certFile, keyFile := cert.WriteFiles(tb, dir, "azurite")
 		args = append(args, "--cert", certFile, "--key", keyFile, "--oauth", "basic")
 		srv.Endpoint = "https://" + addr + "/" + Account
-		srv.transport = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+		srv.transport = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool(tb), MinVersion: tls.VersionTLS12}}}
 	}
 	proctest.Run(tb, exec.Command(bin, args...), "azurite", dir, addr)
 	return srv
@@ -124,44 +118,6 @@ func (s *Server) Transport() policy.Transporter {
 		return nil
 	}
 	return s.transport
-}
-
-// selfSignedCert writes a certificate for 127.0.0.1 and its key into dir
-// and returns their paths and a pool trusting the certificate.
-func selfSignedCert(tb testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "azurite"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
 }
 
 // Credential returns the shared key of Account.

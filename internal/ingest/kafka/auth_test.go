@@ -2,16 +2,10 @@ package kafka
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cdewatch/cdewatch/internal/logtest"
+	"github.com/cdewatch/cdewatch/internal/tlsutil/tlstest"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -28,71 +23,12 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 )
 
-// testCA is a throwaway certificate authority.
-type testCA struct {
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
-	certPEM []byte
-	pool    *x509.CertPool
-}
-
-func newTestCA(tb testing.TB) *testCA {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "cdewatch test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pool: pool}
-}
-
 // serverConfig returns a server TLS config with a certificate for hosts
 // (DNS names or IP addresses) signed by ca.
-func (ca *testCA) serverConfig(tb testing.TB, hosts ...string) *tls.Config {
+func serverConfig(tb testing.TB, ca *tlstest.CA, hosts ...string) *tls.Config {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: hosts[0]},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	return &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		Certificates: []tls.Certificate{ca.Issue(tb, hosts[0], hosts, x509.ExtKeyUsageServerAuth).TLS},
 		MinVersion:   tls.VersionTLS12,
 	}
 }
@@ -209,13 +145,13 @@ func TestEventHubsConnectionStringSASLPlain(t *testing.T) {
 // redirected from <ns>.servicebus.windows.net:9093 to kfake.
 func TestEventHubsTLSAndSASL(t *testing.T) {
 	const n = 300
-	ca := newTestCA(t)
+	ca := tlstest.NewCA(t, "cdewatch test CA")
 	cluster := newCluster(t,
-		kfake.TLS(ca.serverConfig(t, testNS, "127.0.0.1")),
+		kfake.TLS(serverConfig(t, ca, testNS, "127.0.0.1")),
 		kfake.EnableSASL(), kfake.Superuser("PLAIN", EventHubsUser, testConnStr))
 	addrs := cluster.ListenAddrs()
 	prod := newClient(t, addrs, manualPartitioner(),
-		kgo.DialTLSConfig(&tls.Config{RootCAs: ca.pool}),
+		kgo.DialTLSConfig(&tls.Config{RootCAs: ca.Pool}),
 		kgo.SASL(plain.Auth{User: EventHubsUser, Pass: testConnStr}.AsMechanism()))
 	produce(t, prod, 0, n, 500)
 
@@ -224,7 +160,7 @@ func TestEventHubsTLSAndSASL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.tls.RootCAs = ca.pool
+	r.tls.RootCAs = ca.Pool
 	var dialed sync.Map
 	r.dial = func(ctx context.Context, network, host string) (net.Conn, error) {
 		dialed.Store(host, true)
@@ -255,13 +191,13 @@ func TestEventHubsTLSAndSASL(t *testing.T) {
 // CAFile, and checks that a wrong CA gets nothing.
 func TestTLSListener(t *testing.T) {
 	const n = 300
-	ca := newTestCA(t)
-	cluster := newCluster(t, kfake.TLS(ca.serverConfig(t, "127.0.0.1")))
+	ca := tlstest.NewCA(t, "cdewatch test CA")
+	cluster := newCluster(t, kfake.TLS(serverConfig(t, ca, "127.0.0.1")))
 	addrs := cluster.ListenAddrs()
-	prod := newClient(t, addrs, manualPartitioner(), kgo.DialTLSConfig(&tls.Config{RootCAs: ca.pool}))
+	prod := newClient(t, addrs, manualPartitioner(), kgo.DialTLSConfig(&tls.Config{RootCAs: ca.Pool}))
 	produce(t, prod, 0, n, 500)
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, ca.certPEM, 0o600); err != nil {
+	if err := os.WriteFile(caFile, ca.CertPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -273,7 +209,7 @@ func TestTLSListener(t *testing.T) {
 
 	t.Run("untrusted server", func(t *testing.T) {
 		other := filepath.Join(t.TempDir(), "other.pem")
-		if err := os.WriteFile(other, newTestCA(t).certPEM, 0o600); err != nil {
+		if err := os.WriteFile(other, tlstest.NewCA(t, "another CA").CertPEM, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		cfg := testConfig(t, addrs, "g-tls-bad")

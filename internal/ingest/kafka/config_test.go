@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cdewatch/cdewatch/internal/tlsutil/tlstest"
 )
 
 const (
@@ -74,7 +76,7 @@ func TestParseEventHubsConnectionString(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, newTestCA(t).certPEM, 0o600); err != nil {
+	if err := os.WriteFile(caFile, tlstest.NewCA(t, "cdewatch test CA").CertPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	notPEM := filepath.Join(t.TempDir(), "junk.pem")

@@ -2,21 +2,16 @@ package syslog
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +20,7 @@ import (
 	"github.com/cdewatch/cdewatch/internal/ingest"
 	"github.com/cdewatch/cdewatch/internal/ledger"
 	"github.com/cdewatch/cdewatch/internal/scrub"
+	"github.com/cdewatch/cdewatch/internal/tlsutil/tlstest"
 )
 
 // testLog is the logger of the tests: discarded unless -v.
@@ -192,78 +188,38 @@ func (f *flakyStore) Store(ctx context.Context, b *ingest.Batch) (ingest.Result,
 // client certificates, as PEM files.
 type certs struct {
 	dir           string
-	ca            *x509.Certificate
-	caKey         *ecdsa.PrivateKey
+	ca            *tlstest.CA
 	caFile        string
 	certFile, key string // server
-	serial        int64
 }
 
 func newCerts(tb testing.TB) *certs {
 	tb.Helper()
-	c := &certs{dir: tb.TempDir(), serial: 1}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(c.serial), Subject: pkix.Name{CommonName: "cdewatch test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c.ca, err = x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c.caKey = key
+	c := &certs{dir: tb.TempDir(), ca: tlstest.NewCA(tb, "cdewatch test CA")}
 	c.caFile = filepath.Join(c.dir, "ca.pem")
-	writePEM(tb, c.caFile, "CERTIFICATE", der)
+	if err := os.WriteFile(c.caFile, c.ca.CertPEM, 0o600); err != nil {
+		tb.Fatal(err)
+	}
 	c.certFile, c.key = c.issue(tb, "server", "localhost", []string{"localhost"}, true)
 	return c
 }
 
-// issue creates a certificate signed by the CA and returns its files.
+// issue creates a client certificate (a server one for 127.0.0.1 too
+// with server) signed by the CA and returns its files.
 func (c *certs) issue(tb testing.TB, name, cn string, dns []string, server bool) (certFile, keyFile string) {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c.serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(c.serial), Subject: pkix.Name{CommonName: cn}, DNSNames: dns,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
+	hosts, usage := dns, x509.ExtKeyUsageClientAuth
 	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+		hosts, usage = append(slices.Clone(dns), "127.0.0.1"), x509.ExtKeyUsageServerAuth
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.ca, &key.PublicKey, c.caKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(c.dir, name+".pem"), filepath.Join(c.dir, name+"-key.pem")
-	writePEM(tb, certFile, "CERTIFICATE", der)
-	writePEM(tb, keyFile, "EC PRIVATE KEY", kder)
-	return certFile, keyFile
+	return c.ca.Issue(tb, cn, hosts, usage).WriteFiles(tb, c.dir, name)
 }
 
 // clientConfig returns a TLS client configuration trusting the CA, with
 // the client certificate in files (none if certFile is "").
 func (c *certs) clientConfig(tb testing.TB, certFile, keyFile string) *tls.Config {
 	tb.Helper()
-	pool := x509.NewCertPool()
-	pool.AddCert(c.ca)
-	conf := &tls.Config{RootCAs: pool, ServerName: "localhost"}
+	conf := &tls.Config{RootCAs: c.ca.Pool, ServerName: "localhost"}
 	if certFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
@@ -272,11 +228,4 @@ func (c *certs) clientConfig(tb testing.TB, certFile, keyFile string) *tls.Confi
 		conf.Certificates = []tls.Certificate{cert}
 	}
 	return conf
-}
-
-func writePEM(tb testing.TB, path, typ string, der []byte) {
-	tb.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		tb.Fatal(err)
-	}
 }
