@@ -486,10 +486,7 @@ func (t *translator) anyColumnOp(sc *scope, v *Binary) texpr {
 	}
 	var parts []string
 	agg := false
-	for _, c := range sc.r.cols {
-		if c.hidden || (c.typ != tyString && c.typ != tyDynamic && c.typ != tyGuid) {
-			continue
-		}
+	for _, c := range textColumns(sc.r) {
 		b := &Binary{Pos: v.Pos, Op: v.Op, OpPos: v.OpPos, L: &Ident{Pos: v.L.Position(), Name: c.name}, R: v.R}
 		x := t.expr(sc, b)
 		agg = agg || x.agg
@@ -499,6 +496,18 @@ func (t *translator) anyColumnOp(sc *scope, v *Binary) texpr {
 		return texpr{sql: "FALSE", typ: tyBool}
 	}
 	return texpr{sql: "(" + strings.Join(parts, " OR ") + ")", typ: tyBool, agg: agg}
+}
+
+// textColumns are the columns of r that `*` and search look into: the
+// string, dynamic and guid ones.
+func textColumns(r *rel) []col {
+	var out []col
+	for _, c := range r.cols {
+		if !c.hidden && (c.typ == tyString || c.typ == tyDynamic || c.typ == tyGuid) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // lowerSQL lower-cases a string, folding a literal.

@@ -375,34 +375,25 @@ func (t *translator) searchPred(sc *scope, x Expr, cs bool) string {
 	return t.asBool(x, t.expr(sc, x))
 }
 
-// anyColumn matches a search term against every string and dynamic
+// anyColumn matches a search term against every string, dynamic and guid
 // column: has semantics, or a wildcard match when the term has '*'.
 func (t *translator) anyColumn(sc *scope, pos Node, term string, cs bool) string {
-	var parts []string
-	for _, c := range sc.r.cols {
-		if c.typ != tyString && c.typ != tyDynamic && c.typ != tyGuid {
-			continue
+	op, value := "has", term
+	switch {
+	case strings.Trim(term, "*") == "":
+		if len(textColumns(sc.r)) == 0 {
+			return "FALSE"
 		}
-		ref := &Ident{Pos: pos.Position(), Name: c.name}
-		var b Expr
-		switch {
-		case strings.Trim(term, "*") == "":
-			return "TRUE"
-		case strings.HasPrefix(term, "*") && strings.HasSuffix(term, "*"):
-			b = &Binary{Pos: pos.Position(), Op: opCS("contains", cs), L: ref, R: &Literal{Kind: LitString, Value: strings.Trim(term, "*")}}
-		case strings.HasSuffix(term, "*"):
-			b = &Binary{Pos: pos.Position(), Op: opCS("hasprefix", cs), L: ref, R: &Literal{Kind: LitString, Value: strings.TrimSuffix(term, "*")}}
-		case strings.HasPrefix(term, "*"):
-			b = &Binary{Pos: pos.Position(), Op: opCS("hassuffix", cs), L: ref, R: &Literal{Kind: LitString, Value: strings.TrimPrefix(term, "*")}}
-		default:
-			b = &Binary{Pos: pos.Position(), Op: opCS("has", cs), L: ref, R: &Literal{Kind: LitString, Value: term}}
-		}
-		parts = append(parts, "coalesce("+t.expr(sc, b).sql+", FALSE)")
+		return "TRUE"
+	case strings.HasPrefix(term, "*") && strings.HasSuffix(term, "*"):
+		op, value = "contains", strings.Trim(term, "*")
+	case strings.HasSuffix(term, "*"):
+		op, value = "hasprefix", strings.TrimSuffix(term, "*")
+	case strings.HasPrefix(term, "*"):
+		op, value = "hassuffix", strings.TrimPrefix(term, "*")
 	}
-	if len(parts) == 0 {
-		return "FALSE"
-	}
-	return "(" + strings.Join(parts, " OR ") + ")"
+	p := pos.Position()
+	return t.anyColumnOp(sc, &Binary{Pos: p, Op: opCS(op, cs), L: &Star{Pos: p}, R: &Literal{Pos: p, Kind: LitString, Value: value}}).sql
 }
 
 func opCS(op string, cs bool) string {
