@@ -177,12 +177,7 @@ func (s *Server) runQueryRequest(w http.ResponseWriter, r *http.Request) queryOu
 	case r.Context().Err() != nil:
 		out.status, out.errMsg, out.detail = statusClientClosed, msgClientClosed, err.Error()
 	default:
-		args := []any{"err", err}
-		var ie *kql.InternalError
-		if errors.As(err, &ie) {
-			args = append(args, "stack", string(ie.Stack))
-		}
-		s.Log.Error("query failed", args...)
+		s.Log.Error("query failed", kql.LogArgs(err)...)
 		out.status, out.errMsg, out.detail = http.StatusInternalServerError, msgInternal, err.Error()
 	}
 	return out

@@ -132,6 +132,17 @@ func (e *InternalError) Error() string {
 	return fmt.Sprintf("internal error in the query engine, please report it with the query: %v", e.Value)
 }
 
+// LogArgs are the slog arguments that report err: "err", and "stack"
+// when it is an *InternalError.
+func LogArgs(err error) []any {
+	args := []any{"err", err}
+	var ie *InternalError
+	if errors.As(err, &ie) {
+		args = append(args, "stack", string(ie.Stack))
+	}
+	return args
+}
+
 // recoverInternal turns a panic into an *InternalError in *err; deferred
 // by the entry points.
 func recoverInternal(err *error) {

@@ -104,4 +104,10 @@ func TestPanicIsInternalError(t *testing.T) {
 	if !errors.As(err, &ie) || len(ie.Stack) == 0 || !strings.Contains(err.Error(), "internal error in the query engine") || IsQueryError(err) {
 		t.Fatalf("got %v (%T)", err, err)
 	}
+	if args := LogArgs(err); len(args) != 4 || args[2] != "stack" {
+		t.Errorf("log arguments %v lack the stack", args)
+	}
+	if args := LogArgs(errors.New("x")); len(args) != 2 {
+		t.Errorf("log arguments of a plain error: %v", args)
+	}
 }

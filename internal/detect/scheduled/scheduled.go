@@ -204,12 +204,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				}
 				var qe queryError
 				if errors.As(err, &qe) {
-					args := []any{"rule", r.ID, "err", err}
-					var ie *kql.InternalError
-					if errors.As(err, &ie) {
-						args = append(args, "stack", string(ie.Stack))
-					}
-					s.Log.Error("scheduled query failed; retrying at the next tick", args...)
+					s.Log.Error("scheduled query failed; retrying at the next tick", append([]any{"rule", r.ID}, kql.LogArgs(err)...)...)
 					continue
 				}
 				return err
