@@ -1,6 +1,7 @@
 package kql
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 )
@@ -363,10 +364,7 @@ func (t *translator) activityCountsMetrics(e *env, r *rel, v *Evaluate) *rel {
 	}
 	start, end := t.arg(c, 2, a[2], tyDateTime), t.arg(c, 3, a[3], tyDateTime)
 	win := "to_microseconds(" + t.arg(c, 4, a[4], tyTimespan) + ")"
-	name := ts.name
-	if name == "" {
-		name = "Timestamp"
-	}
+	name := cmp.Or(ts.name, "Timestamp")
 	out := &rel{ordered: true}
 	for _, cn := range []struct{ n, typ string }{{name, tyDateTime}, {"count", tyLong}, {"dcount", tyLong}, {"new_dcount", tyLong}, {"aggregated_dcount", tyLong}} {
 		out.cols = append(out.cols, col{name: cn.n, typ: cn.typ, id: t.newID()})

@@ -1,6 +1,7 @@
 package kql
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 )
@@ -23,10 +24,7 @@ func (t *translator) activeUsersCount(e *env, r *rel, v *Evaluate) *rel {
 	start, end := t.arg(c, 2, a[2], tyDateTime), t.arg(c, 3, a[3], tyDateTime)
 	look := "to_microseconds(" + t.arg(c, 4, a[4], tyTimespan) + ")"
 	periods := t.arg(c, 6, a[6], tyLong)
-	name := ts.name
-	if name == "" {
-		name = "Timestamp"
-	}
+	name := cmp.Or(ts.name, "Timestamp")
 	out := &rel{ordered: true, cols: []col{{name: name, typ: tyDateTime, id: t.newID()}}}
 	src := []string{ts.sql + " AS ts", id.sql + " AS id"}
 	var dims, dimEq, dimSel []string

@@ -59,7 +59,6 @@ func (t *translator) graphMatch(e *env, g *graphVal, v *GraphMatch) *rel {
 	}
 	gs := &graphScope{g: g, vars: map[string]*graphVar{}, lists: &graphLists{alias: t.alias()}}
 	pat := t.graphPattern(gs, v)
-	nodeVars, edgeVars, pathVars := pat.nodes, pat.edges, pat.paths
 	var conjuncts []Expr
 	if v.Where != nil {
 		conjuncts = splitAnd(v.Where)
@@ -67,10 +66,10 @@ func (t *translator) graphMatch(e *env, g *graphVal, v *GraphMatch) *rel {
 	var ctes []string
 	from := []string{}
 	var conds []string
-	for _, n := range nodeVars {
+	for _, n := range pat.nodes {
 		from = append(from, sqlIdent(g.nodes)+" AS "+n.alias)
 	}
-	for _, ev := range edgeVars {
+	for _, ev := range pat.edges {
 		from = append(from, sqlIdent(g.edges)+" AS "+ev.alias)
 	}
 	endpoints := func(h graphHop, a, b string) string {
@@ -94,7 +93,7 @@ func (t *translator) graphMatch(e *env, g *graphVal, v *GraphMatch) *rel {
 		conds = append(conds, fmt.Sprintf("%s.g_s = %s.%s AND %s.g_l = %s.%s AND %s.g_n >= %d",
 			h.edge.alias, h.from.alias, gNid, h.edge.alias, h.to.alias, gNid, h.edge.alias, h.pat.Min))
 	}
-	conds = append(conds, t.cycleConds(cycles, nodeVars, edgeVars, pathVars)...)
+	conds = append(conds, cycleConds(cycles, pat)...)
 	sc := &scope{env: e, graph: gs}
 	if v.Where != nil {
 		x := t.expr(sc, v.Where)
@@ -111,11 +110,11 @@ func (t *translator) graphMatch(e *env, g *graphVal, v *GraphMatch) *rel {
 	}
 	if v.Shortest {
 		var part []string
-		for _, nv := range nodeVars {
+		for _, nv := range pat.nodes {
 			part = append(part, nv.alias+"."+gNid)
 		}
 		length := "0"
-		for _, pv := range pathVars {
+		for _, pv := range pat.paths {
 			length += " + " + pv.alias + ".g_n"
 		}
 		rank := "row_number()"
@@ -392,7 +391,8 @@ func (gs *graphScope) varsOf(x Expr) (map[string]bool, bool) {
 }
 
 // cycleConds returns the conditions cycles= puts on a match as a whole.
-func (t *translator) cycleConds(cycles string, nodes, edges, paths []*graphVar) []string {
+func cycleConds(cycles string, pat graphPatternVars) []string {
+	nodes, edges, paths := pat.nodes, pat.edges, pat.paths
 	var out []string
 	switch cycles {
 	case "unique_edges":
@@ -534,39 +534,34 @@ func (t *translator) graphCall(sc *scope, c *Call) (texpr, bool) {
 	case "inner_nodes":
 		t.fail(c, "inner_nodes() gives the inner nodes of a variable-length edge to all(), any() or map(), such as map(inner_nodes(e), Property)")
 	case "node_degree_in", "node_degree_out", "node_id":
-		col := map[string]string{"node_degree_in": gDin, "node_degree_out": gDout, "node_id": gKey}[c.Name]
+		var at string // the node's SQL alias
 		switch len(c.Args) {
 		case 0:
 			if gs.elem == "" || gs.elemKind != gvNode {
 				t.fail(c, "%s() without an argument reads the node inside all(), any() or map() over inner_nodes(); elsewhere write %s(n) for a node variable n", c.Name, c.Name)
 			}
-			return t.nodeFunc(gs, c.Name, gs.elem+"."+col), true
+			at = gs.elem
 		case 1:
-			id, ok := c.Args[0].(*Ident)
-			gv, isVar := gs.vars[identName(id, ok)]
-			if !ok || !isVar || gv.kind != gvNode {
+			var gv *graphVar
+			if id, ok := c.Args[0].(*Ident); ok {
+				gv = gs.vars[id.Name]
+			}
+			if gv == nil || gv.kind != gvNode {
 				t.fail(c, "%s takes a node variable of the pattern, such as %s(n)", c.Name, c.Name)
 			}
-			return t.nodeFunc(gs, c.Name, gv.alias+"."+col), true
+			at = gv.alias
+		default:
+			t.fail(c, "%s takes one node variable, or none inside all(), any() or map() over nodes", c.Name)
 		}
-		t.fail(c, "%s takes one node variable, or none inside all(), any() or map() over nodes", c.Name)
+		switch c.Name {
+		case "node_id":
+			return texpr{sql: at + "." + gKey, typ: gs.g.keyTyp}, true
+		case "node_degree_in":
+			return texpr{sql: at + "." + gDin, typ: tyLong}, true
+		}
+		return texpr{sql: at + "." + gDout, typ: tyLong}, true
 	}
 	return texpr{}, false
-}
-
-func identName(id *Ident, ok bool) string {
-	if !ok {
-		return ""
-	}
-	return id.Name
-}
-
-// nodeFunc types node_degree_in, node_degree_out and node_id.
-func (t *translator) nodeFunc(gs *graphScope, name, sqlx string) texpr {
-	if name != "node_id" {
-		return texpr{sql: sqlx, typ: tyLong}
-	}
-	return texpr{sql: sqlx, typ: gs.g.keyTyp}
 }
 
 // graphList translates the first argument of all, any and map: a
